@@ -1,0 +1,81 @@
+// The agent's configuration file (JSON or YAML): what the controller writes into the transfer pods
+// and what `dvm migrate --local` writes for its local agents.
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { rsyncSettingsSchema } from './rsync/options.js';
+import { proxySettingsSchema } from './tunnel/proxy-settings.js';
+
+const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^\s:]+):\d{1,5}$/, 'must be host:port');
+
+const tlsFiles = z.object({
+  ca: z.string().min(1),
+  cert: z.string().min(1),
+  key: z.string().min(1),
+});
+
+export const MODULE_NAME = /^[a-z0-9]([-a-z0-9_.]{0,61}[a-z0-9])?$/;
+
+export const serverConfigSchema = z.object({
+  listen: hostPort.default('0.0.0.0:2222'),
+  /** /healthz, /readyz and /metrics. */
+  healthListen: hostPort.default('0.0.0.0:8080'),
+  tls: tlsFiles,
+  tlsMinVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.3'),
+  modules: z.array(z.object({
+    name: z.string().regex(MODULE_NAME, 'must be a lowercase rsync module name'),
+    path: z.string().min(1),
+  })).min(1, 'needs at least one module'),
+  handshakeTimeoutMs: z.number().int().positive().default(10_000),
+  /** An authenticated client that says nothing this long is dropped before rsync is spawned. */
+  firstByteTimeoutMs: z.number().int().positive().default(30_000),
+  maxConnections: z.number().int().positive().default(32),
+  rsyncPath: z.string().default('rsync'),
+  workDir: z.string().optional(),
+});
+
+export const clientConfigSchema = z.object({
+  /** The PVC this client copies, as it appears in events ("namespace/name" or a local label). */
+  pvc: z.string().min(1),
+  server: z.object({
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535),
+    /** The name the server certificate must carry (and the SNI sent, which Routes route on). */
+    serverName: z.string().min(1),
+  }),
+  tls: tlsFiles,
+  module: z.string().regex(MODULE_NAME, 'must be a lowercase rsync module name'),
+  source: z.string().min(1),
+  settings: rsyncSettingsSchema.extend(proxySettingsSchema.shape).default(() => rsyncSettingsSchema.extend(proxySettingsSchema.shape).parse({})),
+  verify: z.boolean().default(false),
+  /** Websocket (/progress) and /metrics; off when absent. */
+  progressListen: hostPort.optional(),
+  terminationLog: z.string().default('/dev/termination-log'),
+  progressIntervalMs: z.number().int().positive().default(1000),
+  retryBaseMs: z.number().int().positive().default(2000),
+  retryMaxMs: z.number().int().positive().default(120_000),
+  rsyncPath: z.string().default('rsync'),
+});
+
+export type ServerConfig = z.infer<typeof serverConfigSchema>;
+export type ClientConfig = z.infer<typeof clientConfigSchema>;
+
+/** Names the first offending key, so a bad file gets one line that says what to fix. */
+export function describeZodError(error: z.ZodError, prefix = ''): string {
+  const issue = error.issues[0];
+  if (!issue) return `${prefix}invalid`;
+  const path = issue.path.join('.');
+  return `${prefix}${path || '(top level)'}: ${issue.message}`;
+}
+
+export function loadConfigFile<T extends z.ZodTypeAny>(schema: T, file: string): z.infer<T> {
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new Error(`cannot read agent config ${file}: ${(error as Error).message}`);
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw new Error(describeZodError(parsed.error, `agent config ${file}: `));
+  return parsed.data;
+}
