@@ -1,5 +1,7 @@
 // Per-run PKI: a throw-away CA, one server certificate, one client certificate. ECDSA P-256 keys are
 // fast to make and to handshake with; nothing here is ever written to a log.
+// (@peculiar/x509 needs the reflect-metadata polyfill loaded before it.)
+import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 

@@ -1,0 +1,159 @@
+// dvm-agent client (source side): copies one PVC through the tunnel, retrying by exit-code class
+// with backoff, publishing progress, optionally verifying, and leaving the result where the
+// controller reads it.
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ClientConfig } from './config.js';
+import { TUNNEL_STATUS_ENV } from './connect.js';
+import { createHealthServer } from './health.js';
+import { listen } from './listen-address.js';
+import type { Logger } from './log.js';
+import type { ResultEvent } from './progress/events.js';
+import { createClientMetrics } from './progress/metrics.js';
+import { EventPublisher } from './progress/publisher.js';
+import { measureSource } from './progress/source-size.js';
+import { writeTerminationLog } from './progress/termination-log.js';
+import { ProgressTracker } from './progress/tracker.js';
+import { backoffDelayMs } from './rsync/backoff.js';
+import { buildClientArgv } from './rsync/options.js';
+import { judgeAttempt } from './rsync/outcome.js';
+import { parseProgress2Line } from './rsync/progress2.js';
+import { runRsync } from './rsync/pty-runner.js';
+import { readTlsMaterial } from './tunnel/tls-options.js';
+import type { TunnelStatus } from './tunnel/tunnel-error.js';
+import { verifyCopy } from './verify.js';
+
+import { CONFIG_ENV } from './config-env.js';
+const AGENT_MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
+
+function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+export interface ClientRun {
+  result: ResultEvent;
+  exitCode: number;
+}
+
+export async function runClient(config: ClientConfig, configPath: string, log: Logger, signal: AbortSignal): Promise<ClientRun> {
+  readTlsMaterial(config.tls);
+  if (!statSync(config.source, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new Error(`source ${config.source} is not a directory`);
+  }
+  const startedAt = Date.now();
+  const source = await measureSource(config.source);
+  const metrics = createClientMetrics(config.pvc);
+  const publisher = new EventPublisher([metrics.record]);
+  let progressServer: Server | null = null;
+  if (config.progressListen) {
+    progressServer = createHealthServer({ registry: metrics.registry, isReady: () => true });
+    publisher.attach(progressServer);
+    const port = await listen(progressServer, config.progressListen);
+    log.info({ port }, 'progress websocket listening on /progress');
+  }
+
+  const workDir = mkdtempSync(join(tmpdir(), 'dvm-client-'));
+  const statusFile = join(workDir, 'tunnel-status.json');
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    RSYNC_CONNECT_PROG: `exec ${shellQuote(process.execPath)} ${shellQuote(AGENT_MAIN)} connect`,
+    [CONFIG_ENV]: configPath,
+    [TUNNEL_STATUS_ENV]: statusFile,
+  };
+  const destinationUrl = `rsync://${config.server.serverName}/${config.module}/`;
+  const readTunnelStatus = (): TunnelStatus | null => {
+    try {
+      return JSON.parse(readFileSync(statusFile, 'utf8')) as TunnelStatus;
+    } catch {
+      return null;
+    } finally {
+      rmSync(statusFile, { force: true });
+    }
+  };
+
+  const tracker = new ProgressTracker(config.pvc, source.bytes, source.entries);
+  publisher.publish(tracker.snapshot());
+  const ticker = setInterval(() => publisher.publish(tracker.snapshot()), config.progressIntervalMs);
+  const argv = buildClientArgv({ settings: config.settings, source: config.source, destinationUrl });
+  log.info({ pvc: config.pvc, source: config.source, server: `${config.server.host}:${config.server.port}`, bytes: source.bytes, entries: source.entries }, 'copy starting');
+
+  let attempt = 0;
+  let exitCode = 0;
+  let message = '';
+  let succeeded = false;
+  while (!signal.aborted) {
+    attempt += 1;
+    tracker.startAttempt(attempt);
+    rmSync(statusFile, { force: true });
+    const run = await runRsync({
+      rsyncPath: config.rsyncPath,
+      argv,
+      env,
+      signal,
+      onLine: (line) => {
+        const sample = parseProgress2Line(line);
+        if (sample) tracker.update(sample);
+        else log.debug({ rsync: line }, 'rsync output');
+      },
+    });
+    exitCode = run.exitCode;
+    const outcome = judgeAttempt(run.exitCode, run.messages, readTunnelStatus());
+    if (outcome.verdict === 'ok' || outcome.verdict === 'ok-with-warning') {
+      succeeded = true;
+      message = outcome.verdict === 'ok' ? 'copy complete' : `copy complete with a warning: ${outcome.reason}`;
+      if (outcome.verdict === 'ok-with-warning') log.warn({ reason: outcome.reason }, 'source files vanished during the copy');
+      break;
+    }
+    const retries = attempt - 1;
+    const retryInMs = outcome.verdict === 'retry' && retries < config.settings.rsync_backoff_limit && !signal.aborted
+      ? backoffDelayMs(attempt, config.retryBaseMs, config.retryMaxMs)
+      : null;
+    message = outcome.reason;
+    publisher.publish({ type: 'attempt', pvc: config.pvc, attempt, exitCode, reason: outcome.reason, retryInMs });
+    log.warn({ attempt, exitCode, reason: outcome.reason, retryInMs }, retryInMs === null ? 'attempt failed, giving up' : 'attempt failed, retrying');
+    if (retryInMs === null) break;
+    await sleep(retryInMs, undefined, { signal }).catch(() => undefined);
+  }
+  if (signal.aborted && !succeeded) message = 'interrupted';
+
+  let verified: boolean | null = null;
+  if (succeeded) {
+    tracker.complete();
+    if (config.verify) {
+      const verification = await verifyCopy({ config, env, destinationUrl, signal });
+      verified = verification.identical;
+      if (!verification.identical) {
+        succeeded = false;
+        message = verification.message;
+      }
+      log.info({ verified, detail: verification.message }, 'verify pass done');
+    }
+  }
+  clearInterval(ticker);
+  publisher.publish(tracker.snapshot());
+  const result: ResultEvent = {
+    type: 'result',
+    pvc: config.pvc,
+    status: succeeded ? 'Succeeded' : 'Failed',
+    exitCode,
+    bytes: tracker.transferredBytes,
+    files: tracker.checkedFiles,
+    durationMs: Date.now() - startedAt,
+    verified,
+    attempts: attempt,
+    message,
+  };
+  publisher.publish(result);
+  const logProblem = writeTerminationLog(config.terminationLog, result);
+  if (logProblem) log.warn(logProblem);
+  rmSync(workDir, { recursive: true, force: true });
+  // Let websocket clients read the result before the sockets go.
+  await sleep(200);
+  publisher.close();
+  progressServer?.close();
+  return { result, exitCode: succeeded ? 0 : exitCode > 0 ? exitCode : 1 };
+}

@@ -1,0 +1,71 @@
+// `dvm-agent connect`: what rsync runs as RSYNC_CONNECT_PROG. rsync hands it one end of a socketpair
+// on stdin/stdout; this process opens the TLS tunnel and relays bytes until either side closes.
+// When the tunnel fails it leaves {kind, message} in $DVM_TUNNEL_STATUS so the client agent can
+// tell a wrong proxy password from a network blip without parsing rsync's words.
+import { writeFileSync } from 'node:fs';
+import { Socket } from 'node:net';
+import type { ClientConfig } from './config.js';
+import { dialTunnel } from './tunnel/dial.js';
+import { readTlsMaterial } from './tunnel/tls-options.js';
+import { TunnelError, type TunnelStatus } from './tunnel/tunnel-error.js';
+
+export const TUNNEL_STATUS_ENV = 'DVM_TUNNEL_STATUS';
+
+function report(error: unknown): void {
+  const status: TunnelStatus = error instanceof TunnelError
+    ? { kind: error.kind, message: error.message }
+    : { kind: 'server-unreachable', message: (error as Error).message };
+  process.stderr.write(`dvm tunnel: ${status.message}\n`);
+  const file = process.env[TUNNEL_STATUS_ENV];
+  if (file) writeFileSync(file, JSON.stringify(status), { flag: 'wx' });
+}
+
+/** In TLS 1.3 the server judges our certificate after our side already saw the handshake end, so
+ * its refusal arrives as an alert on the first read. */
+function classifyAfterHandshake(error: NodeJS.ErrnoException): TunnelError | null {
+  const text = `${error.code ?? ''} ${error.message}`;
+  if (/ALERT_(CERTIFICATE|BAD_CERTIFICATE|UNKNOWN_CA)|alert (certificate|bad certificate|unknown ca)/i.test(text)) {
+    return new TunnelError('tls-refused', `the server refused our client certificate (${error.code ?? error.message})`);
+  }
+  return null;
+}
+
+export async function runConnect(config: ClientConfig): Promise<number> {
+  let tunnel;
+  try {
+    tunnel = await dialTunnel({
+      host: config.server.host,
+      port: config.server.port,
+      serverName: config.server.serverName,
+      tls: readTlsMaterial(config.tls),
+      proxyUrl: config.settings.stunnel_tcp_proxy,
+      noProxy: config.settings.noProxy,
+    });
+  } catch (error) {
+    report(error);
+    return 1;
+  }
+  const rsyncSide = new Socket({ fd: 0, readable: true, writable: true, allowHalfOpen: true });
+  return new Promise((resolve) => {
+    let failed = false;
+    tunnel.on('error', (error: NodeJS.ErrnoException) => {
+      const refused = classifyAfterHandshake(error);
+      if (refused) report(refused);
+      failed = true;
+      rsyncSide.destroy();
+    });
+    rsyncSide.on('error', () => {
+      failed = true;
+      tunnel.destroy();
+    });
+    rsyncSide.pipe(tunnel);
+    tunnel.pipe(rsyncSide);
+    let closed = 0;
+    const onClose = (): void => {
+      closed += 1;
+      if (closed === 2) resolve(failed ? 1 : 0);
+    };
+    tunnel.once('close', onClose);
+    rsyncSide.once('close', onClose);
+  });
+}

@@ -1,0 +1,78 @@
+#!/usr/bin/env node
+// dvm-agent: the one process in every transfer pod. `server` on the destination, `client` on the
+// source; `connect` is what the client's rsync runs to reach the tunnel.
+import { Command } from 'commander';
+import { clientConfigSchema, loadConfigFile, serverConfigSchema } from './config.js';
+
+import { CONFIG_ENV } from './config-env.js';
+
+function configPath(option: string | undefined): string {
+  const path = option ?? process.env[CONFIG_ENV];
+  if (!path) throw new Error(`no config: pass --config FILE or set ${CONFIG_ENV}`);
+  return path;
+}
+
+function fail(error: unknown): never {
+  process.stderr.write(`dvm-agent: ${(error as Error).message}\n`);
+  process.exit(1);
+}
+
+const program = new Command('dvm-agent')
+  .description('dvm transfer agent: rsync inside a mutually-authenticated TLS tunnel')
+  .showHelpAfterError();
+
+program.command('server')
+  .description('destination side: accept tunnel connections and run an rsync daemon for each')
+  .option('-c, --config <file>', `agent config (JSON or YAML); default $${CONFIG_ENV}`)
+  .action(async (options: { config?: string }) => {
+    try {
+      const config = loadConfigFile(serverConfigSchema, configPath(options.config));
+      const { createLogger } = await import('./log.js');
+      const { startServer } = await import('./server.js');
+      const log = createLogger('server', 1);
+      const server = await startServer(config, log);
+      const stop = (signal: string): void => {
+        log.info({ signal }, 'stopping');
+        server.close().finally(() => process.exit(0));
+        setTimeout(() => process.exit(0), 3_000).unref();
+      };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
+    } catch (error) {
+      fail(error);
+    }
+  });
+
+program.command('client')
+  .description('source side: copy one volume through the tunnel and report progress')
+  .option('-c, --config <file>', `agent config (JSON or YAML); default $${CONFIG_ENV}`)
+  .action(async (options: { config?: string }) => {
+    try {
+      const path = configPath(options.config);
+      const config = loadConfigFile(clientConfigSchema, path);
+      const { createLogger } = await import('./log.js');
+      const { runClient } = await import('./client.js');
+      const log = createLogger('client', 2);
+      const abort = new AbortController();
+      process.once('SIGTERM', () => abort.abort());
+      process.once('SIGINT', () => abort.abort());
+      const { exitCode } = await runClient(config, path, log, abort.signal);
+      process.exit(exitCode);
+    } catch (error) {
+      fail(error);
+    }
+  });
+
+program.command('connect', { hidden: true })
+  .description('internal: rsync\'s RSYNC_CONNECT_PROG; relays stdin/stdout through the tunnel')
+  .action(async () => {
+    try {
+      const config = loadConfigFile(clientConfigSchema, configPath(undefined));
+      const { runConnect } = await import('./connect.js');
+      process.exit(await runConnect(config));
+    } catch (error) {
+      fail(error);
+    }
+  });
+
+program.parseAsync().catch(fail);

@@ -1,0 +1,58 @@
+// Publishes agent events three ways: a JSON line on stdout, every websocket on /progress, and the
+// metrics. A client that connects late first gets what it missed: the attempts so far, the latest
+// progress and, once there is one, the result.
+import type { Server } from 'node:http';
+import { WebSocketServer, WebSocket } from 'ws';
+import type { AgentEvent, AttemptEvent, ProgressEvent, ResultEvent } from './events.js';
+
+/** A socket this far behind gets only the newest progress until it drains. */
+const SLOW_CLIENT_BYTES = 1 << 20;
+
+export class EventPublisher {
+  private readonly sockets = new WebSocketServer({ noServer: true });
+  private readonly attempts: AttemptEvent[] = [];
+  private latest: ProgressEvent | null = null;
+  private result: ResultEvent | null = null;
+
+  constructor(private readonly sinks: ((event: AgentEvent) => void)[] = []) {
+    this.sinks.unshift((event) => process.stdout.write(`${JSON.stringify(event)}\n`));
+  }
+
+  /** Serves ws://…/progress on an existing HTTP server. */
+  attach(server: Server): void {
+    server.on('upgrade', (req, socket, head) => {
+      if ((req.url ?? '').split('?')[0] !== '/progress') {
+        socket.destroy();
+        return;
+      }
+      this.sockets.handleUpgrade(req, socket, head, (ws) => this.welcome(ws));
+    });
+  }
+
+  private welcome(ws: WebSocket): void {
+    const history: AgentEvent[] = [...this.attempts];
+    if (this.latest) history.push(this.latest);
+    if (this.result) history.push(this.result);
+    for (const event of history) ws.send(JSON.stringify(event));
+    if (this.result) ws.close(1000, 'done');
+  }
+
+  publish(event: AgentEvent): void {
+    if (event.type === 'progress') this.latest = event;
+    else if (event.type === 'attempt') this.attempts.push(event);
+    else this.result = event;
+    for (const sink of this.sinks) sink(event);
+    const text = JSON.stringify(event);
+    for (const ws of this.sockets.clients) {
+      if (ws.readyState !== WebSocket.OPEN) continue;
+      if (event.type === 'progress' && ws.bufferedAmount > SLOW_CLIENT_BYTES) continue;
+      ws.send(text);
+      if (event.type === 'result') ws.close(1000, 'done');
+    }
+  }
+
+  close(): void {
+    for (const ws of this.sockets.clients) ws.terminate();
+    this.sockets.close();
+  }
+}

@@ -1,0 +1,86 @@
+// Turns rsync's per-attempt progress2 samples into the migration's progress: monotonic across
+// attempts (a retry re-walks files already copied; that must not show as going backwards or count
+// twice), with a rate and ETA of our own.
+import type { Progress2Sample } from '../rsync/progress2.js';
+import type { ProgressEvent } from './events.js';
+
+const RATE_WINDOW_MS = 5_000;
+const STALLED_AFTER_MS = 3_000;
+/** Below 100 until rsync has said the copy is complete. */
+const MAX_RUNNING_PERCENT = 99.9;
+
+export class ProgressTracker {
+  private bytes = 0;
+  private percent = 0;
+  private files = 0;
+  private attempt = 1;
+  private readonly startedAt = Date.now();
+  private window: { at: number; bytes: number }[] = [];
+
+  constructor(private readonly pvc: string, private totalBytes: number, private filesTotal: number) {}
+
+  startAttempt(attempt: number): void {
+    this.attempt = attempt;
+    this.window = [];
+  }
+
+  update(sample: Progress2Sample, now = Date.now()): void {
+    if (sample.listSize > 0) this.filesTotal = Math.max(this.filesTotal, sample.listSize);
+    const checked = sample.listSize > 0 ? sample.listSize - sample.toCheck : 0;
+    this.files = Math.max(this.files, Math.min(checked, this.filesTotal));
+    this.bytes = Math.max(this.bytes, Math.min(sample.bytes, this.totalBytes));
+    this.percent = Math.max(this.percent, this.estimatePercent(sample, checked));
+    this.window.push({ at: now, bytes: sample.bytes });
+    while (this.window.length > 2 && now - (this.window[0]?.at ?? now) > RATE_WINDOW_MS) this.window.shift();
+  }
+
+  /** Transferred bytes plus unchanged entries weighted by the mean entry size: a re-sync that finds
+   * nothing to send still moves towards 100 as rsync checks files. */
+  private estimatePercent(sample: Progress2Sample, checked: number): number {
+    if (this.totalBytes === 0) return this.filesTotal === 0 ? 0 : Math.min(MAX_RUNNING_PERCENT, (100 * checked) / this.filesTotal);
+    const meanEntryBytes = this.filesTotal > 0 ? this.totalBytes / this.filesTotal : 0;
+    const unchanged = Math.max(0, checked - sample.transferred) * meanEntryBytes;
+    return Math.min(MAX_RUNNING_PERCENT, (100 * (sample.bytes + unchanged)) / this.totalBytes);
+  }
+
+  complete(): void {
+    this.bytes = Math.max(this.bytes, this.totalBytes);
+    this.percent = 100;
+    this.files = this.filesTotal;
+  }
+
+  get transferredBytes(): number {
+    return this.bytes;
+  }
+
+  get checkedFiles(): number {
+    return this.files;
+  }
+
+  private rateBps(now: number): number {
+    const first = this.window[0];
+    const last = this.window[this.window.length - 1];
+    if (!first || !last || last.at - first.at < 200) return 0;
+    // rsync prints while bytes move; silence this long means the transfer is stalled.
+    if (now - last.at > STALLED_AFTER_MS) return 0;
+    return Math.max(0, ((last.bytes - first.bytes) * 1000) / (last.at - first.at));
+  }
+
+  snapshot(now = Date.now()): ProgressEvent {
+    const rateBps = this.percent >= 100 ? 0 : Math.round(this.rateBps(now));
+    const remaining = Math.max(0, this.totalBytes * (1 - this.percent / 100));
+    return {
+      type: 'progress',
+      pvc: this.pvc,
+      attempt: this.attempt,
+      bytes: this.bytes,
+      totalBytes: this.totalBytes,
+      percent: Math.round(this.percent * 10) / 10,
+      rateBps,
+      etaSeconds: this.percent >= 100 ? 0 : rateBps > 0 ? Math.round(remaining / rateBps) : null,
+      files: this.files,
+      filesTotal: this.filesTotal,
+      elapsedMs: now - this.startedAt,
+    };
+  }
+}

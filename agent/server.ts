@@ -1,0 +1,105 @@
+// dvm-agent server (destination side): accepts authenticated tunnel connections and gives each one
+// its own `rsync --server --daemon`, inetd style, with the TLS stream on rsync's stdin/stdout. No
+// rsyncd TCP port exists anywhere.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TLSSocket } from 'node:tls';
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { ServerConfig } from './config.js';
+import { createHealthServer } from './health.js';
+import { listen } from './listen-address.js';
+import type { Logger } from './log.js';
+import { renderDaemonConfig } from './rsync/daemon-config.js';
+import { createTunnelListener } from './tunnel/listener.js';
+import { readTlsMaterial } from './tunnel/tls-options.js';
+
+export interface RunningServer {
+  port: number;
+  healthPort: number;
+  close(): Promise<void>;
+}
+
+function serverMetrics(registry: Registry) {
+  return {
+    accepted: new Counter({ name: 'dvm_server_connections_total', help: 'Authenticated tunnel connections', registers: [registry] }),
+    refused: new Counter({ name: 'dvm_server_connections_refused_total', help: 'Connections refused before rsync', labelNames: ['reason'], registers: [registry] }),
+    spawned: new Counter({ name: 'dvm_server_rsync_spawned_total', help: 'rsync daemons spawned', registers: [registry] }),
+    active: new Gauge({ name: 'dvm_server_rsync_active', help: 'rsync daemons running now', registers: [registry] }),
+  };
+}
+
+export async function startServer(config: ServerConfig, log: Logger): Promise<RunningServer> {
+  const tls = readTlsMaterial(config.tls);
+  const workDir = mkdtempSync(join(config.workDir ?? tmpdir(), 'dvm-server-'));
+  const rsyncdConf = join(workDir, 'rsyncd.conf');
+  writeFileSync(rsyncdConf, renderDaemonConfig({
+    modules: config.modules,
+    uid: process.getuid?.() ?? 0,
+    gid: process.getgid?.() ?? 0,
+  }), { mode: 0o600 });
+
+  const registry = new Registry();
+  const metrics = serverMetrics(registry);
+  let connectionSeq = 0;
+
+  const serveRsync = (socket: TLSSocket): void => {
+    const id = ++connectionSeq;
+    metrics.accepted.inc();
+    metrics.spawned.inc();
+    metrics.active.inc();
+    const rsync = spawn(config.rsyncPath, ['--server', '--daemon', `--config=${rsyncdConf}`, '.'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    log.info({ connection: id, pid: rsync.pid, peer: socket.getPeerCertificate().subject?.CN }, 'rsync spawned');
+    socket.pipe(rsync.stdin);
+    rsync.stdout.pipe(socket);
+    rsync.stderr.setEncoding('utf8');
+    rsync.stderr.on('data', (text: string) => {
+      for (const line of text.split('\n')) if (line.trim()) log.info({ connection: id, rsync: line.trim() }, 'rsync daemon');
+    });
+    rsync.stdin.on('error', () => socket.destroy());
+    socket.on('close', () => {
+      // The client is gone: an rsync left waiting on a dead pipe would hold the module.
+      if (rsync.exitCode === null) setTimeout(() => rsync.kill('SIGTERM'), 5_000).unref();
+    });
+    rsync.on('exit', (code, signal) => {
+      metrics.active.dec();
+      log.info({ connection: id, exitCode: code, signal }, 'rsync exited');
+      socket.end();
+    });
+  };
+
+  const tunnel = createTunnelListener({
+    tls,
+    minVersion: config.tlsMinVersion,
+    handshakeTimeoutMs: config.handshakeTimeoutMs,
+    firstByteTimeoutMs: config.firstByteTimeoutMs,
+    maxConnections: config.maxConnections,
+    onReady: serveRsync,
+    onRefused: (reason, detail) => {
+      metrics.refused.inc({ reason });
+      log.warn({ reason, detail }, 'connection refused');
+    },
+  });
+  let ready = false;
+  const health = createHealthServer({ registry, isReady: () => ready });
+  const healthPort = await listen(health, config.healthListen);
+  const port = await listen(tunnel, config.listen);
+  ready = true;
+  log.info({ port, healthPort, modules: config.modules.map((m) => m.name) }, 'listening');
+
+  return {
+    port,
+    healthPort,
+    close: async () => {
+      ready = false;
+      await Promise.all([
+        new Promise((resolve) => tunnel.close(resolve)),
+        new Promise((resolve) => health.close(resolve)),
+      ]);
+      rmSync(workDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,72 @@
+// The server half of the tunnel: TLS with a required client certificate from the run's CA. A
+// connection is handed on only after the handshake and the client's first byte, so port scanners,
+// refused clients and silent sockets never cost an rsync process.
+import { createServer, type Server, type TLSSocket } from 'node:tls';
+import type { SecureVersion } from 'node:tls';
+import { cipherOptions, type TlsMaterial } from './tls-options.js';
+
+export interface ListenerOptions {
+  tls: TlsMaterial;
+  minVersion: SecureVersion;
+  handshakeTimeoutMs: number;
+  firstByteTimeoutMs: number;
+  maxConnections: number;
+  /** Called with an authenticated socket that has data waiting. */
+  onReady: (socket: TLSSocket) => void;
+  onRefused: (reason: string, detail: string) => void;
+}
+
+export function createTunnelListener(options: ListenerOptions): Server {
+  let active = 0;
+  const server = createServer({
+    ca: options.tls.ca,
+    cert: options.tls.cert,
+    key: options.tls.key,
+    requestCert: true,
+    rejectUnauthorized: true,
+    handshakeTimeout: options.handshakeTimeoutMs,
+    ...cipherOptions(options.minVersion),
+    allowHalfOpen: true,
+  });
+
+  server.on('secureConnection', (socket) => {
+    if (active >= options.maxConnections) {
+      options.onRefused('too-many-connections', `more than ${options.maxConnections} at once`);
+      socket.destroy();
+      return;
+    }
+    active += 1;
+    socket.once('close', () => { active -= 1; });
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 30_000);
+    socket.on('error', () => socket.destroy());
+    const timer = setTimeout(() => {
+      options.onRefused('idle', `no data within ${options.firstByteTimeoutMs} ms after the handshake`);
+      socket.destroy();
+    }, options.firstByteTimeoutMs);
+    socket.once('readable', () => {
+      clearTimeout(timer);
+      if (socket.readableLength === 0) {
+        socket.destroy();
+        return;
+      }
+      options.onReady(socket);
+    });
+  });
+
+  server.on('tlsClientError', (error: NodeJS.ErrnoException, socket) => {
+    options.onRefused(refusalReason(error), error.code ?? error.message);
+    socket.destroy();
+  });
+  return server;
+}
+
+function refusalReason(error: NodeJS.ErrnoException): string {
+  const text = `${error.code ?? ''} ${error.message}`;
+  if (/TIMEOUT/i.test(text)) return 'handshake-timeout';
+  if (/PEER_DID_NOT_RETURN_A_CERTIFICATE|CERTIFICATE_REQUIRED|no certificate/i.test(text)) return 'no-client-certificate';
+  if (/expired/i.test(text)) return 'certificate-expired';
+  if (/CERTIFICATE|unknown ca|verify/i.test(text)) return 'certificate-refused';
+  if (/VERSION|PROTOCOL/i.test(text)) return 'protocol-refused';
+  return 'handshake-failed';
+}

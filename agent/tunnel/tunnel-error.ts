@@ -1,0 +1,28 @@
+// Why a tunnel could not be opened. The kind decides whether the client retries: a wrong proxy
+// password or a certificate the other side refuses will not fix itself, a network blip may.
+
+export type TunnelErrorKind =
+  | 'proxy-unreachable'
+  | 'proxy-auth'
+  | 'proxy-refused'
+  | 'server-unreachable'
+  | 'tls-refused'
+  | 'server-identity';
+
+const PERMANENT: ReadonlySet<TunnelErrorKind> = new Set(['proxy-auth', 'tls-refused', 'server-identity']);
+
+export class TunnelError extends Error {
+  constructor(readonly kind: TunnelErrorKind, message: string) {
+    super(message);
+    this.name = 'TunnelError';
+  }
+
+  get permanent(): boolean {
+    return PERMANENT.has(this.kind);
+  }
+}
+
+export interface TunnelStatus {
+  kind: TunnelErrorKind;
+  message: string;
+}

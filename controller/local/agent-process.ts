@@ -1,0 +1,44 @@
+// A dvm-agent child process on this machine: the local stand-in for a transfer pod.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { isAgentEvent, type AgentEvent } from '../../agent/progress/events.js';
+
+const AGENT_MAIN = fileURLToPath(new URL('../../agent/main.js', import.meta.url));
+
+export interface AgentProcess {
+  child: ChildProcess;
+  exited: Promise<number>;
+  /** Last lines of stderr, for an error message when the agent dies early. */
+  stderrTail(): string;
+}
+
+export function startAgent(role: 'server' | 'client', configPath: string, onLine: (value: unknown) => void): AgentProcess {
+  const child = spawn(process.execPath, [AGENT_MAIN, role, '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const tail: string[] = [];
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    try {
+      onLine(JSON.parse(line));
+    } catch {
+      // Not JSON: nothing an agent promises on stdout, so nothing to act on.
+    }
+  });
+  createInterface({ input: child.stderr! }).on('line', (line) => {
+    tail.push(line);
+    if (tail.length > 20) tail.shift();
+  });
+  const exited = new Promise<number>((resolve) => {
+    child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 + 15 : 1)));
+  });
+  return { child, exited, stderrTail: () => tail.join('\n') };
+}
+
+/** Resolves with the server's port once it logs that it is listening. */
+export function serverPortFrom(value: unknown): number | null {
+  const line = value as { msg?: unknown; port?: unknown };
+  return line.msg === 'listening' && typeof line.port === 'number' ? line.port : null;
+}
+
+export function agentEventFrom(value: unknown): AgentEvent | null {
+  return isAgentEvent(value) ? value : null;
+}

@@ -1,0 +1,73 @@
+// `dvm migrate --local SRC DST`: the embedded default. The same two agents a cluster migration
+// runs, as child processes on loopback, with a throw-away PKI; no cluster anywhere.
+import { mkdirSync } from 'node:fs';
+import { basename } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { AgentEvent, ResultEvent } from '../../agent/progress/events.js';
+import { agentEventFrom, serverPortFrom, startAgent, type AgentProcess } from './agent-process.js';
+import type { LocalMigrationOptions } from './options.js';
+import { createLocalWorkspace } from './workspace.js';
+
+export interface LocalMigrationResult {
+  result: ResultEvent | null;
+  exitCode: number;
+}
+
+const SERVER_START_TIMEOUT_MS = 15_000;
+
+export async function runLocalMigration(
+  options: LocalMigrationOptions,
+  onEvent: (event: AgentEvent) => void,
+  signal?: AbortSignal,
+): Promise<LocalMigrationResult> {
+  mkdirSync(options.destination, { recursive: true });
+  const workspace = await createLocalWorkspace({
+    runId: randomBytes(4).toString('hex'),
+    pvc: basename(options.source) || 'local',
+    source: options.source,
+    destination: options.destination,
+    settings: options.settings,
+    verify: options.verify,
+    ...(options.progressListen ? { progressListen: options.progressListen } : {}),
+  });
+  let server: AgentProcess | null = null;
+  let client: AgentProcess | null = null;
+  const stopAll = (): void => {
+    client?.child.kill('SIGTERM');
+    server?.child.kill('SIGTERM');
+  };
+  signal?.addEventListener('abort', stopAll, { once: true });
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the server agent did not start listening within ${SERVER_START_TIMEOUT_MS} ms`)), SERVER_START_TIMEOUT_MS);
+      server = startAgent('server', workspace.serverConfigPath, (line) => {
+        const found = serverPortFrom(line);
+        if (found !== null) {
+          clearTimeout(timer);
+          resolve(found);
+        }
+      });
+      server.exited.then((code) => {
+        clearTimeout(timer);
+        reject(new Error(`the server agent exited (${code}) before listening: ${server?.stderrTail() ?? ''}`.trim()));
+      });
+    });
+    workspace.writeClientConfig(port);
+    if (signal?.aborted) return { result: null, exitCode: 130 };
+    let result: ResultEvent | null = null;
+    client = startAgent('client', workspace.clientConfigPath, (line) => {
+      const event = agentEventFrom(line);
+      if (!event) return;
+      if (event.type === 'result') result = event;
+      onEvent(event);
+    });
+    const exitCode = await client.exited;
+    if (!result && exitCode !== 0) throw new Error(`the client agent failed (${exitCode}): ${client.stderrTail()}`);
+    return { result, exitCode };
+  } finally {
+    signal?.removeEventListener('abort', stopAll);
+    stopAll();
+    await (server as AgentProcess | null)?.exited;
+    workspace.remove();
+  }
+}

@@ -1,0 +1,89 @@
+// The throw-away material of one local migration: a 0700 directory with a fresh CA, the two
+// agents' certificates and their config files. remove() leaves nothing behind.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ClientConfig, ServerConfig } from '../../agent/config.js';
+import type { RsyncSettings } from '../../agent/rsync/options.js';
+import type { ProxySettings } from '../../agent/tunnel/proxy-settings.js';
+import { createRunPki, type PemPair } from '../pki/pki.js';
+
+export const LOCAL_SERVER_NAME = 'localhost';
+export const LOCAL_MODULE = 'data';
+
+export interface LocalWorkspaceRequest {
+  runId: string;
+  pvc: string;
+  source: string;
+  destination: string;
+  settings: RsyncSettings & ProxySettings;
+  verify: boolean;
+  progressListen?: string;
+}
+
+export interface LocalWorkspace {
+  dir: string;
+  serverConfigPath: string;
+  clientConfigPath: string;
+  /** The client config once the server's port is known. */
+  writeClientConfig(serverPort: number): void;
+  remove(): void;
+}
+
+export async function createLocalWorkspace(request: LocalWorkspaceRequest): Promise<LocalWorkspace> {
+  const pki = await createRunPki({ runId: request.runId, serverDnsNames: [LOCAL_SERVER_NAME], serverIpAddresses: ['127.0.0.1'] });
+  const dir = mkdtempSync(join(tmpdir(), 'dvm-local-'));
+  try {
+    const writeSecret = (name: string, text: string): string => {
+      const path = join(dir, name);
+      writeFileSync(path, text, { mode: 0o600 });
+      return path;
+    };
+    const ca = writeSecret('ca.crt', pki.ca.certPem);
+    const pair = (role: string, pem: PemPair) => ({ ca, cert: writeSecret(`${role}.crt`, pem.certPem), key: writeSecret(`${role}.key`, pem.keyPem) });
+    const serverTls = pair('server', pki.server);
+    const clientTls = pair('client', pki.client);
+
+    const server: ServerConfig = {
+      listen: '127.0.0.1:0',
+      healthListen: '127.0.0.1:0',
+      tls: serverTls,
+      tlsMinVersion: 'TLSv1.3',
+      modules: [{ name: LOCAL_MODULE, path: request.destination }],
+      handshakeTimeoutMs: 10_000,
+      firstByteTimeoutMs: 30_000,
+      maxConnections: 8,
+      rsyncPath: 'rsync',
+      workDir: dir,
+    };
+    const serverConfigPath = writeSecret('server.json', JSON.stringify(server));
+    const clientConfigPath = join(dir, 'client.json');
+    return {
+      dir,
+      serverConfigPath,
+      clientConfigPath,
+      writeClientConfig(serverPort: number) {
+        const client: ClientConfig = {
+          pvc: request.pvc,
+          server: { host: '127.0.0.1', port: serverPort, serverName: LOCAL_SERVER_NAME },
+          tls: clientTls,
+          module: LOCAL_MODULE,
+          source: request.source,
+          settings: request.settings,
+          verify: request.verify,
+          ...(request.progressListen ? { progressListen: request.progressListen } : {}),
+          terminationLog: join(dir, 'result.json'),
+          progressIntervalMs: 1000,
+          retryBaseMs: 1000,
+          retryMaxMs: 30_000,
+          rsyncPath: 'rsync',
+        };
+        writeSecret('client.json', JSON.stringify(client));
+      },
+      remove: () => rmSync(dir, { recursive: true, force: true }),
+    };
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
