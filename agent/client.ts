@@ -64,7 +64,7 @@ export async function runClient(config: ClientConfig, configPath: string, log: L
     [CONFIG_ENV]: configPath,
     [TUNNEL_STATUS_ENV]: statusFile,
   };
-  const destinationUrl = `rsync://${config.server.serverName}/${config.module}/`;
+  const destinationUrl = `rsync://${config.server.serverName}/${[config.module, config.pushPath].filter(Boolean).join('/')}/`;
   const readTunnelStatus = (): TunnelStatus | null => {
     try {
       return JSON.parse(readFileSync(statusFile, 'utf8')) as TunnelStatus;

@@ -45,6 +45,9 @@ export const clientConfigSchema = z.object({
   }),
   tls: tlsFiles,
   module: z.string().regex(MODULE_NAME, 'must be a lowercase rsync module name'),
+  /** Path inside the module to push to: empty when the server runs as root, else the volume's
+   * absolute path (see pushPathFor in agent/rsync/daemon-config.ts). */
+  pushPath: z.string().regex(/^[^\0]*$/).default(''),
   source: z.string().min(1),
   settings: rsyncSettingsSchema.extend(proxySettingsSchema.shape).default(() => rsyncSettingsSchema.extend(proxySettingsSchema.shape).parse({})),
   verify: z.boolean().default(false),

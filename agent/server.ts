@@ -2,7 +2,7 @@
 // its own `rsync --server --daemon`, inetd style, with the TLS stream on rsync's stdin/stdout. No
 // rsyncd TCP port exists anywhere.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
@@ -32,6 +32,8 @@ function serverMetrics(registry: Registry) {
 
 export async function startServer(config: ServerConfig, log: Logger): Promise<RunningServer> {
   const tls = readTlsMaterial(config.tls);
+  // A fresh volume's mount point exists; a local destination may not yet.
+  for (const module of config.modules) mkdirSync(module.path, { recursive: true });
   const workDir = mkdtempSync(join(config.workDir ?? tmpdir(), 'dvm-server-'));
   const rsyncdConf = join(workDir, 'rsyncd.conf');
   writeFileSync(rsyncdConf, renderDaemonConfig({

@@ -43,8 +43,8 @@ export class ProgressTracker {
     return Math.min(MAX_RUNNING_PERCENT, (100 * (sample.bytes + unchanged)) / this.totalBytes);
   }
 
+  /** bytes stays what was sent: a re-sync that finds little to do is complete with little sent. */
   complete(): void {
-    this.bytes = Math.max(this.bytes, this.totalBytes);
     this.percent = 100;
     this.files = this.filesTotal;
   }

@@ -11,11 +11,21 @@ export interface DaemonConfigInput {
   gid: number;
 }
 
+/** Where a client pushes inside a module: the module root when rsync can chroot into the volume,
+ * else the volume's absolute path (the module then serves "/"). */
+export function pushPathFor(module: DaemonModule, root: boolean): string {
+  return root ? '' : module.path.replace(/^\/+|\/+$/g, '');
+}
+
 export function renderDaemonConfig({ modules, uid, gid }: DaemonConfigInput): string {
+  // rsync stores symlinks unchanged only when the module it serves is "/" (chrooted into the volume,
+  // or path = /). Anything else makes it munge or sanitize them, and an absolute link would arrive
+  // without its leading slash. Root chroots into each volume; without root a module serves "/" and
+  // the client pushes to the volume's absolute path (pushPathFor): the client is authenticated by
+  // the run's CA, so the chroot is not what keeps strangers out.
+  const root = uid === 0;
   const global = [
-    // The TLS tunnel is the only way in: no chroot is needed to contain a client we authenticated,
-    // and without chroot rsync would otherwise munge symlinks, which must arrive unchanged.
-    'use chroot = no',
+    `use chroot = ${root ? 'yes' : 'no'}`,
     'munge symlinks = no',
     'numeric ids = yes',
     // Run as whoever we are; as root rsyncd would otherwise drop to "nobody" and lose ownership.
@@ -28,7 +38,7 @@ export function renderDaemonConfig({ modules, uid, gid }: DaemonConfigInput): st
   ];
   const sections = modules.map((module) => [
     `[${module.name}]`,
-    `    path = ${module.path}`,
+    `    path = ${root ? module.path : '/'}`,
     '    read only = no',
     // Push only: nobody can read the destination back through the tunnel.
     '    write only = yes',

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { ClientConfig, ServerConfig } from '../../agent/config.js';
 import type { RsyncSettings } from '../../agent/rsync/options.js';
 import type { ProxySettings } from '../../agent/tunnel/proxy-settings.js';
+import { pushPathFor } from '../../agent/rsync/daemon-config.js';
 import { createRunPki, type PemPair } from '../pki/pki.js';
 
 export const LOCAL_SERVER_NAME = 'localhost';
@@ -68,6 +69,7 @@ export async function createLocalWorkspace(request: LocalWorkspaceRequest): Prom
           server: { host: '127.0.0.1', port: serverPort, serverName: LOCAL_SERVER_NAME },
           tls: clientTls,
           module: LOCAL_MODULE,
+          pushPath: pushPathFor({ name: LOCAL_MODULE, path: request.destination }, process.getuid?.() === 0),
           source: request.source,
           settings: request.settings,
           verify: request.verify,
