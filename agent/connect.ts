@@ -48,9 +48,20 @@ export async function runConnect(config: ClientConfig): Promise<number> {
   const rsyncSide = new Socket({ fd: 0, readable: true, writable: true, allowHalfOpen: true });
   return new Promise((resolve) => {
     let failed = false;
+    let received = 0;
+    tunnel.on('data', (chunk: Buffer) => { received += chunk.length; });
+    // rsync greets first thing; a server that hangs up before that refused us after the handshake,
+    // which in TLS 1.3 is how a refused client certificate looks from this side.
+    const refusedBeforeGreeting = (): void => {
+      if (received > 0 || failed) return;
+      failed = true;
+      report(new TunnelError('tls-refused', 'the server closed the tunnel before rsync answered: it refused our client certificate (not from this run\'s CA, or expired)'));
+    };
+    tunnel.once('end', refusedBeforeGreeting);
     tunnel.on('error', (error: NodeJS.ErrnoException) => {
       const refused = classifyAfterHandshake(error);
-      if (refused) report(refused);
+      if (refused && !failed) report(refused);
+      else refusedBeforeGreeting();
       failed = true;
       rsyncSide.destroy();
     });

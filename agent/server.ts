@@ -1,7 +1,7 @@
 // dvm-agent server (destination side): accepts authenticated tunnel connections and gives each one
 // its own `rsync --server --daemon`, inetd style, with the TLS stream on rsync's stdin/stdout. No
 // rsyncd TCP port exists anywhere.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,6 +45,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const registry = new Registry();
   const metrics = serverMetrics(registry);
   let connectionSeq = 0;
+  const running = new Set<ChildProcess>();
 
   const serveRsync = (socket: TLSSocket): void => {
     const id = ++connectionSeq;
@@ -54,6 +55,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     const rsync = spawn(config.rsyncPath, ['--server', '--daemon', `--config=${rsyncdConf}`, '.'], {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
+    running.add(rsync);
     log.info({ connection: id, pid: rsync.pid, peer: socket.getPeerCertificate().subject?.CN }, 'rsync spawned');
     socket.pipe(rsync.stdin);
     rsync.stdout.pipe(socket);
@@ -67,6 +69,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       if (rsync.exitCode === null) setTimeout(() => rsync.kill('SIGTERM'), 5_000).unref();
     });
     rsync.on('exit', (code, signal) => {
+      running.delete(rsync);
       metrics.active.dec();
       log.info({ connection: id, exitCode: code, signal }, 'rsync exited');
       socket.end();
@@ -97,6 +100,9 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     healthPort,
     close: async () => {
       ready = false;
+      // A stopping server ends its transfers now; the clients see a lost connection and retry.
+      for (const rsync of running) rsync.kill('SIGTERM');
+      health.closeAllConnections();
       await Promise.all([
         new Promise((resolve) => tunnel.close(resolve)),
         new Promise((resolve) => health.close(resolve)),

@@ -28,9 +28,10 @@ export function connectThroughProxy(proxy: ProxyTarget, host: string, port: numb
         return;
       }
       socket.destroy();
-      if (status === 407) {
+      // 407 is the standard answer; some proxies (tinyproxy among them) answer 401 instead.
+      if (status === 407 || status === 401) {
         const hint = proxy.username === undefined ? 'the proxy wants credentials in stunnel_tcp_proxy' : 'check the user and password in stunnel_tcp_proxy';
-        reject(new TunnelError('proxy-auth', `${where} refused proxy authentication (407 Proxy Authentication Required): ${hint}`));
+        reject(new TunnelError('proxy-auth', `${where} refused proxy authentication (${status} ${response.statusMessage ?? ''}): ${hint}`));
       } else {
         reject(new TunnelError('proxy-refused', `${where} refused CONNECT ${authority}: ${status} ${response.statusMessage ?? ''}`.trim()));
       }
