@@ -1,6 +1,6 @@
 // dvm-agent server (destination side): accepts authenticated tunnel connections and gives each one
-// its own `rsync --server --daemon`, inetd style, with the TLS stream on rsync's stdin/stdout. No
-// rsyncd TCP port exists anywhere.
+// its own `rsync --daemon`, inetd style: rsync's stdin/stdout is a socket whose other end we relay
+// to the TLS stream. No rsyncd TCP port exists anywhere.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +13,8 @@ import { listen } from './listen-address.js';
 import type { Logger } from './log.js';
 import { renderDaemonConfig } from './rsync/daemon-config.js';
 import { createTunnelListener } from './tunnel/listener.js';
+import { socketPair } from './tunnel/socket-pair.js';
+import { LogFollower } from './rsync/log-follower.js';
 import { readTlsMaterial } from './tunnel/tls-options.js';
 
 export interface RunningServer {
@@ -36,7 +38,9 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   for (const module of config.modules) mkdirSync(module.path, { recursive: true });
   const workDir = mkdtempSync(join(config.workDir ?? tmpdir(), 'dvm-server-'));
   const rsyncdConf = join(workDir, 'rsyncd.conf');
+  const daemonLog = new LogFollower(join(workDir, 'rsyncd.log'));
   writeFileSync(rsyncdConf, renderDaemonConfig({
+    logFile: daemonLog.path,
     modules: config.modules,
     uid: process.getuid?.() ?? 0,
     gid: process.getgid?.() ?? 0,
@@ -47,32 +51,29 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   let connectionSeq = 0;
   const running = new Set<ChildProcess>();
 
-  const serveRsync = (socket: TLSSocket): void => {
+  const serveRsync = async (socket: TLSSocket): Promise<void> => {
     const id = ++connectionSeq;
     metrics.accepted.inc();
+    const [ours, theirs] = await socketPair(workDir);
+    const rsync = spawn(config.rsyncPath, ['--daemon', `--config=${rsyncdConf}`], { stdio: [theirs, theirs, 'ignore'] });
+    theirs.destroy();
     metrics.spawned.inc();
     metrics.active.inc();
-    const rsync = spawn(config.rsyncPath, ['--server', '--daemon', `--config=${rsyncdConf}`, '.'], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
     running.add(rsync);
     log.info({ connection: id, pid: rsync.pid, peer: socket.getPeerCertificate().subject?.CN }, 'rsync spawned');
-    socket.pipe(rsync.stdin);
-    rsync.stdout.pipe(socket);
-    rsync.stderr.setEncoding('utf8');
-    rsync.stderr.on('data', (text: string) => {
-      for (const line of text.split('\n')) if (line.trim()) log.info({ connection: id, rsync: line.trim() }, 'rsync daemon');
-    });
-    rsync.stdin.on('error', () => socket.destroy());
+    socket.pipe(ours);
+    ours.pipe(socket);
+    ours.on('error', () => socket.destroy());
+    socket.on('error', () => ours.destroy());
     socket.on('close', () => {
-      // The client is gone: an rsync left waiting on a dead pipe would hold the module.
+      // The client is gone: an rsync left waiting on a dead socket would hold the module.
       if (rsync.exitCode === null) setTimeout(() => rsync.kill('SIGTERM'), 5_000).unref();
     });
     rsync.on('exit', (code, signal) => {
       running.delete(rsync);
       metrics.active.dec();
+      for (const line of daemonLog.readNew()) log.info({ connection: id, rsync: line }, 'rsync daemon');
       log.info({ connection: id, exitCode: code, signal }, 'rsync exited');
-      socket.end();
     });
   };
 
@@ -82,7 +83,12 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     handshakeTimeoutMs: config.handshakeTimeoutMs,
     firstByteTimeoutMs: config.firstByteTimeoutMs,
     maxConnections: config.maxConnections,
-    onReady: serveRsync,
+    onReady: (socket) => {
+      serveRsync(socket).catch((error: Error) => {
+        log.error({ error: error.message }, 'cannot start rsync');
+        socket.destroy();
+      });
+    },
     onRefused: (reason, detail) => {
       metrics.refused.inc({ reason });
       log.warn({ reason, detail }, 'connection refused');

@@ -6,6 +6,8 @@ export interface DaemonModule {
 }
 
 export interface DaemonConfigInput {
+  /** A regular file: rsync cannot open a socket (our stderr) as its log. */
+  logFile: string;
   modules: readonly DaemonModule[];
   uid: number;
   gid: number;
@@ -17,7 +19,7 @@ export function pushPathFor(module: DaemonModule, root: boolean): string {
   return root ? '' : module.path.replace(/^\/+|\/+$/g, '');
 }
 
-export function renderDaemonConfig({ modules, uid, gid }: DaemonConfigInput): string {
+export function renderDaemonConfig({ logFile, modules, uid, gid }: DaemonConfigInput): string {
   // rsync stores symlinks unchanged only when the module it serves is "/" (chrooted into the volume,
   // or path = /). Anything else makes it munge or sanitize them, and an absolute link would arrive
   // without its leading slash. Root chroots into each volume; without root a module serves "/" and
@@ -33,7 +35,7 @@ export function renderDaemonConfig({ modules, uid, gid }: DaemonConfigInput): st
     `gid = ${gid}`,
     // The client address is meaningless behind the tunnel; skip DNS.
     'reverse lookup = no',
-    'log file = /dev/stderr',
+    `log file = ${logFile}`,
     'transfer logging = no',
   ];
   const sections = modules.map((module) => [
