@@ -1,6 +1,6 @@
 // `dvm migrate --local` flags, checked before anything is created: one error naming the flag.
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { rsyncSettingsSchema, type RsyncSettings } from '../../agent/rsync/options.js';
 import { proxySettingsSchema, type ProxySettings } from '../../agent/tunnel/proxy-settings.js';
@@ -17,6 +17,8 @@ export interface LocalFlags {
 }
 
 export interface LocalMigrationOptions {
+  /** How progress names this copy: the source directory's name. */
+  pvc: string;
   source: string;
   destination: string;
   settings: RsyncSettings & ProxySettings;
@@ -64,6 +66,7 @@ export function parseLocalOptions(source: string | undefined, destination: strin
     if (value !== undefined && !HOST_PORT.test(value)) throw new Error(`${flag}: "${value}" is not host:port`);
   }
   return {
+    pvc: basename(src) || 'local',
     source: src,
     destination: dst,
     settings: parsed.data,

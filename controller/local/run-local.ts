@@ -1,7 +1,6 @@
 // `dvm migrate --local SRC DST`: the embedded default. The same two agents a cluster migration
 // runs, as child processes on loopback, with a throw-away PKI; no cluster anywhere.
 import { mkdirSync } from 'node:fs';
-import { basename } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { AgentEvent, ResultEvent } from '../../agent/progress/events.js';
 import { agentEventFrom, serverPortFrom, startAgent, type AgentProcess } from './agent-process.js';
@@ -23,7 +22,7 @@ export async function runLocalMigration(
   mkdirSync(options.destination, { recursive: true });
   const workspace = await createLocalWorkspace({
     runId: randomBytes(4).toString('hex'),
-    pvc: basename(options.source) || 'local',
+    pvc: options.pvc,
     source: options.source,
     destination: options.destination,
     settings: options.settings,

@@ -1,0 +1,217 @@
+// The cluster half of the dvm CLI: `migrate` without --local (runClusterMigration, called by
+// migrate.ts), and the `render`, `cleanup` and `status` commands (registerClusterCommands).
+//
+// runClusterMigration options (the flags of `dvm migrate -f ...`):
+//   -f, --filename <file>              spec: a DirectVolumeMigration CR or just its spec (required)
+//   --settings <file>                  a MigrationController CR (or its spec); flags below override it
+//   --source-kubeconfig <file>         kubeconfig of the source cluster (default: $KUBECONFIG, ~/.kube/config)
+//   --source-context <name>            context in it (default: its current context)
+//   --destination-kubeconfig <file>    same for the destination cluster
+//   --destination-context <name>
+//   --json                             agent events, then the summaries, as JSON lines on stdout
+//   --listen <host:port>               serve the progress page, websocket API and /metrics
+//   --token <token>                    bearer token for --listen (required off loopback)
+//   --network-policies                 create allow-ingress/allow-egress NetworkPolicies (rsync_network_policies)
+//   --endpoint-type <type>             rsync_endpoint_type: Route, NodePort, ClusterIP or LoadBalancer
+//   --proxy <url>                      stunnel_tcp_proxy; --no-proxy-for <list>: noProxy
+//   --run-id <id>                      label value for directvolumemigration= (default: CR uid, else random)
+// Exit codes: 0 all PVCs migrated, 1 a PVC or the run failed, 2 bad input (nothing created),
+// 130 interrupted (SIGINT/SIGTERM; the run's objects are removed first).
+import { writeFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { stringify as toYaml } from 'yaml';
+import { isAgentEvent } from '../../agent/progress/events.js';
+import { ConfigError } from '../config/errors.js';
+import { loadSettings, loadSpecFile } from '../config/load.js';
+import { pvcKey, pvcPairs } from '../config/spec.js';
+import { cleanup, connectClusters, labelSafeRunId, render, runMigration, status, type ClusterRefs } from '../index.js';
+import type { ControllerEvent, MigrationResult } from '../migration/events.js';
+import { ProgressAggregate } from '../progress/aggregate.js';
+import { startProgressServer } from '../progress/server.js';
+import { startProgressView } from '../progress/view.js';
+
+export interface ClusterMigrationOptions {
+  filename?: string;
+  settings?: string;
+  sourceKubeconfig?: string;
+  sourceContext?: string;
+  destinationKubeconfig?: string;
+  destinationContext?: string;
+  json?: boolean;
+  listen?: string;
+  token?: string;
+  networkPolicies?: boolean;
+  endpointType?: string;
+  proxy?: string;
+  noProxyFor?: string;
+  runId?: string;
+  /** Tests pass their own; otherwise SIGINT/SIGTERM abort the run. */
+  signal?: AbortSignal;
+  stdout?: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr?: NodeJS.WritableStream;
+}
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_BAD_INPUT = 2;
+export const EXIT_INTERRUPTED = 130;
+
+function clusterRefs(options: ClusterMigrationOptions): ClusterRefs {
+  const ref = (kubeconfig?: string, context?: string) => ({ ...(kubeconfig ? { kubeconfig } : {}), ...(context ? { context } : {}) });
+  return { source: ref(options.sourceKubeconfig, options.sourceContext), destination: ref(options.destinationKubeconfig, options.destinationContext) };
+}
+
+function settingsOverrides(options: ClusterMigrationOptions): Record<string, unknown> {
+  return {
+    rsync_network_policies: options.networkPolicies ? true : undefined,
+    rsync_endpoint_type: options.endpointType,
+    stunnel_tcp_proxy: options.proxy,
+    noProxy: options.noProxyFor,
+  };
+}
+
+export async function runClusterMigration(options: ClusterMigrationOptions): Promise<number> {
+  const stdout = options.stdout ?? process.stdout;
+  const stderr = options.stderr ?? process.stderr;
+  const abort = new AbortController();
+  let interrupts = 0;
+  const interrupt = () => {
+    interrupts += 1;
+    if (interrupts > 1) process.exit(EXIT_INTERRUPTED);
+    stderr.write('dvm: interrupted, removing the run\'s objects from both clusters (interrupt again to quit at once)\n');
+    abort.abort();
+  };
+  if (options.signal) options.signal.addEventListener('abort', () => abort.abort(), { once: true });
+  else {
+    process.on('SIGINT', interrupt);
+    process.on('SIGTERM', interrupt);
+  }
+  let server: Awaited<ReturnType<typeof startProgressServer>> | undefined;
+  let view: { stop(): void } | undefined;
+  try {
+    if (!options.filename) throw new ConfigError('-f/--filename: a spec file is required');
+    const loaded = loadSpecFile(options.filename);
+    const settings = loadSettings(options.settings, settingsOverrides(options));
+    const runId = options.runId !== undefined ? labelSafeRunId(options.runId) : undefined;
+    const clusters = connectClusters(clusterRefs(options));
+    const aggregate = new ProgressAggregate(pvcPairs(loaded.spec).map((pair) => pvcKey(pair.source)));
+    view = startProgressView(aggregate, { mode: options.json ? 'json' : 'auto', stream: options.json ? stdout : stderr as NodeJS.WritableStream & { isTTY?: boolean } });
+    if (options.listen) {
+      server = await startProgressServer({ listen: options.listen, aggregate, ...(options.token ? { token: options.token } : {}) });
+      stderr.write(`progress: ${server.url}\n`);
+    }
+    const onEvent = (event: ControllerEvent) => {
+      if (isAgentEvent(event)) aggregate.apply(event);
+      else if (event.type === 'phase') stderr.write(`dvm: ${event.message}\n`);
+      else if (event.type === 'pod' && event.state === 'lost') stderr.write(`dvm: ${event.pvc}: ${event.message}\n`);
+    };
+    const result = await runMigration(loaded.spec, settings, clusters, onEvent, { signal: abort.signal, ...(runId ? { runId } : {}) });
+    aggregate.finish(result.message);
+    view.stop();
+    view = undefined;
+    printResult(result, options.json === true, stdout);
+    if (result.status === 'Aborted') return EXIT_INTERRUPTED;
+    return result.status === 'Succeeded' ? EXIT_OK : EXIT_FAILED;
+  } catch (error) {
+    stderr.write(`dvm: ${(error as Error).message}\n`);
+    return error instanceof ConfigError ? EXIT_BAD_INPUT : EXIT_FAILED;
+  } finally {
+    view?.stop();
+    await server?.close();
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
+  }
+}
+
+function printResult(result: MigrationResult, json: boolean, stdout: NodeJS.WritableStream): void {
+  if (json) {
+    stdout.write(`${JSON.stringify({ type: 'migration-result', ...result })}\n`);
+    return;
+  }
+  const lines = [`run ${result.runId}: ${result.status} — ${result.message}`];
+  for (const pvc of result.pvcs) {
+    lines.push(`  ${pvc.pvc} -> ${pvc.target}: ${pvc.status}, ${(pvc.bytes / 2 ** 20).toFixed(1)} MiB, ${(pvc.durationMs / 1000).toFixed(1)} s, ` +
+      `${pvc.attempts} attempt(s) in ${pvc.podAttempts} pod(s), verified ${pvc.verified === null ? 'n/a' : pvc.verified}, ${pvc.apiWrites} API writes` +
+      `${pvc.status === 'Failed' ? ` — ${pvc.message}` : ''}`);
+  }
+  lines.push(`  API writes: ${result.apiWrites.total} (${result.apiWrites.shared} shared); cleanup removed ${result.cleanup.source} source and ${result.cleanup.destination} destination object(s)`);
+  stdout.write(`${lines.join('\n')}\n`);
+}
+
+interface ClusterFlags {
+  sourceKubeconfig?: string;
+  sourceContext?: string;
+  destinationKubeconfig?: string;
+  destinationContext?: string;
+}
+
+function withClusterFlags(command: Command): Command {
+  return command
+    .option('--source-kubeconfig <file>', 'kubeconfig of the source cluster')
+    .option('--source-context <name>', 'context of the source cluster')
+    .option('--destination-kubeconfig <file>', 'kubeconfig of the destination cluster')
+    .option('--destination-context <name>', 'context of the destination cluster');
+}
+
+async function guarded(action: () => Promise<number>): Promise<void> {
+  try {
+    process.exitCode = await action();
+  } catch (error) {
+    process.stderr.write(`dvm: ${(error as Error).message}\n`);
+    process.exitCode = error instanceof ConfigError ? EXIT_BAD_INPUT : EXIT_FAILED;
+  }
+}
+
+export function registerClusterCommands(program: Command): void {
+  program.command('render')
+    .description('print every object a migration would create, without touching a cluster')
+    .requiredOption('-f, --filename <file>', 'spec: a DirectVolumeMigration CR or its spec')
+    .option('--settings <file>', 'a MigrationController CR or its spec')
+    .option('-o, --output <format>', 'yaml or json', 'yaml')
+    .option('--run-id <id>', 'run id to render with')
+    .option('--network-policies', 'include the NetworkPolicies')
+    .option('--endpoint-type <type>', 'rsync_endpoint_type')
+    .option('--out <file>', 'write to a file instead of stdout')
+    .action((flags: { filename: string; settings?: string; output: string; runId?: string; networkPolicies?: boolean; endpointType?: string; out?: string }) => guarded(async () => {
+      if (flags.output !== 'yaml' && flags.output !== 'json') throw new ConfigError(`-o/--output: must be yaml or json (got ${flags.output})`);
+      const loaded = loadSpecFile(flags.filename);
+      const settings = loadSettings(flags.settings, settingsOverrides({ ...(flags.networkPolicies ? { networkPolicies: true } : {}), ...(flags.endpointType ? { endpointType: flags.endpointType } : {}) }));
+      const rendered = render({ spec: loaded.spec, settings, ...(flags.runId ?? loaded.suggestedRunId ? { runId: flags.runId ?? loaded.suggestedRunId! } : {}) });
+      const text = flags.output === 'json'
+        ? `${JSON.stringify({ destination: asList(rendered.destination), source: asList(rendered.source) }, null, 2)}\n`
+        : [...rendered.destination.map((item) => `# cluster: destination\n${toYaml(item)}`),
+          ...rendered.source.map((item) => `# cluster: source\n${toYaml(item)}`)].join('---\n');
+      if (flags.out) writeFileSync(flags.out, text);
+      else process.stdout.write(text);
+      return EXIT_OK;
+    }));
+
+  withClusterFlags(program.command('cleanup'))
+    .description('delete every object labelled with a run on both clusters, and wait until gone')
+    .requiredOption('--run <id>', 'the run id (label directvolumemigration=<id>)')
+    .action((flags: ClusterFlags & { run: string }) => guarded(async () => {
+      const counts = await cleanup(connectClusters(clusterRefs(flags)), labelSafeRunId(flags.run));
+      process.stdout.write(`deleted ${counts.source} source and ${counts.destination} destination object(s) of run ${flags.run}\n`);
+      return EXIT_OK;
+    }));
+
+  withClusterFlags(program.command('status'))
+    .description('list the objects of a run (or of every run) on both clusters')
+    .option('--run <id>', 'the run id; every dvm object when omitted')
+    .option('--json', 'as JSON')
+    .action((flags: ClusterFlags & { run?: string; json?: boolean }) => guarded(async () => {
+      const found = await status(connectClusters(clusterRefs(flags)), flags.run !== undefined ? labelSafeRunId(flags.run) : undefined);
+      if (flags.json) process.stdout.write(`${JSON.stringify(found)}\n`);
+      else {
+        for (const side of ['source', 'destination'] as const) {
+          process.stdout.write(`${side}: ${found[side].length} object(s)\n`);
+          for (const object of found[side]) process.stdout.write(`  ${object.kind} ${object.namespace}/${object.name}\n`);
+        }
+      }
+      return EXIT_OK;
+    }));
+}
+
+function asList(items: Record<string, unknown>[]): Record<string, unknown> {
+  return { apiVersion: 'v1', kind: 'List', items };
+}
