@@ -1,20 +1,45 @@
-# Set-up and everyday commands. `make demo` and `make test` are the two the README promises.
-.PHONY: setup build test test-slow demo bench clean
+# Everyday commands. `make demo` and `make test` are the two set-up commands the README promises:
+# each installs what it needs on a fresh Debian machine (as root) before it runs.
+.PHONY: demo test test-slow bench build deps-demo deps-test clean
 
-setup:
-	npm ci --no-audit --no-fund
+DEMO_PACKAGES := rsync
+TEST_PACKAGES := rsync tinyproxy stunnel4 iproute2 util-linux procps chromium
+NODE_DEPS := node_modules/.package-lock.json
 
-build:
-	npx tsc -p tsconfig.json
-
-test: build
-	npx tap
-
-demo: build
+demo: deps-demo build
 	node dist/controller/cli/dvm.js demo
 
-bench: build
+test: deps-test build
+	npx tap
+
+# The long fault scenarios (30 s link outages and the like) on their own.
+test-slow: deps-test build
+	DVM_SLOW=1 npx tap test/faults
+
+bench: deps-test build
 	node dist/bench/copy-bench.js
+
+build: $(NODE_DEPS)
+	npx tsc -p tsconfig.json
+
+$(NODE_DEPS): package-lock.json
+	npm ci --no-audit --no-fund
+
+deps-demo:
+	@$(call apt_install,$(DEMO_PACKAGES))
+
+deps-test:
+	@$(call apt_install,$(TEST_PACKAGES))
 
 clean:
 	rm -rf dist .tap
+
+# Installs the Debian packages that are missing (apt-get needs root; say so if we are not).
+define apt_install
+missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+if [ -n "$$missing" ]; then \
+  if [ "$$(id -u)" != 0 ]; then echo "please install: $$missing (apt-get needs root)"; exit 1; fi; \
+  echo "installing $$missing"; \
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+fi
+endef

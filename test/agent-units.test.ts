@@ -1,0 +1,106 @@
+// The agent's pure pieces: progress2 parsing, noProxy matching, argv building, exit classes,
+// backoff, and the monotonic progress tracker.
+import t from 'tap';
+import { ProgressTracker } from '../agent/progress/tracker.js';
+import { backoffDelayMs } from '../agent/rsync/backoff.js';
+import { renderDaemonConfig } from '../agent/rsync/daemon-config.js';
+import { classifyExitCode } from '../agent/rsync/exit-codes.js';
+import { buildClientArgv, rsyncSettingsSchema } from '../agent/rsync/options.js';
+import { LineSplitter, parseProgress2Line } from '../agent/rsync/progress2.js';
+import { bypassesProxy } from '../agent/tunnel/no-proxy.js';
+import { parseProxyUrl, redactProxyUrl } from '../agent/tunnel/proxy-settings.js';
+
+t.test('progress2 lines parse, with any digit grouping; other lines do not', async (t) => {
+  t.same(parseProgress2Line('    123,456,789  45%   12.34MB/s    0:00:12 (xfr#12, to-chk=100/1200)'),
+    { bytes: 123456789, percent: 45, transferred: 12, toCheck: 100, listSize: 1200 });
+  t.same(parseProgress2Line('  1.234.567 100%  1,00GB/s  0:00:00 (xfr#1, ir-chk=0/3)')?.bytes, 1234567);
+  t.same(parseProgress2Line('          0   0%    0.00kB/s    0:00:00')?.listSize, 0);
+  t.equal(parseProgress2Line('rsync error: some files/attrs were not transferred (code 23)'), null);
+  t.equal(parseProgress2Line('Number of files: 4 (reg: 2, dir: 2)'), null);
+  const splitter = new LineSplitter();
+  t.same(splitter.push('  10  1%  1kB/s 0:00:01\r  20  2%'), ['  10  1%  1kB/s 0:00:01']);
+  t.same(splitter.push('  2kB/s 0:00:01\r\nnext\n'), ['  20  2%  2kB/s 0:00:01', 'next']);
+});
+
+t.test('noProxy: hosts, suffixes, IPs, CIDRs and *', async (t) => {
+  const list = ['internal.example', '.svc', '10.0.0.0/8', '192.168.1.7', 'fd00::/8'];
+  t.ok(bypassesProxy('internal.example', list));
+  t.ok(bypassesProxy('api.internal.example', list), 'a bare domain covers its subdomains');
+  t.ok(bypassesProxy('dvm.ns.svc', list));
+  t.notOk(bypassesProxy('svc', list), '.svc matches subdomains only');
+  t.ok(bypassesProxy('10.4.5.6', list));
+  t.notOk(bypassesProxy('11.4.5.6', list));
+  t.ok(bypassesProxy('192.168.1.7', list));
+  t.notOk(bypassesProxy('192.168.1.8', list));
+  t.ok(bypassesProxy('[fd00::1]', list));
+  t.notOk(bypassesProxy('route.apps.example.com', list));
+  t.ok(bypassesProxy('anything', ['*']));
+  t.notOk(bypassesProxy('anything', []));
+});
+
+t.test('proxy URLs parse, and their passwords are redacted for logs', async (t) => {
+  t.same(parseProxyUrl('http://us%40er:p%3Ass@proxy.example:3128'), { host: 'proxy.example', port: 3128, username: 'us@er', password: 'p:ss' });
+  t.throws(() => parseProxyUrl('socks5://h:1'), /http:\/\//);
+  t.throws(() => parseProxyUrl('nonsense'), /must be a URL/);
+  t.equal(redactProxyUrl('http://user:secret@h:1'), 'http://user:***@h:1');
+});
+
+t.test('argv from settings: MTC defaults, no shell, progress2 always on', async (t) => {
+  const settings = rsyncSettingsSchema.parse({});
+  const argv = buildClientArgv({ settings, source: '/src', destinationUrl: 'rsync://h/m/' });
+  t.same(argv.slice(0, 4), ['--archive', '--hard-links', '--delete', '--partial']);
+  t.ok(argv.some((arg) => /^--info=.*PROGRESS2$/.test(arg)));
+  t.same(argv.slice(-2), ['/src/', 'rsync://h/m/']);
+  const tuned = rsyncSettingsSchema.parse({ rsync_opt_bwlimit: '2048', rsync_opt_delete: 'false', rsync_opt_info: 'COPY2,progress1', rsync_opt_extras: '--checksum --exclude=*.tmp' });
+  const tunedArgv = buildClientArgv({ settings: tuned, source: '/src/', destinationUrl: 'rsync://h/m/' });
+  t.ok(tunedArgv.includes('--bwlimit=2048'));
+  t.notOk(tunedArgv.includes('--delete'));
+  t.ok(tunedArgv.includes('--info=COPY2,PROGRESS2'), 'a user progress flag is replaced, not doubled');
+  t.ok(tunedArgv.includes('--exclude=*.tmp'));
+  for (const bad of ['--rsh=ssh', '-e', '--rsync-path=/bin/sh', '--remove-source-files', '--server', '--log-file=/x']) {
+    t.notOk(rsyncSettingsSchema.safeParse({ rsync_opt_extras: bad }).success, `${bad} is refused`);
+  }
+  t.notOk(rsyncSettingsSchema.safeParse({ rsync_opt_bwlimit: '1.5' }).success);
+});
+
+t.test('exit classes follow DESIGN.md', async (t) => {
+  t.equal(classifyExitCode(0), 'ok');
+  t.equal(classifyExitCode(24), 'ok-with-warning');
+  for (const code of [1, 2, 3, 4, 11, 23]) t.equal(classifyExitCode(code), 'fail', `${code} fails fast`);
+  for (const code of [10, 12, 30, 35, 255]) t.equal(classifyExitCode(code), 'retry', `${code} is retried`);
+});
+
+t.test('backoff grows exponentially, capped, with jitter in the upper half', async (t) => {
+  t.equal(backoffDelayMs(1, 1000, 60_000, () => 0), 500);
+  t.equal(backoffDelayMs(3, 1000, 60_000, () => 1), 4000);
+  t.equal(backoffDelayMs(20, 1000, 60_000, () => 1), 60_000);
+});
+
+t.test('the daemon config keeps symlinks exact', async (t) => {
+  const asRoot = renderDaemonConfig({ logFile: '/l', modules: [{ name: 'a', path: '/mnt/a' }], uid: 0, gid: 0 });
+  t.match(asRoot, /use chroot = yes/);
+  t.match(asRoot, /path = \/mnt\/a/);
+  const rootless = renderDaemonConfig({ logFile: '/l', modules: [{ name: 'a', path: '/mnt/a' }], uid: 1000, gid: 1000 });
+  t.match(rootless, /use chroot = no/);
+  t.match(rootless, /path = \/\n/, 'without root the module serves /, so rsync does not sanitize links');
+  t.match(rootless, /munge symlinks = no/);
+});
+
+t.test('tracker: monotonic across attempts, never over the total, 100 only on completion', async (t) => {
+  const tracker = new ProgressTracker('ns/pvc', 1000, 10);
+  tracker.update({ bytes: 600, percent: 60, transferred: 5, toCheck: 4, listSize: 10 }, 1000);
+  tracker.startAttempt(2);
+  tracker.update({ bytes: 100, percent: 10, transferred: 1, toCheck: 9, listSize: 10 }, 2000);
+  const during = tracker.snapshot(2000);
+  t.equal(during.bytes, 600, 'a retry starting over does not lower bytes');
+  t.ok(during.percent >= 60 && during.percent < 100);
+  t.equal(during.attempt, 2);
+  tracker.update({ bytes: 5000, percent: 100, transferred: 9, toCheck: 0, listSize: 10 }, 3000);
+  t.equal(tracker.snapshot(3000).bytes, 1000, 'bytes never exceed the total');
+  t.ok(tracker.snapshot(3000).percent < 100, 'not 100 before rsync said it is done');
+  tracker.complete();
+  t.equal(tracker.snapshot(3000).percent, 100);
+  const resync = new ProgressTracker('ns/pvc', 1000, 10);
+  resync.update({ bytes: 0, percent: 0, transferred: 0, toCheck: 5, listSize: 10 }, 1000);
+  t.ok(resync.snapshot(1000).percent >= 40, 'a re-sync with nothing to send still advances as files are checked');
+});
