@@ -103,3 +103,11 @@ t.test('a websocket client and stdout see the same live events', async (t) => {
   t.ok(progress.every((event) => stdoutProgress.includes(JSON.stringify(event))), 'every websocket progress event is also on stdout');
   t.same(localTempDirs(), before, 'temp material removed afterwards');
 });
+
+t.test('--no-proxy makes the copy bypass a configured proxy', async (t) => {
+  const unreachableProxy = `http://user:pw@127.0.0.1:${await freePort()}`;
+  const destination = join(work, 'bypass-destination');
+  const { code, stderr } = await runDvm(['migrate', '--local', source, destination, '--proxy', unreachableProxy, '--no-proxy', '127.0.0.0/8', '--retries', '0']);
+  t.equal(code, 0, `copied without touching the proxy (${stderr.trim().split('\n').pop()})`);
+  t.same(formatDifferences(await compareTrees(source, destination)), '', 'identical');
+});

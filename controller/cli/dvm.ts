@@ -22,7 +22,7 @@ program.command('migrate')
   .argument('[DST]', 'with --local: the destination directory (created if missing)')
   .option('--local', 'run both agents on this machine (no cluster)')
   .option('--proxy <url>', 'stunnel_tcp_proxy: http://user:pass@host:port')
-  .option('--no-proxy-for <list>', 'noProxy: hosts, .domains, IPs, CIDRs or * that bypass the proxy')
+  .option('--bypass-proxy <list>', 'noProxy (also spelled --no-proxy): hosts, .domains, IPs, CIDRs or * that bypass the proxy')
   .option('--bwlimit <KiB/s>', 'rsync_opt_bwlimit')
   .option('--retries <n>', 'rsync_backoff_limit')
   .option('--rsync-extras <args>', 'rsync_opt_extras (checked against a list of safe options)')
@@ -31,11 +31,11 @@ program.command('migrate')
   .option('--listen <host:port>', 'serve the progress page, websocket API and /metrics')
   .option('--token <token>', 'bearer token for --listen (required off loopback)')
   .option('--json', 'print progress events as JSON lines on stdout')
-  .action(async (source: string | undefined, destination: string | undefined, flags: LocalCommandFlags & { local?: boolean; noProxyFor?: string }) => {
+  .action(async (source: string | undefined, destination: string | undefined, flags: LocalCommandFlags & { local?: boolean; bypassProxy?: string }) => {
     try {
       if (!flags.local) fail(new Error('only --local is available in this build: dvm migrate --local SRC DST'));
-      const { noProxyFor, ...rest } = flags;
-      process.exitCode = await migrateLocal(source, destination, { ...rest, ...(noProxyFor !== undefined ? { noProxy: noProxyFor } : {}) });
+      const { bypassProxy, ...rest } = flags;
+      process.exitCode = await migrateLocal(source, destination, { ...rest, ...(bypassProxy !== undefined ? { noProxy: bypassProxy } : {}) });
     } catch (error) {
       fail(error);
     }
@@ -59,4 +59,6 @@ program.command('demo')
     }
   });
 
-program.parseAsync().catch(fail);
+// Commander reads any --no-X as "negate --X", but noProxy's flag is spelled --no-proxy LIST.
+const argv = process.argv.map((arg) => arg.replace(/^--no-proxy(?==|$)/, '--bypass-proxy'));
+program.parseAsync(argv).catch(fail);
