@@ -30,9 +30,9 @@ export function renderDaemonConfig({ logFile, modules, uid, gid }: DaemonConfigI
     `use chroot = ${root ? 'yes' : 'no'}`,
     'munge symlinks = no',
     'numeric ids = yes',
-    // Run as whoever we are; as root rsyncd would otherwise drop to "nobody" and lose ownership.
-    `uid = ${uid}`,
-    `gid = ${gid}`,
+    // As root, rsyncd would otherwise drop to "nobody" and lose ownership. Without root it cannot
+    // switch users at all, and naming one makes it try setgroups() and refuse the module.
+    ...(root ? [`uid = ${uid}`, `gid = ${gid}`] : []),
     // The client address is meaningless behind the tunnel; skip DNS.
     'reverse lookup = no',
     `log file = ${logFile}`,

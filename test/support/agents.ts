@@ -1,7 +1,7 @@
 // Runs the real dvm-agent (dist/agent/main.js) as child processes for tests: a per-test PKI, config
 // files, a server with its JSON log and metrics, and clients with their events.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -18,8 +18,8 @@ export interface Rig {
   pki: RunPki;
   /** Writes PEMs to files and returns their paths. */
   writePair(name: string, pair: PemPair): { cert: string; key: string };
-  startServer(destination: string, overrides?: Partial<ServerConfig>): Promise<ServerAgent>;
-  clientConfig(server: { port: number; destination: string }, source: string, overrides?: Partial<ClientConfig>): ClientConfig;
+  startServer(destination: string, overrides?: Partial<ServerConfig>, runAs?: { uid: number; gid: number }): Promise<ServerAgent>;
+  clientConfig(server: { port: number; destination: string; runAsUid?: number }, source: string, overrides?: Partial<ClientConfig>): ClientConfig;
   startClient(config: ClientConfig, env?: NodeJS.ProcessEnv): ClientAgent;
   cleanup(): void;
 }
@@ -60,7 +60,7 @@ export async function createRig(): Promise<Rig> {
     dir,
     pki,
     writePair,
-    async startServer(destination, overrides = {}) {
+    async startServer(destination, overrides = {}, runAs) {
       const config = serverConfigSchema.parse({
         listen: '127.0.0.1:0',
         healthListen: '127.0.0.1:0',
@@ -70,7 +70,8 @@ export async function createRig(): Promise<Rig> {
         ...overrides,
       });
       const path = write(`server-${++configs}.json`, JSON.stringify(config));
-      const child = spawn(process.execPath, [AGENT_MAIN, 'server', '--config', path], { stdio: ['ignore', 'pipe', 'pipe'] });
+      if (runAs) chownSync(path, runAs.uid, runAs.gid);
+      const child = spawn(process.execPath, [AGENT_MAIN, 'server', '--config', path], { stdio: ['ignore', 'pipe', 'pipe'], ...runAs });
       children.push(child);
       const logLines: Record<string, unknown>[] = [];
       const ports = await new Promise<{ port: number; healthPort: number }>((resolvePorts, reject) => {
@@ -96,12 +97,13 @@ export async function createRig(): Promise<Rig> {
       };
     },
     clientConfig(server, source, overrides = {}) {
+      const serverIsRoot = (server.runAsUid ?? process.getuid?.()) === 0;
       return clientConfigSchema.parse({
         pvc: 'test/pvc',
         server: { host: '127.0.0.1', port: server.port, serverName: 'localhost' },
         tls: clientTls,
         module: MODULE,
-        pushPath: pushPathFor({ name: MODULE, path: server.destination }, process.getuid?.() === 0),
+        pushPath: pushPathFor({ name: MODULE, path: server.destination }, serverIsRoot),
         source,
         terminationLog: join(dir, `result-${++configs}.json`),
         retryBaseMs: 200,
