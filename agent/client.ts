@@ -52,7 +52,7 @@ export async function runClient(config: ClientConfig, configPath: string, log: L
   if (config.progressListen) {
     progressServer = createHealthServer({ registry: metrics.registry, isReady: () => true });
     publisher.attach(progressServer);
-    const port = await listen(progressServer, config.progressListen);
+    const port = await listen(progressServer, config.progressListen, 'progressListen');
     log.info({ port }, 'progress websocket listening on /progress');
   }
 

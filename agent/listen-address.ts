@@ -7,12 +7,13 @@ export function splitHostPort(value: string): { host: string; port: number } {
   return { host: match[1] ?? '', port: Number(match[2]) };
 }
 
-export function listen(server: Server, address: string): Promise<number> {
+/** `setting` names the config key in the error, so a busy or bad address says what to fix. */
+export function listen(server: Server, address: string, setting: string): Promise<number> {
   const { host, port } = splitHostPort(address);
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (error: NodeJS.ErrnoException) => reject(new Error(`${setting}: cannot listen on ${address}: ${error.code ?? error.message}`)));
     server.listen(port, host, () => {
-      server.off('error', reject);
+      server.removeAllListeners('error');
       resolve((server.address() as AddressInfo).port);
     });
   });

@@ -2,7 +2,7 @@
 // its own `rsync --daemon`, inetd style: rsync's stdin/stdout is a socket whose other end we relay
 // to the TLS stream. No rsyncd TCP port exists anywhere.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
@@ -34,8 +34,10 @@ function serverMetrics(registry: Registry) {
 
 export async function startServer(config: ServerConfig, log: Logger): Promise<RunningServer> {
   const tls = readTlsMaterial(config.tls);
-  // A fresh volume's mount point exists; a local destination may not yet.
-  for (const module of config.modules) mkdirSync(module.path, { recursive: true });
+  // A fresh volume's mount point exists; a local destination may not yet. What we create here is
+  // removed again if the server cannot start.
+  const created = config.modules.filter((module) => !existsSync(module.path)).map((module) => module.path);
+  for (const path of created) mkdirSync(path, { recursive: true });
   const workDir = mkdtempSync(join(config.workDir ?? tmpdir(), 'dvm-server-'));
   const rsyncdConf = join(workDir, 'rsyncd.conf');
   const daemonLog = new LogFollower(join(workDir, 'rsyncd.log'));
@@ -96,8 +98,17 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   });
   let ready = false;
   const health = createHealthServer({ registry, isReady: () => ready });
-  const healthPort = await listen(health, config.healthListen);
-  const port = await listen(tunnel, config.listen);
+  let healthPort: number;
+  let port: number;
+  try {
+    healthPort = await listen(health, config.healthListen, 'healthListen');
+    port = await listen(tunnel, config.listen, 'listen');
+  } catch (error) {
+    health.close();
+    rmSync(workDir, { recursive: true, force: true });
+    for (const path of created) rmSync(path, { recursive: true, force: true });
+    throw error;
+  }
   ready = true;
   log.info({ port, healthPort, modules: config.modules.map((m) => m.name) }, 'listening');
 

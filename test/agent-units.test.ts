@@ -67,7 +67,7 @@ t.test('exit classes follow DESIGN.md', async (t) => {
   t.equal(classifyExitCode(0), 'ok');
   t.equal(classifyExitCode(24), 'ok-with-warning');
   for (const code of [1, 2, 3, 4, 11, 23]) t.equal(classifyExitCode(code), 'fail', `${code} fails fast`);
-  for (const code of [10, 12, 30, 35, 255]) t.equal(classifyExitCode(code), 'retry', `${code} is retried`);
+  for (const code of [10, 12, 20, 30, 35, 255]) t.equal(classifyExitCode(code), 'retry', `${code} is retried`);
 });
 
 t.test('backoff grows exponentially, capped, with jitter in the upper half', async (t) => {

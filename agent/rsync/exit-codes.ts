@@ -2,7 +2,10 @@
 
 export type ExitClass = 'ok' | 'ok-with-warning' | 'retry' | 'fail';
 
-const RETRYABLE = new Set([10, 12, 30, 35, 255]);
+// 20 reaches the client when the far rsync was signalled: a destination agent stopping or its pod
+// being evicted. That is an interruption like a lost connection, so it is retried too (our own
+// interruption never is: the client stops retrying once it is itself aborted).
+const RETRYABLE = new Set([10, 12, 20, 30, 35, 255]);
 
 const DESCRIPTIONS: Record<number, string> = {
   0: 'success',

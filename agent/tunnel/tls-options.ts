@@ -19,15 +19,23 @@ export interface TlsMaterial {
   key: Buffer;
 }
 
+const PEM_LABEL = { ca: /-----BEGIN CERTIFICATE-----/, cert: /-----BEGIN CERTIFICATE-----/, key: /-----BEGIN (EC |RSA )?PRIVATE KEY-----/ };
+
+/** Reads the three PEM files; a missing or non-PEM file is named by its key (tls.ca and so on). */
 export function readTlsMaterial(files: TlsFiles): TlsMaterial {
-  const read = (what: string, file: string): Buffer => {
+  const read = (what: keyof TlsFiles): Buffer => {
+    let content: Buffer;
     try {
-      return readFileSync(file);
+      content = readFileSync(files[what]);
     } catch (error) {
-      throw new Error(`cannot read TLS ${what} ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      throw new Error(`tls.${what}: cannot read ${files[what]}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
     }
+    if (!PEM_LABEL[what].test(content.toString('latin1'))) {
+      throw new Error(`tls.${what}: ${files[what]} holds no PEM ${what === 'key' ? 'private key' : 'certificate'}`);
+    }
+    return content;
   };
-  return { ca: read('ca', files.ca), cert: read('cert', files.cert), key: read('key', files.key) };
+  return { ca: read('ca'), cert: read('cert'), key: read('key') };
 }
 
 export function cipherOptions(minVersion: SecureVersion): { minVersion: SecureVersion; ciphersuites: string; ciphers?: string } {
