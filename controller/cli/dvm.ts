@@ -5,7 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { writeSampleTree } from '../local/sample-tree.js';
+import { registerClusterCommands, runClusterMigration, type ClusterMigrationOptions } from './cluster.js';
 import { migrateLocal, type LocalCommandFlags } from './migrate-local.js';
+
+type MigrateFlags = LocalCommandFlags & Omit<ClusterMigrationOptions, 'noProxyFor'> & { local?: boolean; bypassProxy?: string };
 
 function fail(error: unknown): never {
   process.stderr.write(`dvm: ${(error as Error).message}\n`);
@@ -21,6 +24,15 @@ program.command('migrate')
   .argument('[SRC]', 'with --local: the source directory')
   .argument('[DST]', 'with --local: the destination directory (created if missing)')
   .option('--local', 'run both agents on this machine (no cluster)')
+  .option('-f, --filename <file>', 'a DirectVolumeMigration CR (or its spec): which PVCs go where')
+  .option('--settings <file>', 'a MigrationController CR (or its spec); flags override it')
+  .option('--source-kubeconfig <file>', 'kubeconfig of the source cluster (default $KUBECONFIG, ~/.kube/config)')
+  .option('--source-context <name>', 'context of the source cluster (default: current)')
+  .option('--destination-kubeconfig <file>', 'kubeconfig of the destination cluster')
+  .option('--destination-context <name>', 'context of the destination cluster')
+  .option('--endpoint-type <type>', 'rsync_endpoint_type: Route, NodePort, ClusterIP or LoadBalancer')
+  .option('--network-policies', 'create allow-ingress/allow-egress NetworkPolicies for the rsync pods')
+  .option('--run-id <id>', 'label value for directvolumemigration= (default: the CR uid, else random)')
   .option('--proxy <url>', 'stunnel_tcp_proxy: http://user:pass@host:port')
   .option('--bypass-proxy <list>', 'noProxy (also spelled --no-proxy): hosts, .domains, IPs, CIDRs or * that bypass the proxy')
   .option('--bwlimit <KiB/s>', 'rsync_opt_bwlimit')
@@ -31,15 +43,22 @@ program.command('migrate')
   .option('--listen <host:port>', 'serve the progress page, websocket API and /metrics')
   .option('--token <token>', 'bearer token for --listen (required off loopback)')
   .option('--json', 'print progress events as JSON lines on stdout')
-  .action(async (source: string | undefined, destination: string | undefined, flags: LocalCommandFlags & { local?: boolean; bypassProxy?: string }) => {
+  .action(async (source: string | undefined, destination: string | undefined, flags: MigrateFlags) => {
     try {
-      if (!flags.local) fail(new Error('only --local is available in this build: dvm migrate --local SRC DST'));
-      const { bypassProxy, ...rest } = flags;
-      process.exitCode = await migrateLocal(source, destination, { ...rest, ...(bypassProxy !== undefined ? { noProxy: bypassProxy } : {}) });
+      const { bypassProxy, local, ...rest } = flags;
+      if (local) {
+        process.exitCode = await migrateLocal(source, destination, { ...rest, ...(bypassProxy !== undefined ? { noProxy: bypassProxy } : {}) });
+        return;
+      }
+      if (source !== undefined) fail(new Error('SRC and DST go with --local; between clusters use -f spec.yaml'));
+      if (!flags.filename) fail(new Error('say what to migrate: --local SRC DST, or -f spec.yaml'));
+      process.exitCode = await runClusterMigration({ ...rest, ...(bypassProxy !== undefined ? { noProxyFor: bypassProxy } : {}) });
     } catch (error) {
       fail(error);
     }
   });
+
+registerClusterCommands(program);
 
 program.command('demo')
   .description('generate a sample tree and migrate it locally (a real rsync-over-mTLS copy)')
