@@ -2,7 +2,9 @@
 // dvm-agent: the one process in every transfer pod. `server` on the destination, `client` on the
 // source; `connect` is what the client's rsync runs to reach the tunnel.
 import { Command } from 'commander';
-import { clientConfigSchema, loadConfigFile, serverConfigSchema } from './config.js';
+import { clientConfigSchema, loadConfigFile, serverConfigSchema, type ClientConfig } from './config.js';
+import type { ResultEvent } from './progress/events.js';
+import { writeTerminationLog } from './progress/termination-log.js';
 
 import { CONFIG_ENV } from './config-env.js';
 
@@ -15,6 +17,15 @@ function configPath(option: string | undefined): string {
 function fail(error: unknown): never {
   process.stderr.write(`dvm-agent: ${(error as Error).message}\n`);
   process.exit(1);
+}
+
+function reportSetupFailure(config: ClientConfig, message: string): void {
+  const result: ResultEvent = {
+    type: 'result', pvc: config.pvc, status: 'Failed', exitCode: 1, bytes: 0, files: 0,
+    durationMs: 0, verified: null, attempts: 0, message,
+  };
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+  writeTerminationLog(config.terminationLog, result);
 }
 
 const program = new Command('dvm-agent')
@@ -47,9 +58,10 @@ program.command('client')
   .description('source side: copy one volume through the tunnel and report progress')
   .option('-c, --config <file>', `agent config (JSON or YAML); default $${CONFIG_ENV}`)
   .action(async (options: { config?: string }) => {
+    let config: ClientConfig | null = null;
     try {
       const path = configPath(options.config);
-      const config = loadConfigFile(clientConfigSchema, path);
+      config = loadConfigFile(clientConfigSchema, path);
       const { createLogger } = await import('./log.js');
       const { runClient } = await import('./client.js');
       const log = createLogger('client', 2);
@@ -59,6 +71,9 @@ program.command('client')
       const { exitCode } = await runClient(config, path, log, abort.signal);
       process.exit(exitCode);
     } catch (error) {
+      // Whoever waits for a result (the controller reads the termination message) gets one even
+      // when the copy never started.
+      if (config) reportSetupFailure(config, (error as Error).message);
       fail(error);
     }
   });

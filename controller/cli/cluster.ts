@@ -23,12 +23,15 @@ import { stringify as toYaml } from 'yaml';
 import { isAgentEvent } from '../../agent/progress/events.js';
 import { ConfigError } from '../config/errors.js';
 import { loadSettings, loadSpecFile } from '../config/load.js';
+import { labelSafeRunId, newRunId } from '../config/run-id.js';
 import { pvcKey, pvcPairs } from '../config/spec.js';
-import { cleanup, connectClusters, labelSafeRunId, render, runMigration, status, type ClusterRefs } from '../index.js';
+import type { ClusterRefs } from '../index.js';
+import { renderRun } from '../manifests/render.js';
 import type { ControllerEvent, MigrationResult } from '../migration/events.js';
-import { ProgressAggregate } from '../progress/aggregate.js';
-import { startProgressServer } from '../progress/server.js';
-import { startProgressView } from '../progress/view.js';
+
+// The Kubernetes client and the progress server are loaded when a command needs them: `dvm render`
+// and `dvm migrate --local` start faster without them.
+const controller = () => import('../index.js');
 
 export interface ClusterMigrationOptions {
   filename?: string;
@@ -86,26 +89,36 @@ export async function runClusterMigration(options: ClusterMigrationOptions): Pro
     process.on('SIGINT', interrupt);
     process.on('SIGTERM', interrupt);
   }
-  let server: Awaited<ReturnType<typeof startProgressServer>> | undefined;
+  let server: { close(): Promise<void> } | undefined;
   let view: { stop(): void } | undefined;
   try {
     if (!options.filename) throw new ConfigError('-f/--filename: a spec file is required');
     const loaded = loadSpecFile(options.filename);
     const settings = loadSettings(options.settings, settingsOverrides(options));
-    const runId = options.runId !== undefined ? labelSafeRunId(options.runId) : undefined;
+    const requestedRunId = options.runId ?? loaded.suggestedRunId;
+    const runId = requestedRunId !== undefined ? labelSafeRunId(requestedRunId) : undefined;
+    const { connectClusters, runMigration } = await controller();
+    const { ProgressAggregate } = await import('../progress/aggregate.js');
+    const { startProgressServer } = await import('../progress/server.js');
+    const { startProgressView } = await import('../progress/view.js');
     const clusters = connectClusters(clusterRefs(options));
     const aggregate = new ProgressAggregate(pvcPairs(loaded.spec).map((pair) => pvcKey(pair.source)));
     view = startProgressView(aggregate, { mode: options.json ? 'json' : 'auto', stream: options.json ? stdout : stderr as NodeJS.WritableStream & { isTTY?: boolean } });
     if (options.listen) {
-      server = await startProgressServer({ listen: options.listen, aggregate, ...(options.token ? { token: options.token } : {}) });
-      stderr.write(`progress: ${server.url}\n`);
+      const progressServer = await startProgressServer({ listen: options.listen, aggregate, ...(options.token ? { token: options.token } : {}) });
+      server = progressServer;
+      stderr.write(`progress: ${progressServer.url}\n`);
     }
     const onEvent = (event: ControllerEvent) => {
       if (isAgentEvent(event)) aggregate.apply(event);
-      else if (event.type === 'phase') stderr.write(`dvm: ${event.message}\n`);
+      // Preflight is silent: bad input must read as exactly one line.
+      else if (event.type === 'phase' && event.phase !== 'preflight') stderr.write(`dvm: ${event.message}\n`);
       else if (event.type === 'pod' && event.state === 'lost') stderr.write(`dvm: ${event.pvc}: ${event.message}\n`);
     };
-    const result = await runMigration(loaded.spec, settings, clusters, onEvent, { signal: abort.signal, ...(runId ? { runId } : {}) });
+    const { default: pino } = await import('pino');
+    // Logs go to stderr (stdout carries --json); quiet unless DVM_LOG_LEVEL asks for more.
+    const log = pino({ level: process.env.DVM_LOG_LEVEL ?? 'warn', base: { role: 'controller' } }, pino.destination({ fd: 2, sync: true }));
+    const result = await runMigration(loaded.spec, settings, clusters, onEvent, { signal: abort.signal, log, ...(runId ? { runId } : {}) });
     aggregate.finish(result.message);
     view.stop();
     view = undefined;
@@ -176,13 +189,14 @@ export function registerClusterCommands(program: Command): void {
       if (flags.output !== 'yaml' && flags.output !== 'json') throw new ConfigError(`-o/--output: must be yaml or json (got ${flags.output})`);
       const loaded = loadSpecFile(flags.filename);
       const settings = loadSettings(flags.settings, settingsOverrides({ ...(flags.networkPolicies ? { networkPolicies: true } : {}), ...(flags.endpointType ? { endpointType: flags.endpointType } : {}) }));
-      const rendered = render({ spec: loaded.spec, settings, ...(flags.runId ?? loaded.suggestedRunId ? { runId: flags.runId ?? loaded.suggestedRunId! } : {}) });
+      const rendered = renderRun({ spec: loaded.spec, settings, runId: labelSafeRunId(flags.runId ?? loaded.suggestedRunId ?? newRunId()) });
       const text = flags.output === 'json'
         ? `${JSON.stringify({ destination: asList(rendered.destination), source: asList(rendered.source) }, null, 2)}\n`
         : [...rendered.destination.map((item) => `# cluster: destination\n${toYaml(item)}`),
           ...rendered.source.map((item) => `# cluster: source\n${toYaml(item)}`)].join('---\n');
       if (flags.out) writeFileSync(flags.out, text);
       else process.stdout.write(text);
+      process.stderr.write('dvm render: destination PVCs (sized from the source PVCs) and run-time addresses and keys are filled in by migrate\n');
       return EXIT_OK;
     }));
 
@@ -190,6 +204,7 @@ export function registerClusterCommands(program: Command): void {
     .description('delete every object labelled with a run on both clusters, and wait until gone')
     .requiredOption('--run <id>', 'the run id (label directvolumemigration=<id>)')
     .action((flags: ClusterFlags & { run: string }) => guarded(async () => {
+      const { cleanup, connectClusters } = await controller();
       const counts = await cleanup(connectClusters(clusterRefs(flags)), labelSafeRunId(flags.run));
       process.stdout.write(`deleted ${counts.source} source and ${counts.destination} destination object(s) of run ${flags.run}\n`);
       return EXIT_OK;
@@ -200,6 +215,7 @@ export function registerClusterCommands(program: Command): void {
     .option('--run <id>', 'the run id; every dvm object when omitted')
     .option('--json', 'as JSON')
     .action((flags: ClusterFlags & { run?: string; json?: boolean }) => guarded(async () => {
+      const { status, connectClusters } = await controller();
       const found = await status(connectClusters(clusterRefs(flags)), flags.run !== undefined ? labelSafeRunId(flags.run) : undefined);
       if (flags.json) process.stdout.write(`${JSON.stringify(found)}\n`);
       else {

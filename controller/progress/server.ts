@@ -176,11 +176,11 @@ export async function startProgressServer(options: ProgressServerOptions): Promi
 
   let port: number;
   try {
-    port = await listen(server, options.listen);
+    port = await listen(server, options.listen, '--listen');
   } catch (error) {
     aggregate.off('change', onChange);
     aggregate.off('finished', onFinished);
-    throw new Error(`progress server cannot listen on ${options.listen}: ${(error as Error).message}`);
+    throw error;
   }
   const url = `http://${urlHost(host)}:${port}/`;
   logger.info({ url, auth: token === undefined ? 'loopback' : 'bearer token' }, 'progress server listening');

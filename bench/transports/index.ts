@@ -1,0 +1,38 @@
+// Every transport the benchmark knows, by name. Variants (tunings, connect modes) are one entry each.
+import type { Transport } from '../transport.js';
+import { makeDvmTransport } from './dvm.js';
+import { makeNodeTunnelTransport } from './node-tunnel.js';
+import { plainTransport } from './plain.js';
+import { makeStunnelTransport } from './stunnel.js';
+
+export const TRANSPORTS: Transport[] = [
+  plainTransport,
+  makeStunnelTransport({
+    name: 'stunnel',
+    description: 'stunnel4 client + server as MTC runs them (TLS 1.2), server connects to an rsync daemon',
+    serverTarget: 'connect',
+  }),
+  makeStunnelTransport({
+    name: 'stunnel-exec',
+    description: 'stunnel4 as MTC but the server execs `rsync --server --daemon` (no rsyncd hop)',
+    serverTarget: 'exec',
+  }),
+  makeDvmTransport({ name: 'dvm', description: 'dvm agent server + client (agent defaults)' }),
+  // dvm-loopback: when the agent offers a loopback listener instead of RSYNC_CONNECT_PROG, add
+  // makeDvmTransport({ name: 'dvm-loopback', clientConfig: { <its config key> } }) here.
+
+  // The agent's data path alone (bench/node-tunnel), one knob changed per variant.
+  makeNodeTunnelTransport({ name: 'tunnel', description: 'bench Node TLS tunnel as the agent: RSYNC_CONNECT_PROG, AES-128-GCM, pipe()', mode: 'connect-prog' }),
+  makeNodeTunnelTransport({ name: 'tunnel-pty', description: 'tunnel + rsync under a pty with the agent argv (--info=...PROGRESS2)', mode: 'connect-prog', pty: true }),
+  makeNodeTunnelTransport({ name: 'tunnel-listener', description: 'tunnel with a loopback listener instead of RSYNC_CONNECT_PROG', mode: 'listener' }),
+  makeNodeTunnelTransport({ name: 'tunnel-aes256', description: 'tunnel with TLS_AES_256_GCM_SHA384 (Node\'s default suite)', mode: 'connect-prog', knobs: { ciphersuites: 'TLS_AES_256_GCM_SHA384' } }),
+  makeNodeTunnelTransport({ name: 'tunnel-chacha20', description: 'tunnel with TLS_CHACHA20_POLY1305_SHA256', mode: 'connect-prog', knobs: { ciphersuites: 'TLS_CHACHA20_POLY1305_SHA256' } }),
+  makeNodeTunnelTransport({ name: 'tunnel-hwm256k', description: 'tunnel with highWaterMark 256 KiB on every stream', mode: 'connect-prog', knobs: { highWaterMark: 256 * 1024 } }),
+  makeNodeTunnelTransport({ name: 'tunnel-corked', description: 'tunnel relaying with cork/uncork per event-loop turn instead of pipe()', mode: 'connect-prog', knobs: { relay: 'corked' } }),
+  makeNodeTunnelTransport({ name: 'tunnel-listener-corked', description: 'tunnel-listener + tunnel-corked', mode: 'listener', knobs: { relay: 'corked' } }),
+  makeNodeTunnelTransport({ name: 'tunnel-listener-pty', description: 'tunnel-listener + rsync under a pty with the agent argv', mode: 'listener', pty: true }),
+];
+
+export function findTransport(name: string): Transport | undefined {
+  return TRANSPORTS.find((t) => t.name === name);
+}

@@ -1,0 +1,39 @@
+// NetworkPolicies that let the rsync pods through namespaces with default-deny policies. They select
+// on the two run-independent labels (app, owner); the run label lets cleanup find them. The same
+// objects, with placeholders, are in netpol/*.yaml for administrators who apply them by hand
+// (a test keeps the two in step).
+import { ownerLabels, runLabels } from './labels.js';
+import { HEALTH_PORT, netpolEgressName, netpolIngressName, PROGRESS_PORT, RSYNC_PORT } from './names.js';
+
+export function allowIngressPolicy(runId: string, namespace: string): Record<string, unknown> {
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name: netpolIngressName(runId), namespace, labels: runLabels(runId) },
+    spec: {
+      podSelector: { matchLabels: ownerLabels() },
+      policyTypes: ['Ingress'],
+      // rsync over TLS from the other cluster, probes, and the API server's pod proxy for progress.
+      ingress: [{ ports: [RSYNC_PORT, HEALTH_PORT, PROGRESS_PORT].map((port) => ({ protocol: 'TCP', port })) }],
+    },
+  };
+}
+
+export function allowEgressPolicy(runId: string, namespace: string): Record<string, unknown> {
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name: netpolEgressName(runId), namespace, labels: runLabels(runId) },
+    spec: {
+      podSelector: { matchLabels: ownerLabels() },
+      policyTypes: ['Egress'],
+      // The endpoint may be a Route, a node port, a load balancer or a proxy: addresses the
+      // controller cannot know in advance, so egress is open for these pods only.
+      egress: [{}],
+    },
+  };
+}
+
+export function networkPolicies(runId: string, namespaces: string[]): Record<string, unknown>[] {
+  return namespaces.flatMap((namespace) => [allowIngressPolicy(runId, namespace), allowEgressPolicy(runId, namespace)]);
+}

@@ -1,0 +1,61 @@
+// The shape of a run, before any object exists: one server per destination namespace holding all
+// of that namespace's PVCs as rsync modules, one client per PVC in its source namespace.
+import { pvcKey, pvcPairs, type MigrationSpec, type PvcPair } from '../config/spec.js';
+import { DESTINATION_MOUNT_ROOT, moduleName } from './names.js';
+
+export interface ModulePlan {
+  pair: PvcPair;
+  module: string;
+  volumeName: string;
+  mountPath: string;
+}
+
+export interface ServerPlan {
+  namespace: string;
+  modules: ModulePlan[];
+}
+
+export interface ClientPlan {
+  pair: PvcPair;
+  /** "namespace/name" of the source PVC: the pvc field of every event. */
+  key: string;
+  serverNamespace: string;
+  module: string;
+}
+
+export interface TransferPlan {
+  runId: string;
+  servers: ServerPlan[];
+  clients: ClientPlan[];
+  sourceNamespaces: string[];
+  destinationNamespaces: string[];
+}
+
+export function planTransfer(runId: string, spec: MigrationSpec): TransferPlan {
+  const pairs = pvcPairs(spec);
+  const servers = new Map<string, ServerPlan>();
+  const clients: ClientPlan[] = [];
+  for (const pair of pairs) {
+    const server = servers.get(pair.target.namespace) ?? { namespace: pair.target.namespace, modules: [] };
+    servers.set(pair.target.namespace, server);
+    const module = moduleName(pair);
+    server.modules.push({
+      pair,
+      module,
+      volumeName: `pvc-${server.modules.length}`,
+      mountPath: `${DESTINATION_MOUNT_ROOT}/${module}`,
+    });
+    clients.push({ pair, key: pvcKey(pair.source), serverNamespace: pair.target.namespace, module });
+  }
+  return {
+    runId,
+    servers: [...servers.values()],
+    clients,
+    sourceNamespaces: unique(pairs.map((pair) => pair.source.namespace)),
+    destinationNamespaces: unique(pairs.map((pair) => pair.target.namespace)),
+  };
+}
+
+function unique(values: string[]): string[] {
+  return [...new Set(values)];
+}

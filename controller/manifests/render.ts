@@ -1,0 +1,133 @@
+// Every object of a run, from spec + settings + (optionally) what the clusters told us. Pure: `dvm
+// render` prints this, and the migration creates the same objects piece by piece.
+import type { ControllerSettings } from '../config/settings.js';
+import type { MigrationSpec } from '../config/spec.js';
+import { clientAgentConfig, serverAgentConfig, type EndpointAddress } from './agent-config.js';
+import { clientPod } from './client.js';
+import { runLabels } from './labels.js';
+import { clientConfigSecretName, clientTlsSecretName, RSYNC_PORT, routeHost, serverConfigSecretName, serverTlsSecretName, serviceDnsNames } from './names.js';
+import { networkPolicies } from './netpol.js';
+import { planTransfer, type ClientPlan, type ServerPlan, type TransferPlan } from './plan.js';
+import { destinationNamespace, destinationPvc, type SourcePvcInfo } from './pvc.js';
+import { serverRoute } from './route.js';
+import { configSecret, tlsSecret, type TlsMaterial } from './secrets.js';
+import { serverPod, serverService } from './server.js';
+
+export type KubeObject = Record<string, unknown>;
+
+export interface RunPkiPems {
+  caPem: string;
+  server: { certPem: string; keyPem: string };
+  client: { certPem: string; keyPem: string };
+}
+
+/** Stands in for run-time values when rendering without clusters. */
+export const PLACEHOLDER_SUBDOMAIN = 'cluster-subdomain.invalid';
+export const PLACEHOLDER_HOST = 'resolved-at-run-time.invalid';
+const PLACEHOLDER_PEM = '(generated per run)';
+
+export const PLACEHOLDER_PKI: RunPkiPems = {
+  caPem: PLACEHOLDER_PEM,
+  server: { certPem: PLACEHOLDER_PEM, keyPem: PLACEHOLDER_PEM },
+  client: { certPem: PLACEHOLDER_PEM, keyPem: PLACEHOLDER_PEM },
+};
+
+export function serverTls(pki: RunPkiPems): TlsMaterial {
+  return { caPem: pki.caPem, certPem: pki.server.certPem, keyPem: pki.server.keyPem };
+}
+export function clientTls(pki: RunPkiPems): TlsMaterial {
+  return { caPem: pki.caPem, certPem: pki.client.certPem, keyPem: pki.client.keyPem };
+}
+
+/** The address a client would dial, as far as it is known without asking a cluster. */
+export function provisionalEndpoint(runId: string, namespace: string, settings: ControllerSettings): EndpointAddress {
+  switch (settings.rsync_endpoint_type) {
+    case 'Route': {
+      const host = routeHost(runId, namespace, settings.cluster_subdomain ?? PLACEHOLDER_SUBDOMAIN);
+      return { host, port: 443, serverName: host };
+    }
+    case 'ClusterIP': {
+      const [dnsName] = serviceDnsNames(runId, namespace);
+      return { host: dnsName!, port: RSYNC_PORT, serverName: dnsName! };
+    }
+    default:
+      return { host: PLACEHOLDER_HOST, port: RSYNC_PORT, serverName: PLACEHOLDER_HOST };
+  }
+}
+
+/** Destination objects of one server namespace, in creation order after the PVCs. */
+export function serverObjects(runId: string, server: ServerPlan, settings: ControllerSettings, endpoint: EndpointAddress, pki: RunPkiPems): {
+  exposure: KubeObject[]; secrets: KubeObject[]; pod: KubeObject;
+} {
+  const labels = runLabels(runId);
+  const exposure = [serverService(runId, server.namespace, settings.rsync_endpoint_type)];
+  if (settings.rsync_endpoint_type === 'Route') exposure.push(serverRoute(runId, server.namespace, endpoint.host));
+  return {
+    exposure,
+    secrets: [
+      configSecret(serverConfigSecretName(runId), server.namespace, labels, serverAgentConfig(server)),
+      tlsSecret(serverTlsSecretName(runId), server.namespace, labels, serverTls(pki)),
+    ],
+    pod: serverPod(runId, server, settings),
+  };
+}
+
+export function clientTlsSecret(runId: string, namespace: string, pki: RunPkiPems): KubeObject {
+  return tlsSecret(clientTlsSecretName(runId), namespace, runLabels(runId), clientTls(pki));
+}
+
+export function clientObjects(runId: string, client: ClientPlan, settings: ControllerSettings, endpoint: EndpointAddress, attempt: number, pinToNode?: string): {
+  configSecret: KubeObject; pod: KubeObject;
+} {
+  return {
+    configSecret: configSecret(clientConfigSecretName(runId, client.pair), client.pair.source.namespace, runLabels(runId),
+      clientAgentConfig(client, endpoint, settings)),
+    pod: clientPod(runId, client, settings, { attempt, ...(pinToNode ? { pinToNode } : {}) }),
+  };
+}
+
+export interface RenderInput {
+  runId: string;
+  spec: MigrationSpec;
+  settings: ControllerSettings;
+  /** Per destination namespace; provisional addresses when absent. */
+  endpoints?: Record<string, EndpointAddress>;
+  pki?: RunPkiPems;
+  /** Per source "namespace/name"; destination PVCs are rendered only for PVCs listed here. */
+  sourcePvcs?: Record<string, SourcePvcInfo>;
+  nodePins?: Record<string, string>;
+}
+
+export interface RenderedRun {
+  plan: TransferPlan;
+  source: KubeObject[];
+  destination: KubeObject[];
+}
+
+export function renderRun(input: RenderInput): RenderedRun {
+  const { runId, spec, settings } = input;
+  const plan = planTransfer(runId, spec);
+  const pki = input.pki ?? PLACEHOLDER_PKI;
+  const endpointOf = (namespace: string) => input.endpoints?.[namespace] ?? provisionalEndpoint(runId, namespace, settings);
+  const destination: KubeObject[] = [];
+  const source: KubeObject[] = [];
+  if (spec.createDestinationNamespaces) destination.push(...plan.destinationNamespaces.map((name) => destinationNamespace(name, runId)));
+  for (const client of plan.clients) {
+    const info = input.sourcePvcs?.[client.key];
+    if (info) destination.push(destinationPvc(client.pair, info, settings.storage_class_mapping, runId));
+  }
+  if (settings.rsync_network_policies) {
+    destination.push(...networkPolicies(runId, plan.destinationNamespaces));
+    source.push(...networkPolicies(runId, plan.sourceNamespaces));
+  }
+  for (const server of plan.servers) {
+    const objects = serverObjects(runId, server, settings, endpointOf(server.namespace), pki);
+    destination.push(...objects.secrets, ...objects.exposure, objects.pod);
+  }
+  source.push(...plan.sourceNamespaces.map((namespace) => clientTlsSecret(runId, namespace, pki)));
+  for (const client of plan.clients) {
+    const objects = clientObjects(runId, client, settings, endpointOf(client.serverNamespace), 1, input.nodePins?.[client.key]);
+    source.push(objects.configSecret, objects.pod);
+  }
+  return { plan, source, destination };
+}

@@ -1,0 +1,64 @@
+// Everything that can be checked before a single object is created: both clusters answer, every
+// source PVC exists and is a bound filesystem volume, destination namespaces exist (or may be
+// created), Routes can work. Any failure is one ConfigError line; the clusters are untouched.
+import { checkReachable } from '../cluster/connection.js';
+import { describeApiError } from '../cluster/api-error.js';
+import { listObjects, readObject, type Obj } from '../cluster/objects.js';
+import { ConfigError } from '../config/errors.js';
+import type { ControllerSettings } from '../config/settings.js';
+import type { TransferPlan } from '../manifests/plan.js';
+import type { SourcePvcInfo } from '../manifests/pvc.js';
+import { resolveRouteSubdomain } from '../endpoints/index.js';
+import type { Clusters, Preflight } from './context.js';
+import { nodePins } from './node-pins.js';
+
+export async function preflight(clusters: Clusters, plan: TransferPlan, settings: ControllerSettings): Promise<Preflight> {
+  await Promise.all([checkReachable(clusters.source), checkReachable(clusters.destination)]);
+  const sourcePvcs: Record<string, SourcePvcInfo> = {};
+  const sameCluster = clusters.source.server === clusters.destination.server;
+  for (const [index, client] of plan.clients.entries()) {
+    const at = `persistentVolumeClaims[${index}]`;
+    if (sameCluster && client.key === `${client.pair.target.namespace}/${client.pair.target.name}`) {
+      throw new ConfigError(`${at}: source and destination are the same PVC ${client.key} on the same cluster (set targetName or targetNamespace)`);
+    }
+    const pvc = await read(clusters.source, 'PersistentVolumeClaim', client.pair.source.namespace, client.pair.source.name, 'source');
+    if (!pvc) throw new ConfigError(`${at}: PVC ${client.key} not found on the source cluster`);
+    if (pvc.status?.phase !== 'Bound') throw new ConfigError(`${at}: PVC ${client.key} is ${pvc.status?.phase ?? 'not bound'} on the source cluster (must be Bound)`);
+    if (pvc.spec?.volumeMode === 'Block') throw new ConfigError(`${at}: PVC ${client.key} is a Block volume; only Filesystem volumes can be migrated with rsync`);
+    const storage = pvc.status?.capacity?.storage ?? pvc.spec?.resources?.requests?.storage;
+    if (!storage) throw new ConfigError(`${at}: PVC ${client.key} has no size on the source cluster`);
+    sourcePvcs[client.key] = {
+      storage: String(storage),
+      accessModes: pvc.spec?.accessModes ?? ['ReadWriteOnce'],
+      volumeMode: 'Filesystem',
+      ...(pvc.spec?.storageClassName ? { storageClassName: pvc.spec.storageClassName } : {}),
+    };
+    const existing = await read(clusters.destination, 'PersistentVolumeClaim', client.pair.target.namespace, client.pair.target.name, 'destination');
+    if (existing?.spec?.volumeMode === 'Block') {
+      throw new ConfigError(`${at}.targetName: destination PVC ${client.pair.target.namespace}/${client.pair.target.name} exists and is a Block volume`);
+    }
+  }
+  const missingNamespaces: string[] = [];
+  for (const namespace of plan.destinationNamespaces) {
+    if (!(await read(clusters.destination, 'Namespace', undefined, namespace, 'destination'))) missingNamespaces.push(namespace);
+  }
+  const routeSubdomain = settings.rsync_endpoint_type === 'Route'
+    ? await resolveRouteSubdomain(clusters.destination, settings.cluster_subdomain)
+    : undefined;
+  const pods: Obj[] = [];
+  for (const namespace of plan.sourceNamespaces) pods.push(...(await listObjects(clusters.source, 'v1', 'Pod', namespace)).items);
+  const pinned = nodePins(pods, plan.clients.map((client) => ({
+    key: client.key, namespace: client.pair.source.namespace, claimName: client.pair.source.name, accessModes: sourcePvcs[client.key]!.accessModes,
+  })));
+  const busy = pinned.exclusiveInUse[0];
+  if (busy) throw new ConfigError(`PVC ${busy.key} is ReadWriteOncePod and mounted by pod ${busy.pod}: stop that pod before migrating`);
+  return { sourcePvcs, nodePins: pinned.pins, missingNamespaces, ...(routeSubdomain ? { routeSubdomain } : {}) };
+}
+
+async function read(cluster: Clusters['source'], kind: string, namespace: string | undefined, name: string, role: string): Promise<Obj | undefined> {
+  try {
+    return await readObject(cluster, { apiVersion: 'v1', kind, metadata: { name, ...(namespace ? { namespace } : {}) } });
+  } catch (error) {
+    throw new ConfigError(`reading ${kind} ${namespace ? `${namespace}/` : ''}${name} on the ${role} cluster failed: ${describeApiError(error)}`);
+  }
+}

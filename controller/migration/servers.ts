@@ -1,0 +1,79 @@
+// The destination side of a run: expose one server per destination namespace, issue the run's
+// certificates for every address clients will dial, start the servers and wait until they are Ready
+// and their endpoints admitted.
+import { createRunPki } from '../pki/pki.js';
+import { POD_KIND } from '../cluster/kinds.js';
+import { createObject } from '../cluster/objects.js';
+import { waitFor } from '../cluster/watch.js';
+import { SHARED } from '../cluster/write-counter.js';
+import { exposeServer, waitEndpointReady, type EndpointContext, type ResolvedEndpoint } from '../endpoints/index.js';
+import { serverPodName } from '../manifests/names.js';
+import { serverObjects, type RunPkiPems } from '../manifests/render.js';
+import type { Preflight, RunContext } from './context.js';
+import { isPodReady, stuckReason } from './pod-state.js';
+
+export interface ServersUp {
+  endpoints: Record<string, ResolvedEndpoint>;
+  pki: RunPkiPems;
+}
+
+export function endpointContext(context: RunContext, preflight: Preflight): EndpointContext {
+  return {
+    cluster: context.clusters.destination,
+    runId: context.runId,
+    settings: context.settings,
+    writes: context.writes,
+    scope: SHARED,
+    timeoutMs: context.timeoutMs,
+    signal: context.signal,
+    ...(preflight.routeSubdomain ? { routeSubdomain: preflight.routeSubdomain } : {}),
+  };
+}
+
+export async function startServers(context: RunContext, preflight: Preflight): Promise<ServersUp> {
+  const endpointCtx = endpointContext(context, preflight);
+  const endpoints: Record<string, ResolvedEndpoint> = {};
+  for (const server of context.plan.servers) endpoints[server.namespace] = await exposeServer(endpointCtx, server.namespace);
+
+  const all = Object.values(endpoints);
+  const runPki = await createRunPki({
+    runId: context.runId,
+    serverDnsNames: unique(all.flatMap((endpoint) => endpoint.dnsNames)),
+    serverIpAddresses: unique(all.flatMap((endpoint) => endpoint.ipAddresses)),
+  });
+  const pki: RunPkiPems = { caPem: runPki.ca.certPem, server: runPki.server, client: runPki.client };
+
+  for (const server of context.plan.servers) {
+    const objects = serverObjects(context.runId, server, context.settings, endpoints[server.namespace]!, pki);
+    for (const secret of objects.secrets) await createObject(context.clusters.destination, secret, context.writes, SHARED);
+    await createObject(context.clusters.destination, objects.pod, context.writes, SHARED);
+  }
+  await Promise.all(context.plan.servers.flatMap((server) => [
+    waitServerReady(context, server.namespace),
+    waitEndpointReady(endpointCtx, server.namespace),
+  ]));
+  return { endpoints, pki };
+}
+
+async function waitServerReady(context: RunContext, namespace: string): Promise<void> {
+  const name = serverPodName(context.runId);
+  await waitFor(context.clusters.destination, { ...POD_KIND, namespace, fieldSelector: `metadata.name=${name}` }, {
+    check: (pods) => {
+      const pod = pods[0];
+      const stuck = stuckReason(pod);
+      if (stuck) throw new Error(`server pod ${namespace}/${name} will not start: ${stuck}`);
+      return isPodReady(pod) ? true : undefined;
+    },
+    timeoutMs: context.timeoutMs,
+    describeTimeout: (pods) => {
+      const pod = pods[0];
+      const state = !pod ? 'it does not exist' : `phase ${pod.status?.phase ?? 'unknown'}, ${isPodReady(pod) ? 'ready' : 'not ready (readiness probe /readyz not passing)'}`;
+      return `server pod ${namespace}/${name} was not Ready within ${Math.round(context.timeoutMs / 1000)}s: ${state}`;
+    },
+    signal: context.signal,
+  });
+}
+
+function unique(values: string[]): string[] {
+  return [...new Set(values)];
+}
