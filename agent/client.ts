@@ -1,14 +1,13 @@
 // dvm-agent client (source side): copies one PVC through the tunnel, retrying by exit-code class
 // with backoff, publishing progress, optionally verifying, and leaving the result where the
 // controller reads it.
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClientConfig } from './config.js';
-import { TUNNEL_STATUS_ENV } from './connect.js';
 import { createHealthServer } from './health.js';
 import { listen } from './listen-address.js';
 import type { Logger } from './log.js';
@@ -24,11 +23,11 @@ import { judgeAttempt } from './rsync/outcome.js';
 import { parseProgress2Line } from './rsync/progress2.js';
 import { runRsync } from './rsync/pty-runner.js';
 import { readTlsMaterial } from './tunnel/tls-options.js';
-import type { TunnelStatus } from './tunnel/tunnel-error.js';
+import { TUNNEL_STATUS_ENV, takeTunnelStatus } from './tunnel/status-file.js';
 import { verifyCopy } from './verify.js';
 
-import { CONFIG_ENV } from './config-env.js';
-const AGENT_MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
+import { TUNNEL_TARGET_ENV, type TunnelTarget } from './connect.js';
+const CONNECT_MAIN = fileURLToPath(new URL('./connect-main.js', import.meta.url));
 
 function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
@@ -39,13 +38,13 @@ export interface ClientRun {
   exitCode: number;
 }
 
-export async function runClient(config: ClientConfig, configPath: string, log: Logger, signal: AbortSignal): Promise<ClientRun> {
+export async function runClient(config: ClientConfig, log: Logger, signal: AbortSignal): Promise<ClientRun> {
   readTlsMaterial(config.tls);
   if (!statSync(config.source, { throwIfNoEntry: false })?.isDirectory()) {
     throw new Error(`source ${config.source} is not a directory`);
   }
   const startedAt = Date.now();
-  const source = await measureSource(config.source);
+  const source = measureSource(config.source);
   const metrics = createClientMetrics(config.pvc);
   const publisher = new EventPublisher([metrics.record]);
   let progressServer: Server | null = null;
@@ -58,22 +57,21 @@ export async function runClient(config: ClientConfig, configPath: string, log: L
 
   const workDir = mkdtempSync(join(tmpdir(), 'dvm-client-'));
   const statusFile = join(workDir, 'tunnel-status.json');
+  const targetFile = join(workDir, 'tunnel-target.json');
+  const target: TunnelTarget = {
+    ...config.server,
+    tls: config.tls,
+    proxyUrl: config.settings.stunnel_tcp_proxy,
+    noProxy: config.settings.noProxy,
+  };
+  writeFileSync(targetFile, JSON.stringify(target), { mode: 0o600 });
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    RSYNC_CONNECT_PROG: `exec ${shellQuote(process.execPath)} ${shellQuote(AGENT_MAIN)} connect`,
-    [CONFIG_ENV]: configPath,
+    RSYNC_CONNECT_PROG: `exec ${shellQuote(process.execPath)} ${shellQuote(CONNECT_MAIN)}`,
+    [TUNNEL_TARGET_ENV]: targetFile,
     [TUNNEL_STATUS_ENV]: statusFile,
   };
   const destinationUrl = `rsync://${config.server.serverName}/${[config.module, config.pushPath].filter(Boolean).join('/')}/`;
-  const readTunnelStatus = (): TunnelStatus | null => {
-    try {
-      return JSON.parse(readFileSync(statusFile, 'utf8')) as TunnelStatus;
-    } catch {
-      return null;
-    } finally {
-      rmSync(statusFile, { force: true });
-    }
-  };
 
   const tracker = new ProgressTracker(config.pvc, source.bytes, source.entries);
   publisher.publish(tracker.snapshot());
@@ -101,7 +99,7 @@ export async function runClient(config: ClientConfig, configPath: string, log: L
       },
     });
     exitCode = run.exitCode;
-    const outcome = judgeAttempt(run.exitCode, run.messages, readTunnelStatus());
+    const outcome = judgeAttempt(run.exitCode, run.messages, takeTunnelStatus(statusFile));
     if (outcome.verdict === 'ok' || outcome.verdict === 'ok-with-warning') {
       succeeded = true;
       message = outcome.verdict === 'ok' ? 'copy complete' : `copy complete with a warning: ${outcome.reason}`;
@@ -151,9 +149,7 @@ export async function runClient(config: ClientConfig, configPath: string, log: L
   const logProblem = writeTerminationLog(config.terminationLog, result);
   if (logProblem) log.warn(logProblem);
   rmSync(workDir, { recursive: true, force: true });
-  // Let websocket clients read the result before the sockets go.
-  await sleep(200);
-  publisher.close();
+  await publisher.close();
   progressServer?.close();
   return { result, exitCode: succeeded ? 0 : exitCode > 0 ? exitCode : 1 };
 }

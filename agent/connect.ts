@@ -1,23 +1,20 @@
-// `dvm-agent connect`: what rsync runs as RSYNC_CONNECT_PROG. rsync hands it one end of a socketpair
+// What rsync runs as RSYNC_CONNECT_PROG (entry: connect-main.ts). rsync hands it one end of a socketpair
 // on stdin/stdout; this process opens the TLS tunnel and relays bytes until either side closes.
-// When the tunnel fails it leaves {kind, message} in $DVM_TUNNEL_STATUS so the client agent can
-// tell a wrong proxy password from a network blip without parsing rsync's words.
-import { writeFileSync } from 'node:fs';
+// When the tunnel fails it records why (tunnel/status-file.ts), so the client agent can tell a wrong
+// proxy password from a network blip.
 import { Socket } from 'node:net';
-import type { ClientConfig } from './config.js';
+import { readFileSync } from 'node:fs';
 import { dialTunnel } from './tunnel/dial.js';
-import { readTlsMaterial } from './tunnel/tls-options.js';
+import { readTlsMaterial, type TlsFiles } from './tunnel/tls-options.js';
+import { recordTunnelStatus } from './tunnel/status-file.js';
 import { TunnelError, type TunnelStatus } from './tunnel/tunnel-error.js';
-
-export const TUNNEL_STATUS_ENV = 'DVM_TUNNEL_STATUS';
 
 function report(error: unknown): void {
   const status: TunnelStatus = error instanceof TunnelError
     ? { kind: error.kind, message: error.message }
     : { kind: 'server-unreachable', message: (error as Error).message };
   process.stderr.write(`dvm tunnel: ${status.message}\n`);
-  const file = process.env[TUNNEL_STATUS_ENV];
-  if (file) writeFileSync(file, JSON.stringify(status), { flag: 'wx' });
+  recordTunnelStatus(status);
 }
 
 /** In TLS 1.3 the server judges our certificate after our side already saw the handshake end, so
@@ -30,17 +27,23 @@ function classifyAfterHandshake(error: NodeJS.ErrnoException): TunnelError | nul
   return null;
 }
 
-export async function runConnect(config: ClientConfig): Promise<number> {
+/** Where to dial, as the client agent resolved it from its (already validated) config. */
+export interface TunnelTarget {
+  host: string;
+  port: number;
+  serverName: string;
+  tls: TlsFiles;
+  proxyUrl: string;
+  noProxy: string[];
+}
+
+export const TUNNEL_TARGET_ENV = 'DVM_TUNNEL_TARGET';
+
+export async function runConnect(targetFile: string): Promise<number> {
   let tunnel;
   try {
-    tunnel = await dialTunnel({
-      host: config.server.host,
-      port: config.server.port,
-      serverName: config.server.serverName,
-      tls: readTlsMaterial(config.tls),
-      proxyUrl: config.settings.stunnel_tcp_proxy,
-      noProxy: config.settings.noProxy,
-    });
+    const target = JSON.parse(readFileSync(targetFile, 'utf8')) as TunnelTarget;
+    tunnel = await dialTunnel({ ...target, tls: readTlsMaterial(target.tls) });
   } catch (error) {
     report(error);
     return 1;

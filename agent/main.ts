@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // dvm-agent: the one process in every transfer pod. `server` on the destination, `client` on the
-// source; `connect` is what the client's rsync runs to reach the tunnel.
+// source (whose rsync reaches the tunnel through connect-main.ts).
 import { Command } from 'commander';
 import { clientConfigSchema, loadConfigFile, serverConfigSchema, type ClientConfig } from './config.js';
 import type { ResultEvent } from './progress/events.js';
 import { writeTerminationLog } from './progress/termination-log.js';
 
-import { CONFIG_ENV } from './config-env.js';
+/** Where a pod may point at its config instead of --config. */
+const CONFIG_ENV = 'DVM_AGENT_CONFIG';
 
 function configPath(option: string | undefined): string {
   const path = option ?? process.env[CONFIG_ENV];
@@ -68,24 +69,12 @@ program.command('client')
       const abort = new AbortController();
       process.once('SIGTERM', () => abort.abort());
       process.once('SIGINT', () => abort.abort());
-      const { exitCode } = await runClient(config, path, log, abort.signal);
+      const { exitCode } = await runClient(config, log, abort.signal);
       process.exit(exitCode);
     } catch (error) {
       // Whoever waits for a result (the controller reads the termination message) gets one even
       // when the copy never started.
       if (config) reportSetupFailure(config, (error as Error).message);
-      fail(error);
-    }
-  });
-
-program.command('connect', { hidden: true })
-  .description('internal: rsync\'s RSYNC_CONNECT_PROG; relays stdin/stdout through the tunnel')
-  .action(async () => {
-    try {
-      const config = loadConfigFile(clientConfigSchema, configPath(undefined));
-      const { runConnect } = await import('./connect.js');
-      process.exit(await runConnect(config));
-    } catch (error) {
       fail(error);
     }
   });

@@ -6,7 +6,8 @@ import { startFakeCluster } from './support/fake-apiserver/index.js';
 import { clustersOf, destinationNamespaces, labelledLeft, seedPvcs, specFor, writeCount, type PvcRef } from './support/pod-runner/migration-fixture.js';
 import { startTwoClusters } from './support/pod-runner/two-clusters.js';
 
-// No router admits Routes and no load-balancer controller answers in this world.
+// No router admits Routes and no load-balancer controller answers in this world. The timeout leaves
+// a loaded machine time to get the server pod Ready, so what times out is the endpoint.
 const world = await startTwoClusters({ runner: { admitRoutes: false, assignLoadBalancers: false } });
 t.teardown(() => world.close());
 const clusters = clustersOf(world);
@@ -15,16 +16,16 @@ await seedPvcs(world, pvcs, { files: 20 });
 destinationNamespaces(world, pvcs);
 
 t.test('LoadBalancer without a load-balancer controller', async (t) => {
-  const result = await runMigration(specFor(pvcs), { rsync_endpoint_type: 'LoadBalancer', rsync_server_ready_timeout_seconds: 3 }, clusters);
+  const result = await runMigration(specFor(pvcs), { rsync_endpoint_type: 'LoadBalancer', rsync_server_ready_timeout_seconds: 10 }, clusters);
   t.equal(result.status, 'Failed');
-  t.match(result.message, /LoadBalancer Service wait-a\/dvm-rsync-\w+ got no ingress address within 3s: does the destination cluster have a load-balancer controller\?/);
+  t.match(result.message, /LoadBalancer Service wait-a\/dvm-rsync-\w+ got no ingress address within 10s: does the destination cluster have a load-balancer controller\?/);
   t.same(labelledLeft(world), []);
 });
 
 t.test('Route that no router admits', async (t) => {
-  const result = await runMigration(specFor(pvcs), { rsync_endpoint_type: 'Route', rsync_server_ready_timeout_seconds: 3 }, clusters);
+  const result = await runMigration(specFor(pvcs), { rsync_endpoint_type: 'Route', rsync_server_ready_timeout_seconds: 10 }, clusters);
   t.equal(result.status, 'Failed');
-  t.match(result.message, /Route wait-a\/dvm-\w+ was not admitted by any router within 3s/);
+  t.match(result.message, /Route wait-a\/dvm-\w+ was not admitted by any router within 10s/);
   t.same(labelledLeft(world), []);
 });
 

@@ -51,7 +51,9 @@ export class EventPublisher {
     }
   }
 
-  close(): void {
+  /** Gives connected clients a moment to read the result (none connected: no wait). */
+  async close(): Promise<void> {
+    if (this.sockets.clients.size > 0) await new Promise((resolve) => setTimeout(resolve, 200));
     for (const ws of this.sockets.clients) ws.terminate();
     this.sockets.close();
   }

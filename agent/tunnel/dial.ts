@@ -6,7 +6,7 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { cipherOptions, type TlsMaterial } from './tls-options.js';
 import { connectThroughProxy } from './http-connect.js';
 import { bypassesProxy } from './no-proxy.js';
-import { parseProxyUrl } from './proxy-settings.js';
+import { parseProxyUrl } from './proxy-url.js';
 import { TunnelError } from './tunnel-error.js';
 
 export interface DialOptions {

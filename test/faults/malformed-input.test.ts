@@ -104,11 +104,20 @@ t.test('malformed inputs: one clear error naming the key, non-zero exit, nothing
       t.match(lines[0] ?? '', c.names, `the first error line names the key: ${lines[0]}`);
       t.equal(lines.filter((line) => /^(dvm|dvm-agent|error)\b|Error:/.test(line)).length, 1, 'exactly one error line');
       t.notOk(lines.some((line) => /^\s+at /.test(line)), 'no stack trace');
-      t.notOk(/"type":"(progress|result)"/.test(outcome.stdout), 'no events');
+      t.notOk(/"type":"progress"/.test(outcome.stdout), 'no progress events');
+      // A client whose config parsed but cannot start still reports one Failed result (stdout and
+      // termination log), so whoever waits for it learns why; a config that does not parse cannot.
+      const results = outcome.stdout.split('\n').filter((line) => line.includes('"type":"result"'));
+      const reported = existsSync(join(caseDir, 'result.json'));
+      if (results.length > 0 || reported) {
+        t.equal(c.kind, 'client', 'only a client reports a result');
+        t.equal(results.length, 1, 'at most one result event');
+        t.match(JSON.parse(results[0] ?? '{}'), { status: 'Failed', attempts: 0 }, 'the result says Failed before any attempt');
+        t.ok(reported, 'and the termination log holds it');
+      }
       t.same(readdirSync(join(caseDir, 'tmp')), [], 'nothing created in TMPDIR');
       t.same(readdirSync(join(caseDir, 'work')), [], 'nothing created in the work dir');
       t.notOk(existsSync(join(caseDir, 'dst')), 'the destination was not created');
-      t.notOk(existsSync(join(caseDir, 'result.json')), 'no termination log written');
       t.same(leakedSecrets(outcome.stdout + outcome.stderr, secrets), [], 'no secret repeated');
     });
   }
