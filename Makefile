@@ -10,6 +10,7 @@ demo: deps-demo build
 	node dist/controller/cli/dvm.js demo
 
 test: deps-test build
+	npx tsc -p tsconfig.test.json
 	npx tap
 
 # The long fault scenarios (30 s link outages and the like) on their own.

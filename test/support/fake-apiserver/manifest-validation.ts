@@ -51,8 +51,8 @@ export function validateManifest(object: Record<string, any>): void {
   const entry = MODELS[id];
   if (!entry) throw new Error(`no schema for ${id}`);
   new entry.model(structuredClone(object)).validate();
-  const deserialized = ObjectSerializer.deserialize(structuredClone(object), entry.serializerType);
-  const serialized = ObjectSerializer.serialize(deserialized, entry.serializerType);
+  const deserialized = ObjectSerializer.deserialize(structuredClone(object), entry.serializerType, '');
+  const serialized = ObjectSerializer.serialize(deserialized, entry.serializerType, '');
   const unknown = unknownFields(object, serialized);
   if (unknown.length > 0) throw new Error(`${object.kind} ${object.metadata?.name}: unknown field(s) ${unknown.join(', ')}`);
 }

@@ -168,7 +168,7 @@ export class FakeApiHttp {
     const body = await readJson(request) as KubeObject;
     const current = this.store.mustGet(path.kind, path.namespace, path.name!);
     // The main resource ignores status; the status subresource changes only status.
-    const next = path.subresource === 'status' ? { ...current, status: body.status } : { ...body, status: current.status };
+    const next: KubeObject = path.subresource === 'status' ? { ...current, status: body.status } : { ...body, status: current.status };
     next.metadata = { ...body.metadata, namespace: path.namespace, name: path.name };
     this.json(response, 200, this.store.update(path.kind, next, body.metadata?.resourceVersion));
   }
@@ -177,7 +177,7 @@ export class FakeApiHttp {
     const body = await readJson(request);
     const current = this.store.mustGet(path.kind, path.namespace, path.name!);
     const patched = applyPatch(current, request.headers['content-type'] ?? '', body);
-    const next = path.subresource === 'status' ? { ...current, status: patched.status } : { ...patched, status: current.status };
+    const next: KubeObject = path.subresource === 'status' ? { ...current, status: patched.status } : { ...patched, status: current.status };
     next.metadata = { ...patched.metadata, namespace: current.metadata.namespace, name: current.metadata.name };
     this.json(response, 200, this.store.update(path.kind, next));
   }
