@@ -20,15 +20,8 @@ export async function runLocalMigration(
   signal?: AbortSignal,
 ): Promise<LocalMigrationResult> {
   mkdirSync(options.destination, { recursive: true });
-  const workspace = await createLocalWorkspace({
-    runId: randomBytes(4).toString('hex'),
-    pvc: options.pvc,
-    source: options.source,
-    destination: options.destination,
-    settings: options.settings,
-    verify: options.verify,
-    ...(options.progressListen ? { progressListen: options.progressListen } : {}),
-  });
+  const { listen: _pageListener, ...agentOptions } = options;
+  const workspace = await createLocalWorkspace({ ...agentOptions, runId: randomBytes(4).toString('hex') });
   let server: AgentProcess | null = null;
   let client: AgentProcess | null = null;
   const stopAll = (): void => {

@@ -4,23 +4,15 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClientConfig, ServerConfig } from '../../agent/config.js';
-import type { RsyncSettings } from '../../agent/rsync/options.js';
-import type { ProxySettings } from '../../agent/tunnel/proxy-settings.js';
+import type { LocalMigrationOptions } from './options.js';
 import { pushPathFor } from '../../agent/rsync/daemon-config.js';
 import { createRunPki, type PemPair } from '../pki/pki.js';
 
 export const LOCAL_SERVER_NAME = 'localhost';
 export const LOCAL_MODULE = 'data';
 
-export interface LocalWorkspaceRequest {
-  runId: string;
-  pvc: string;
-  source: string;
-  destination: string;
-  settings: RsyncSettings & ProxySettings;
-  verify: boolean;
-  progressListen?: string;
-}
+/** The migration's options (the page listener is not the agents' business) and a run id. */
+export type LocalWorkspaceRequest = Omit<LocalMigrationOptions, 'listen'> & { runId: string };
 
 export interface LocalWorkspace {
   dir: string;
