@@ -86,7 +86,6 @@ export async function runClient(config: ClientConfig, log: Logger, signal: Abort
   while (!signal.aborted) {
     attempt += 1;
     tracker.startAttempt(attempt);
-    rmSync(statusFile, { force: true });
     const run = await runRsync({
       rsyncPath: config.rsyncPath,
       argv,

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { rsyncSettingsSchema } from './rsync/options.js';
 import { proxySettingsSchema } from './tunnel/proxy-settings.js';
 
-const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^\s:]+):\d{1,5}$/, 'must be host:port')
+export const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^\s:]+):\d{1,5}$/, 'must be host:port')
   .refine((value) => Number(value.slice(value.lastIndexOf(':') + 1)) <= 65535, 'port must be 0-65535');
 
 const tlsFiles = z.object({

@@ -46,6 +46,18 @@ export interface ResultEvent {
 
 export type AgentEvent = ProgressEvent | AttemptEvent | ResultEvent;
 
+/** One line of an agent's stdout, log or termination message; undefined when it is not an event. */
+export function parseAgentEvent(text: string): AgentEvent | undefined {
+  const trimmed = text.trim();
+  if (!trimmed.startsWith('{')) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(trimmed);
+    return isAgentEvent(parsed) ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function isAgentEvent(value: unknown): value is AgentEvent {
   if (typeof value !== 'object' || value === null) return false;
   const type = (value as { type?: unknown }).type;

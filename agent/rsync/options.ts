@@ -16,7 +16,8 @@ const ALLOWED_EXTRAS: RegExp[] = [
 
 export const DEFAULT_RSYNC_INFO = 'COPY2,DEL2,REMOVE2,SKIP2,FLIST2,PROGRESS2,STATS2';
 
-const boolish = z.union([z.boolean(), z.enum(['true', 'false'])]).transform((v) => v === true || v === 'true');
+/** true/false as YAML booleans or as the strings MTC's CR often carries. */
+export const boolish = z.union([z.boolean(), z.enum(['true', 'false'])]).transform((v) => v === true || v === 'true');
 
 export const rsyncSettingsSchema = z.object({
   rsync_opt_bwlimit: z.coerce.number({ error: 'must be a whole number of KiB/s, or -1 for no limit' })

@@ -77,10 +77,8 @@ function certificateRefusal(code: string): string {
 
 function refusalReason(error: NodeJS.ErrnoException): string {
   const text = `${error.code ?? ''} ${error.message}`;
+  // Client certificates are judged in secureConnection, so what fails here is the handshake itself.
   if (/TIMEOUT/i.test(text)) return 'handshake-timeout';
-  if (/PEER_DID_NOT_RETURN_A_CERTIFICATE|CERTIFICATE_REQUIRED|no certificate/i.test(text)) return 'no-client-certificate';
-  if (/expired/i.test(text)) return 'certificate-expired';
-  if (/CERTIFICATE|unknown ca|verify/i.test(text)) return 'certificate-refused';
   if (/VERSION|PROTOCOL/i.test(text)) return 'protocol-refused';
   return 'handshake-failed';
 }

@@ -89,8 +89,7 @@ export async function runClusterMigration(options: ClusterMigrationOptions): Pro
     process.on('SIGINT', interrupt);
     process.on('SIGTERM', interrupt);
   }
-  let server: { close(): Promise<void> } | undefined;
-  let view: { stop(): void } | undefined;
+  let outputs: { stop(): Promise<void> } | undefined;
   try {
     if (!options.filename) throw new ConfigError('-f/--filename: a spec file is required');
     const loaded = loadSpecFile(options.filename);
@@ -98,17 +97,13 @@ export async function runClusterMigration(options: ClusterMigrationOptions): Pro
     const requestedRunId = options.runId ?? loaded.suggestedRunId;
     const runId = requestedRunId !== undefined ? labelSafeRunId(requestedRunId) : undefined;
     const { connectClusters, runMigration } = await controller();
-    const { ProgressAggregate } = await import('../progress/aggregate.js');
-    const { startProgressServer } = await import('../progress/server.js');
-    const { startProgressView } = await import('../progress/view.js');
+    const { startProgressOutputs } = await import('../progress/outputs.js');
     const clusters = connectClusters(clusterRefs(options));
-    const aggregate = new ProgressAggregate(pvcPairs(loaded.spec).map((pair) => pvcKey(pair.source)));
-    view = startProgressView(aggregate, { mode: options.json ? 'json' : 'auto', stream: options.json ? stdout : stderr as NodeJS.WritableStream & { isTTY?: boolean } });
-    if (options.listen) {
-      const progressServer = await startProgressServer({ listen: options.listen, aggregate, ...(options.token ? { token: options.token } : {}) });
-      server = progressServer;
-      stderr.write(`progress: ${progressServer.url}\n`);
-    }
+    const progress = await startProgressOutputs(pvcPairs(loaded.spec).map((pair) => pvcKey(pair.source)), {
+      json: options.json === true, stdout, stderr, ...(options.listen ? { listen: options.listen } : {}), ...(options.token ? { token: options.token } : {}),
+    });
+    outputs = progress;
+    const { aggregate } = progress;
     const onEvent = (event: ControllerEvent) => {
       if (isAgentEvent(event)) aggregate.apply(event);
       // Preflight is silent: bad input must read as exactly one line.
@@ -120,8 +115,7 @@ export async function runClusterMigration(options: ClusterMigrationOptions): Pro
     const log = pino({ level: process.env.DVM_LOG_LEVEL ?? 'warn', base: { role: 'controller' } }, pino.destination({ fd: 2, sync: true }));
     const result = await runMigration(loaded.spec, settings, clusters, onEvent, { signal: abort.signal, log, ...(runId ? { runId } : {}) });
     aggregate.finish(result.message);
-    view.stop();
-    view = undefined;
+    await progress.stop();
     printResult(result, options.json === true, stdout);
     if (result.status === 'Aborted') return EXIT_INTERRUPTED;
     return result.status === 'Succeeded' ? EXIT_OK : EXIT_FAILED;
@@ -129,8 +123,7 @@ export async function runClusterMigration(options: ClusterMigrationOptions): Pro
     stderr.write(`dvm: ${(error as Error).message}\n`);
     return error instanceof ConfigError ? EXIT_BAD_INPUT : EXIT_FAILED;
   } finally {
-    view?.stop();
-    await server?.close();
+    await outputs?.stop();
     process.off('SIGINT', interrupt);
     process.off('SIGTERM', interrupt);
   }

@@ -4,7 +4,7 @@
 // its other keys (velero, UI, ...) are not ours and are ignored, except unknown rsync_* keys, which
 // are almost certainly typos of ours.
 import { z } from 'zod';
-import { rsyncSettingsSchema } from '../../agent/rsync/options.js';
+import { boolish, rsyncSettingsSchema } from '../../agent/rsync/options.js';
 import { proxySettingsSchema } from '../../agent/tunnel/proxy-settings.js';
 
 export const ENDPOINT_TYPES = ['Route', 'NodePort', 'ClusterIP', 'LoadBalancer'] as const;
@@ -31,7 +31,6 @@ const quantity = z.union([z.string(), z.number()]).transform((value) => String(v
   .refine((value) => /^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti|P|Pi|E|Ei)?$/.test(value),
     'must be a Kubernetes quantity such as 400m, 1, 1Gi');
 
-const boolish = z.union([z.boolean(), z.enum(['true', 'false'])]).transform((v) => v === true || v === 'true');
 const positiveInt = (what: string) => z.coerce.number({ error: `must be a whole number of ${what}` })
   .int(`must be a whole number of ${what}`).positive(`must be a positive number of ${what}`);
 const dnsSubdomain = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/,

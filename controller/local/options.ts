@@ -2,6 +2,7 @@
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { z } from 'zod';
+import { hostPort } from '../../agent/config.js';
 import { rsyncSettingsSchema, type RsyncSettings } from '../../agent/rsync/options.js';
 import { proxySettingsSchema, type ProxySettings } from '../../agent/tunnel/proxy-settings.js';
 
@@ -36,7 +37,6 @@ const FLAG_FOR_KEY: Record<string, string> = {
   rsync_opt_extras: '--rsync-extras',
 };
 
-const HOST_PORT = /^(\[[0-9a-fA-F:]+\]|[^\s:]+):\d{1,5}$/;
 
 export function parseLocalOptions(source: string | undefined, destination: string | undefined, flags: LocalFlags): LocalMigrationOptions {
   if (!source) throw new Error('missing SRC: dvm migrate --local SRC DST');
@@ -63,7 +63,7 @@ export function parseLocalOptions(source: string | undefined, destination: strin
     throw new Error(`${FLAG_FOR_KEY[key] ?? key} (${key}): ${issue?.message ?? 'invalid'}`);
   }
   for (const [flag, value] of [['--progress-listen', flags.progressListen], ['--listen', flags.listen]] as const) {
-    if (value !== undefined && !HOST_PORT.test(value)) throw new Error(`${flag}: "${value}" is not host:port`);
+    if (value !== undefined && !hostPort.safeParse(value).success) throw new Error(`${flag}: "${value}" is not host:port`);
   }
   return {
     pvc: basename(src) || 'local',

@@ -2,7 +2,7 @@
 // or, when the proxy path is refused (RBAC, a proxy-less API server) or never comes up, the pod's log
 // (the agent prints every event as a JSON line on stdout).
 import type WebSocket from 'ws';
-import { isAgentEvent, type AgentEvent } from '../../agent/progress/events.js';
+import { parseAgentEvent, type AgentEvent } from '../../agent/progress/events.js';
 import type { Cluster } from '../cluster/connection.js';
 import { followPodLog, type LogFollower } from '../cluster/pod-log.js';
 import { openPodProxyWebSocket, PodProxyRefusedError } from '../cluster/pod-proxy.js';
@@ -20,17 +20,6 @@ export interface ProgressStream {
 const REFUSED = new Set([401, 403, 404, 405]);
 const CONNECT_TRIES = 20;
 const RETRY_MS = 300;
-
-export function parseAgentEvent(text: string): AgentEvent | undefined {
-  const trimmed = text.trim();
-  if (!trimmed.startsWith('{')) return undefined;
-  try {
-    const parsed: unknown = JSON.parse(trimmed);
-    return isAgentEvent(parsed) ? parsed : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 export function streamClientProgress(cluster: Cluster, namespace: string, pod: string, onEvent: (event: AgentEvent) => void,
   onSource: (source: ProgressSource) => void): ProgressStream {

@@ -1,6 +1,6 @@
 // Reading a pod's status: ready, terminated (with exit code and termination message), or stuck for a
 // reason that will not fix itself (image pull, bad config, unschedulable).
-import { isAgentEvent, type ResultEvent } from '../../agent/progress/events.js';
+import { parseAgentEvent, type ResultEvent } from '../../agent/progress/events.js';
 import type { Obj } from '../cluster/objects.js';
 
 const HOPELESS_WAITING = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'CreateContainerConfigError', 'CreateContainerError', 'CrashLoopBackOff', 'RunContainerError']);
@@ -43,10 +43,6 @@ export function terminatedState(pod: Obj | undefined): Terminated | undefined {
 /** The agent writes its result event as JSON to the termination-message file. */
 export function resultFromTerminationMessage(message: string | undefined, pvc: string): ResultEvent | undefined {
   if (!message) return undefined;
-  try {
-    const parsed: unknown = JSON.parse(message.trim());
-    return isAgentEvent(parsed) && parsed.type === 'result' && parsed.pvc === pvc ? parsed : undefined;
-  } catch {
-    return undefined;
-  }
+  const event = parseAgentEvent(message);
+  return event?.type === 'result' && event.pvc === pvc ? event : undefined;
 }
