@@ -67,7 +67,8 @@ export async function runClient(config: ClientConfig, log: Logger, signal: Abort
   writeFileSync(targetFile, JSON.stringify(target), { mode: 0o600 });
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    RSYNC_CONNECT_PROG: `exec ${shellQuote(process.execPath)} ${shellQuote(CONNECT_MAIN)}`,
+    // The connect program runs under the same Node flags as this agent (AGENT_NODE_FLAGS in a pod).
+    RSYNC_CONNECT_PROG: `exec ${[process.execPath, ...process.execArgv, CONNECT_MAIN].map(shellQuote).join(' ')}`,
     [TUNNEL_TARGET_ENV]: targetFile,
     [TUNNEL_STATUS_ENV]: statusFile,
   };

@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { clientConfigSchema, describeZodError, serverConfigSchema } from '../../agent/config.js';
+import { AGENT_NODE_FLAGS } from '../../agent/node-flags.js';
 import { pushPathFor } from '../../agent/rsync/daemon-config.js';
 import { freeLoopbackPort } from '../processes/free-port.js';
 import { runToEnd } from '../processes/run-to-end.js';
@@ -22,6 +23,8 @@ export interface DvmVariant {
   serverConfig?: Record<string, unknown>;
   /** Extra environment for both agents, e.g. NODE_OPTIONS=--tls-cipher-list=... */
   env?: NodeJS.ProcessEnv;
+  /** Node flags of both agents (and so of the connect program); default: the pods' own. */
+  nodeFlags?: readonly string[];
 }
 
 /** The agent's own duration from its result event: the wall time minus startup and shutdown. */
@@ -48,6 +51,7 @@ export function makeDvmTransport(variant: DvmVariant): Transport {
     unavailable: () => (existsSync(AGENT_MAIN) ? undefined : `${AGENT_MAIN} not built yet (npx tsc -p tsconfig.json)`),
     async prepare(context) {
       const env = { ...process.env, ...variant.env };
+      const node = [...(variant.nodeFlags ?? AGENT_NODE_FLAGS), AGENT_MAIN];
       const port = await freeLoopbackPort();
       const serverWorkDir = join(context.workDir, 'server');
       mkdirSync(serverWorkDir, { recursive: true });
@@ -62,7 +66,7 @@ export function makeDvmTransport(variant: DvmVariant): Transport {
       }, serverConfigSchema);
       const server = await startService({
         name: 'dvm agent server',
-        ...context.charge('server', process.execPath, [AGENT_MAIN, 'server', '--config', serverConfigFile]),
+        ...context.charge('server', process.execPath, [...node, 'server', '--config', serverConfigFile]),
         env,
         logFile: join(context.workDir, 'server.log'),
         ready: { kind: 'log', pattern: /"msg":"listening"/ },
@@ -87,7 +91,7 @@ export function makeDvmTransport(variant: DvmVariant): Transport {
         processes: [{ pid: server.pid, side: 'server' }],
         async copy(logFile) {
           rmSync(terminationLog, { force: true });
-          await runToEnd({ ...context.charge('client', process.execPath, [AGENT_MAIN, 'client', '--config', clientConfigFile]), env, logFile });
+          await runToEnd({ ...context.charge('client', process.execPath, [...node, 'client', '--config', clientConfigFile]), env, logFile });
           return agentDetails(terminationLog);
         },
         teardown: () => server.stop(),

@@ -18,6 +18,7 @@ export const TRANSPORTS: Transport[] = [
     serverTarget: 'exec',
   }),
   makeDvmTransport({ name: 'dvm', description: 'dvm agent server + client (agent defaults)' }),
+  makeDvmTransport({ name: 'dvm-gc-threads', description: 'dvm with V8\'s default GC helper threads (no --single-threaded-gc)', nodeFlags: [] }),
   // dvm-loopback: when the agent offers a loopback listener instead of RSYNC_CONNECT_PROG, add
   // makeDvmTransport({ name: 'dvm-loopback', clientConfig: { <its config key> } }) here.
 

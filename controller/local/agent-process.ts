@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { AGENT_NODE_FLAGS } from '../../agent/node-flags.js';
 import { isAgentEvent, type AgentEvent } from '../../agent/progress/events.js';
 
 const AGENT_MAIN = fileURLToPath(new URL('../../agent/main.js', import.meta.url));
@@ -14,7 +15,7 @@ export interface AgentProcess {
 }
 
 export function startAgent(role: 'server' | 'client', configPath: string, onLine: (value: unknown) => void): AgentProcess {
-  const child = spawn(process.execPath, [AGENT_MAIN, role, '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, AGENT_MAIN, role, '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
   const tail: string[] = [];
   createInterface({ input: child.stdout! }).on('line', (line) => {
     try {
