@@ -3,7 +3,7 @@
 .PHONY: demo test test-slow bench build deps-demo deps-test clean
 
 DEMO_PACKAGES := rsync
-TEST_PACKAGES := rsync tinyproxy stunnel4 iproute2 util-linux procps chromium python3
+TEST_PACKAGES := rsync tinyproxy stunnel4 iproute2 util-linux procps chromium python3 openssl
 NODE_DEPS := node_modules/.package-lock.json
 
 demo: deps-demo build

@@ -1,11 +1,8 @@
 // dvm-agent client (source side): copies one PVC through the tunnel, retrying by exit-code class
 // with backoff, publishing progress, optionally verifying, and leaving the result where the
 // controller reads it.
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClientConfig } from './config.js';
 import { createHealthServer } from './health.js';
@@ -23,15 +20,8 @@ import { judgeAttempt } from './rsync/outcome.js';
 import { parseProgress2Line } from './rsync/progress2.js';
 import { runRsync } from './rsync/pty-runner.js';
 import { readTlsMaterial } from './tunnel/tls-options.js';
-import { TUNNEL_STATUS_ENV, takeTunnelStatus } from './tunnel/status-file.js';
+import { openRsyncEntry } from './tunnel/rsync-entry.js';
 import { verifyCopy } from './verify.js';
-
-import { TUNNEL_TARGET_ENV, type TunnelTarget } from './connect.js';
-const CONNECT_MAIN = fileURLToPath(new URL('./connect-main.js', import.meta.url));
-
-function shellQuote(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
-}
 
 export interface ClientRun {
   result: ResultEvent;
@@ -39,7 +29,7 @@ export interface ClientRun {
 }
 
 export async function runClient(config: ClientConfig, log: Logger, signal: AbortSignal): Promise<ClientRun> {
-  readTlsMaterial(config.tls);
+  const tls = readTlsMaterial(config.tls);
   if (!statSync(config.source, { throwIfNoEntry: false })?.isDirectory()) {
     throw new Error(`source ${config.source} is not a directory`);
   }
@@ -55,24 +45,16 @@ export async function runClient(config: ClientConfig, log: Logger, signal: Abort
     log.info({ port }, 'progress websocket listening on /progress');
   }
 
-  const workDir = mkdtempSync(join(tmpdir(), 'dvm-client-'));
-  const statusFile = join(workDir, 'tunnel-status.json');
-  const targetFile = join(workDir, 'tunnel-target.json');
-  const target: TunnelTarget = {
+  const entry = await openRsyncEntry({
     ...config.server,
-    tls: config.tls,
+    tls,
     proxyUrl: config.settings.stunnel_tcp_proxy,
     noProxy: config.settings.noProxy,
-  };
-  writeFileSync(targetFile, JSON.stringify(target), { mode: 0o600 });
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    // The connect program runs under the same Node flags as this agent (AGENT_NODE_FLAGS in a pod).
-    RSYNC_CONNECT_PROG: `exec ${[process.execPath, ...process.execArgv, CONNECT_MAIN].map(shellQuote).join(' ')}`,
-    [TUNNEL_TARGET_ENV]: targetFile,
-    [TUNNEL_STATUS_ENV]: statusFile,
-  };
-  const destinationUrl = `rsync://${config.server.serverName}/${[config.module, config.pushPath].filter(Boolean).join('/')}/`;
+  }, log);
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  // rsync must reach the server through our entry, never through a program of the environment's.
+  delete env.RSYNC_CONNECT_PROG;
+  const destinationUrl = `rsync://127.0.0.1:${entry.port}/${[config.module, config.pushPath].filter(Boolean).join('/')}/`;
 
   const tracker = new ProgressTracker(config.pvc, source.bytes, source.entries);
   publisher.publish(tracker.snapshot());
@@ -99,7 +81,7 @@ export async function runClient(config: ClientConfig, log: Logger, signal: Abort
       },
     });
     exitCode = run.exitCode;
-    const outcome = judgeAttempt(run.exitCode, run.messages, takeTunnelStatus(statusFile));
+    const outcome = judgeAttempt(run.exitCode, run.messages, entry.takeStatus());
     if (outcome.verdict === 'ok' || outcome.verdict === 'ok-with-warning') {
       succeeded = true;
       message = outcome.verdict === 'ok' ? 'copy complete' : `copy complete with a warning: ${outcome.reason}`;
@@ -148,7 +130,7 @@ export async function runClient(config: ClientConfig, log: Logger, signal: Abort
   publisher.publish(result);
   const logProblem = writeTerminationLog(config.terminationLog, result);
   if (logProblem) log.warn(logProblem);
-  rmSync(workDir, { recursive: true, force: true });
+  await entry.close();
   await publisher.close();
   progressServer?.close();
   return { result, exitCode: succeeded ? 0 : exitCode > 0 ? exitCode : 1 };

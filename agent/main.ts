@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // dvm-agent: the one process in every transfer pod. `server` on the destination, `client` on the
-// source (whose rsync reaches the tunnel through connect-main.ts).
+// source (whose rsync reaches the tunnel through tunnel/rsync-entry.ts).
 import { Command } from 'commander';
 import { clientConfigSchema, loadConfigFile, serverConfigSchema, type ClientConfig } from './config.js';
 import type { ResultEvent } from './progress/events.js';

@@ -1,5 +1,5 @@
 // Node flags every agent process runs with (pods through images/dvm-agent, local mode through
-// controller/local, the connect program through the client agent's RSYNC_CONNECT_PROG).
+// controller/local/agent-process.ts).
 // The tunnel relays allocate a buffer per 16 KiB TLS record; the garbage that makes keeps V8's
 // helper GC threads busy, and on a 2-core node they take CPU from rsync. Collecting on the main
 // thread alone made copies faster (bench/README.md, "dvm-gc-threads").

@@ -8,6 +8,7 @@ import { classifyExitCode } from '../agent/rsync/exit-codes.js';
 import { buildClientArgv, rsyncSettingsSchema } from '../agent/rsync/options.js';
 import { LineSplitter, parseProgress2Line } from '../agent/rsync/progress2.js';
 import { bypassesProxy } from '../agent/tunnel/no-proxy.js';
+import { findConnectionOwner } from '../agent/tunnel/socket-owner.js';
 import { parseProxyUrl, redactProxyUrl } from '../agent/tunnel/proxy-settings.js';
 
 t.test('progress2 lines parse, with any digit grouping; other lines do not', async (t) => {
@@ -103,4 +104,18 @@ t.test('tracker: monotonic across attempts, never over the total, 100 only on co
   const resync = new ProgressTracker('ns/pvc', 1000, 10);
   resync.update({ bytes: 0, percent: 0, transferred: 0, toCheck: 5, listSize: 10 }, 1000);
   t.ok(resync.snapshot(1000).percent >= 40, 'a re-sync with nothing to send still advances as files are checked');
+});
+
+t.test('socket owner: the connecting end of an established loopback connection, by ports', async (t) => {
+  const table = [
+    '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode',
+    '   0: 0100007F:9C40 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 11 1',
+    '   1: 0100007F:9C40 0100007F:D431 01 00000000:00000000 00:00000000 00000000  1000        0 12 1',
+    '   2: 0100007F:D431 0100007F:9C40 01 00000000:00000000 00:00000000 00000000    65534        0 13 1',
+    '   3: 0100007F:D432 0100007F:9C40 06 00000000:00000000 00:00000000 00000000     0        0 0 1',
+  ].join('\n');
+  t.equal(findConnectionOwner(table, 0xd431, 0x9c40), 65534, 'the client end, not our accepted end');
+  t.equal(findConnectionOwner(table, 0x9c40, 0xd431), 1000, 'the reverse direction is our own socket');
+  t.equal(findConnectionOwner(table, 0xd432, 0x9c40), null, 'a socket in TIME_WAIT is no one\'s');
+  t.equal(findConnectionOwner(table, 1, 2), null);
 });

@@ -50,7 +50,7 @@ export function splitExtras(extras: string): string[] {
 export interface ClientArgvInput {
   settings: RsyncSettings;
   source: string;
-  /** rsync://host/module/ as rsync sees it; the connect program decides where it really goes. */
+  /** rsync://127.0.0.1:port/module/: the client agent's entry (tunnel/rsync-entry.ts), which opens the tunnel. */
   destinationUrl: string;
   dryRunChecksum?: boolean;
 }

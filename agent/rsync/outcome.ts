@@ -13,7 +13,7 @@ export function judgeAttempt(exitCode: number, messages: readonly string[], tunn
   if (exitCode !== 0 && tunnel) {
     return { verdict: PERMANENT_TUNNEL.has(tunnel.kind) ? 'fail' : 'retry', reason: tunnel.message };
   }
-  const rsyncSaid = messages.filter((line) => /^rsync(: | error:)|^@ERROR/.test(line) && !/^dvm tunnel:/.test(line));
+  const rsyncSaid = messages.filter((line) => /^rsync(: | error:)|^@ERROR/.test(line));
   if (exitCode === 11 || messages.some((line) => /No space left on device|ENOSPC/.test(line))) {
     if (exitCode !== 0) return { verdict: 'fail', reason: `the destination is full (No space left on device, rsync exit ${exitCode}); free or grow the destination volume` };
   }

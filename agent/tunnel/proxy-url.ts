@@ -1,5 +1,5 @@
-// stunnel_tcp_proxy's URL form, parsed without the settings schema: the connect program loads this
-// on every connection and must start fast.
+// stunnel_tcp_proxy's URL form, parsed without the settings schema so the dialer needs no schema
+// library.
 
 export interface ProxyTarget {
   host: string;

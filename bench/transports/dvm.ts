@@ -23,7 +23,7 @@ export interface DvmVariant {
   serverConfig?: Record<string, unknown>;
   /** Extra environment for both agents, e.g. NODE_OPTIONS=--tls-cipher-list=... */
   env?: NodeJS.ProcessEnv;
-  /** Node flags of both agents (and so of the connect program); default: the pods' own. */
+  /** Node flags of both agents; default: the pods' own (agent/node-flags.ts). */
   nodeFlags?: readonly string[];
 }
 

@@ -9,7 +9,7 @@ import { createCertificateAuthority, issueCertificate } from '../../controller/p
 import { compareTrees, formatDifferences, generateTree } from '../support/tree.js';
 import { runAttack, sawRsync, type AttackConnection } from './support/attack.js';
 import { eventStreamProblems, leakedSecrets } from './support/checks.js';
-import { CONNECT_MAIN, createFaultRig, MODULE, SERVER_NAME } from './support/fault-rig.js';
+import { createFaultRig, MODULE, SERVER_NAME } from './support/fault-rig.js';
 import { waitFor } from './support/processes.js';
 
 const HANDSHAKE_TIMEOUT_MS = 3_000;
@@ -90,7 +90,7 @@ t.test('attacks on the server port are refused before rsync, and the real client
   // Even the real client's own certificate cannot read the destination back or reach another module.
   const stolen = join(work, 'stolen');
   const rsyncBy = (...args: string[]) => rig.topo.exec(rig.topo.src, 'env', [
-    `RSYNC_CONNECT_PROG=${process.execPath} ${CONNECT_MAIN}`, `DVM_TUNNEL_TARGET=${rig.writeTunnelTarget(rig.clientConfig(source, destination))}`,
+    `RSYNC_CONNECT_PROG=${rig.tunnelConnectProgram(rig.clientConfig(source, destination))}`,
     'rsync', ...args,
   ]);
   const pull = await rsyncBy('-a', `rsync://${SERVER_NAME}/${MODULE}/`, `${stolen}/`);

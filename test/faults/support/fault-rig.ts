@@ -2,12 +2,11 @@
 // the client on the src host of a namespace topology, optionally with tinyproxy (BasicAuth) on the
 // proxy host as the only way across. Captures every line each process prints, so scenarios can
 // check events and grep for secrets.
-import type { TunnelTarget } from '../../../agent/connect.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { clientConfigSchema, serverConfigSchema, type ClientConfig, type ServerConfig } from '../../../agent/config.js';
 import { isAgentEvent, type AgentEvent, type ProgressEvent, type ResultEvent } from '../../../agent/progress/events.js';
@@ -20,7 +19,6 @@ import { killTree, waitFor } from './processes.js';
 /** DVM_AGENT_MAIN runs the suite against another build of the agent (e.g. a candidate fix). */
 export const AGENT_MAIN = process.env.DVM_AGENT_MAIN ?? resolve(import.meta.dirname, '../../../dist/agent/main.js');
 /** What the client agent's rsync runs to reach the tunnel. */
-export const CONNECT_MAIN = join(dirname(AGENT_MAIN), 'connect-main.js');
 export const SERVER_NAME = 'dvm-server.faults.test';
 export const SERVER_PORT = 2222;
 export const HEALTH_PORT = 8080;
@@ -70,8 +68,9 @@ export interface FaultRig {
   startServer(destination: string, overrides?: Partial<ServerConfig>): Promise<NsServer>;
   clientConfig(source: string, destination: string, overrides?: Record<string, unknown>, settings?: Record<string, unknown>): ClientConfig;
   startClient(config: ClientConfig, env?: NodeJS.ProcessEnv): NsClient;
-  /** Writes the connect program's target for a client config (to run rsync by hand through the tunnel). */
-  writeTunnelTarget(config: ClientConfig): string;
+  /** An RSYNC_CONNECT_PROG that opens the client's mutual-TLS tunnel with openssl s_client, to run
+   * rsync by hand with the client's own certificate. */
+  tunnelConnectProgram(config: ClientConfig): string;
   /** Bytes the src host has sent on its link so far (what crossed the wire, TLS and TCP included). */
   srcTxBytes(): Promise<number>;
   /** Every line any agent printed so far, plus termination logs. */
@@ -219,10 +218,11 @@ export async function createFaultRig(options: FaultRigOptions = {}): Promise<Fau
       });
     },
 
-    writeTunnelTarget: (config) => {
-      const target: TunnelTarget = { ...config.server, tls: config.tls, proxyUrl: config.settings.stunnel_tcp_proxy, noProxy: config.settings.noProxy };
-      return write(`tunnel-target-${++configs}.json`, JSON.stringify(target));
-    },
+    tunnelConnectProgram: ({ server, tls }) => [
+      'openssl s_client -quiet -tls1_3 -verify_return_error',
+      `-connect ${server.host}:${server.port} -servername ${server.serverName}`,
+      `-CAfile ${tls.ca} -cert ${tls.cert} -key ${tls.key}`,
+    ].join(' '),
 
     startClient(config, env = {}) {
       const path = write(`client-${++configs}.json`, JSON.stringify(config));

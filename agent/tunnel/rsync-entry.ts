@@ -1,0 +1,112 @@
+// Where the client's rsync connects: a listener on 127.0.0.1 inside the client agent that opens one
+// TLS tunnel per connection and relays bytes until either side closes. A connection is served only
+// when the kernel says our own uid opened it, so another local user cannot ride our certificate.
+// It replaced RSYNC_CONNECT_PROG, which started a Node process per connection (bench/README.md).
+import { createServer, type Server, type Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import type { Logger } from '../log.js';
+import { dialTunnel, type DialOptions } from './dial.js';
+import { connectionOwner } from './socket-owner.js';
+import { TunnelError, type TunnelStatus } from './tunnel-error.js';
+
+export interface RsyncEntry {
+  /** rsync://127.0.0.1:port/ reaches the tunnel. */
+  port: number;
+  /** Why the tunnel failed since the last call (first failure wins: later ones follow from it). */
+  takeStatus(): TunnelStatus | null;
+  close(): Promise<void>;
+}
+
+const LOOPBACK = '127.0.0.1';
+
+/** In TLS 1.3 the server judges our certificate after our side already saw the handshake end, so
+ * its refusal arrives as an alert on the first read. */
+function refusalAfterHandshake(error: NodeJS.ErrnoException): TunnelError | null {
+  const text = `${error.code ?? ''} ${error.message}`;
+  if (/ALERT_(CERTIFICATE|BAD_CERTIFICATE|UNKNOWN_CA)|alert (certificate|bad certificate|unknown ca)/i.test(text)) {
+    return new TunnelError('tls-refused', `the server refused our client certificate (${error.code ?? error.message})`);
+  }
+  return null;
+}
+
+export async function openRsyncEntry(dial: DialOptions, log: Logger): Promise<RsyncEntry> {
+  let status: TunnelStatus | null = null;
+  const record = (error: unknown): void => {
+    const failure = error instanceof TunnelError ? error : new TunnelError('server-unreachable', (error as Error).message);
+    log.warn({ kind: failure.kind }, `tunnel: ${failure.message}`);
+    status ??= { kind: failure.kind, message: failure.message };
+  };
+  const sockets = new Set<Socket>();
+
+  const relay = (rsyncSide: Socket, tunnel: TLSSocket): void => {
+    let received = 0;
+    let failed = false;
+    tunnel.on('data', (chunk: Buffer) => { received += chunk.length; });
+    // rsync's daemon greets first thing; a server that hangs up before that refused us after the
+    // handshake, which in TLS 1.3 is how a refused client certificate looks from this side.
+    const refusedBeforeGreeting = (): void => {
+      if (received > 0 || failed) return;
+      failed = true;
+      record(new TunnelError('tls-refused', 'the server closed the tunnel before rsync answered: it refused our client certificate (not from this run\'s CA, or expired)'));
+    };
+    tunnel.once('end', refusedBeforeGreeting);
+    tunnel.on('error', (error: NodeJS.ErrnoException) => {
+      const refused = refusalAfterHandshake(error);
+      if (refused && !failed) record(refused);
+      else refusedBeforeGreeting();
+      failed = true;
+      rsyncSide.destroy();
+    });
+    rsyncSide.on('error', () => tunnel.destroy());
+    // Once the tunnel is gone nothing rsync writes can arrive: hand rsync what came before, then
+    // close its socket, or a sender that never reads would keep filling it.
+    tunnel.once('close', () => {
+      if (rsyncSide.writableFinished) rsyncSide.destroy();
+      else rsyncSide.once('finish', () => rsyncSide.destroy()).end();
+    });
+    rsyncSide.pipe(tunnel);
+    tunnel.pipe(rsyncSide);
+  };
+
+  const server: Server = createServer({ allowHalfOpen: true, noDelay: true }, (rsyncSide) => {
+    sockets.add(rsyncSide);
+    rsyncSide.once('close', () => sockets.delete(rsyncSide));
+    rsyncSide.on('error', () => rsyncSide.destroy());
+    const owner = connectionOwner(rsyncSide.remotePort ?? -1, rsyncSide.localPort ?? -1);
+    if (owner !== process.getuid?.()) {
+      log.warn({ owner, port: rsyncSide.remotePort }, 'refused a local connection that is not ours (uid differs)');
+      rsyncSide.destroy();
+      return;
+    }
+    rsyncSide.pause();
+    dialTunnel(dial).then((tunnel) => {
+      if (rsyncSide.destroyed) {
+        tunnel.destroy();
+        return;
+      }
+      sockets.add(tunnel);
+      tunnel.once('close', () => sockets.delete(tunnel));
+      relay(rsyncSide, tunnel);
+    }, (error: unknown) => {
+      record(error);
+      rsyncSide.destroy();
+    });
+  });
+
+  const port = await new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, LOOPBACK, () => resolve((server.address() as { port: number }).port));
+  });
+  return {
+    port,
+    takeStatus: () => {
+      const taken = status;
+      status = null;
+      return taken;
+    },
+    close: () => new Promise((resolve) => {
+      for (const socket of sockets) socket.destroy();
+      server.close(() => resolve());
+    }),
+  };
+}
