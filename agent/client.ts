@@ -11,14 +11,14 @@ import type { Logger } from './log.js';
 import type { ResultEvent } from './progress/events.js';
 import { createClientMetrics } from './progress/metrics.js';
 import { EventPublisher } from './progress/publisher.js';
-import { measureSource } from './progress/source-size.js';
+import { measureSource, type SourceSize } from './progress/source-size.js';
 import { writeTerminationLog } from './progress/termination-log.js';
 import { ProgressTracker } from './progress/tracker.js';
 import { backoffDelayMs } from './rsync/backoff.js';
 import { buildClientArgv } from './rsync/options.js';
 import { judgeAttempt } from './rsync/outcome.js';
 import { parseProgress2Line } from './rsync/progress2.js';
-import { runRsync } from './rsync/pty-runner.js';
+import { runRsync, type RsyncRun } from './rsync/pty-runner.js';
 import { readTlsMaterial } from './tunnel/tls-options.js';
 import { openRsyncEntry } from './tunnel/rsync-entry.js';
 import { verifyCopy } from './verify.js';
@@ -34,7 +34,6 @@ export async function runClient(config: ClientConfig, log: Logger, signal: Abort
     throw new Error(`source ${config.source} is not a directory`);
   }
   const startedAt = Date.now();
-  const source = measureSource(config.source);
   const metrics = createClientMetrics(config.pvc);
   const publisher = new EventPublisher([metrics.record]);
   let progressServer: Server | null = null;
@@ -56,10 +55,35 @@ export async function runClient(config: ClientConfig, log: Logger, signal: Abort
   delete env.RSYNC_CONNECT_PROG;
   const destinationUrl = `rsync://127.0.0.1:${entry.port}/${[config.module, config.pushPath].filter(Boolean).join('/')}/`;
 
-  const tracker = new ProgressTracker(config.pvc, source.bytes, source.entries);
+  const argv = buildClientArgv({ settings: config.settings, source: config.source, destinationUrl });
+  const tracker = new ProgressTracker(config.pvc, 0, 0);
+  const walkFailed = new AbortController();
+  const startRsync = (): Promise<RsyncRun> => runRsync({
+    rsyncPath: config.rsyncPath,
+    argv,
+    env,
+    signal: AbortSignal.any([signal, walkFailed.signal]),
+    onLine: (line) => {
+      const sample = parseProgress2Line(line);
+      if (sample) tracker.update(sample);
+      else log.debug({ rsync: line }, 'rsync output');
+    },
+  });
+  // The first rsync starts before the source walk, so the walk overlaps rsync's start-up and the
+  // tunnel's handshake. The walk is synchronous: no rsync output is handled before the totals are in.
+  let firstRun = signal.aborted ? null : startRsync();
+  let source: SourceSize;
+  try {
+    source = measureSource(config.source);
+  } catch (error) {
+    walkFailed.abort();
+    await firstRun;
+    await entry.close();
+    throw error;
+  }
+  tracker.setTotals(source.bytes, source.entries);
   publisher.publish(tracker.snapshot());
   const ticker = setInterval(() => publisher.publish(tracker.snapshot()), config.progressIntervalMs);
-  const argv = buildClientArgv({ settings: config.settings, source: config.source, destinationUrl });
   log.info({ pvc: config.pvc, source: config.source, server: `${config.server.host}:${config.server.port}`, bytes: source.bytes, entries: source.entries }, 'copy starting');
 
   let attempt = 0;
@@ -69,17 +93,8 @@ export async function runClient(config: ClientConfig, log: Logger, signal: Abort
   while (!signal.aborted) {
     attempt += 1;
     tracker.startAttempt(attempt);
-    const run = await runRsync({
-      rsyncPath: config.rsyncPath,
-      argv,
-      env,
-      signal,
-      onLine: (line) => {
-        const sample = parseProgress2Line(line);
-        if (sample) tracker.update(sample);
-        else log.debug({ rsync: line }, 'rsync output');
-      },
-    });
+    const run = await (firstRun ?? startRsync());
+    firstRun = null;
     exitCode = run.exitCode;
     const outcome = judgeAttempt(run.exitCode, run.messages, entry.takeStatus());
     if (outcome.verdict === 'ok' || outcome.verdict === 'ok-with-warning') {

@@ -19,6 +19,12 @@ export class ProgressTracker {
 
   constructor(private readonly pvc: string, private totalBytes: number, private filesTotal: number) {}
 
+  /** The source's size, when it is measured after the tracker was made. */
+  setTotals(totalBytes: number, filesTotal: number): void {
+    this.totalBytes = totalBytes;
+    this.filesTotal = Math.max(this.filesTotal, filesTotal);
+  }
+
   startAttempt(attempt: number): void {
     this.attempt = attempt;
     this.window = [];
