@@ -51,6 +51,7 @@ t.test('argv from settings: MTC defaults, no shell, progress2 always on', async 
   const argv = buildClientArgv({ settings, source: '/src', destinationUrl: 'rsync://h/m/' });
   t.same(argv.slice(0, 4), ['--archive', '--hard-links', '--delete', '--partial']);
   t.ok(argv.some((arg) => /^--info=.*PROGRESS2$/.test(arg)));
+  t.ok(argv.includes('--sockopts=TCP_NODELAY'), 'no Nagle on the way to the loopback entry');
   t.same(argv.slice(-2), ['/src/', 'rsync://h/m/']);
   const tuned = rsyncSettingsSchema.parse({ rsync_opt_bwlimit: '2048', rsync_opt_delete: 'false', rsync_opt_info: 'COPY2,progress1', rsync_opt_extras: '--checksum --exclude=*.tmp' });
   const tunedArgv = buildClientArgv({ settings: tuned, source: '/src/', destinationUrl: 'rsync://h/m/' });
