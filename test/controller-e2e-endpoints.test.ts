@@ -24,14 +24,16 @@ const ENDPOINTS = ['Route', 'NodePort', 'ClusterIP', 'LoadBalancer'];
 const prepared = await Promise.all(ENDPOINTS.map(async (endpoint) => {
   const prefix = endpoint.toLowerCase();
   const pvcs: PvcRef[] = [[`${prefix}-a`, 'data-1'], [`${prefix}-a`, 'data-2'], [`${prefix}-b`, 'data-3']];
-  await seedPvcs(world, pvcs);
+  // A 3 MiB file at 2 MiB/s: each copy outlasts the controller's first websocket dial, so every
+  // PVC's progress comes through the pod proxy (a faster one would be replayed from its log).
+  await seedPvcs(world, pvcs, { bigFileBytes: 3 * 1024 * 1024 });
   destinationNamespaces(world, pvcs);
   return { endpoint, pvcs };
 }));
 const runs: EndpointRun[] = await Promise.all(prepared.map(async ({ endpoint, pvcs }) => {
   const events: ControllerEvent[] = [];
   // One of the runs also creates the NetworkPolicies (and must remove them).
-  const settings = { rsync_endpoint_type: endpoint, rsync_server_ready_timeout_seconds: 120, rsync_network_policies: endpoint === 'ClusterIP' };
+  const settings = { rsync_endpoint_type: endpoint, rsync_server_ready_timeout_seconds: 120, rsync_network_policies: endpoint === 'ClusterIP', rsync_opt_bwlimit: 2048 };
   const result = await runMigration(specFor(pvcs), settings, clusters, (event) => events.push(event));
   return { endpoint, pvcs, events, result };
 }));

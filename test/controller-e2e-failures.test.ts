@@ -1,5 +1,6 @@
 // What goes wrong ends clean: a PVC that fails leaves the others migrated and nothing labelled
 // behind; SIGINT mid-transfer removes everything; a refused pod proxy falls back to the pod log;
+// an agent that finishes before its websocket is reached still has its events read from its log;
 // bad input is one clear error with nothing created.
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -8,6 +9,7 @@ import t from 'tap';
 import { stringify as toYaml } from 'yaml';
 import { runClusterMigration } from '../controller/cli/cluster.js';
 import { runMigration } from '../controller/index.js';
+import type { ControllerEvent } from '../controller/migration/events.js';
 import { clustersOf, destinationNamespaces, labelledLeft, seedPvcs, specFor, treeDifferences, writeCount, type PvcRef } from './support/pod-runner/migration-fixture.js';
 import { startTwoClusters } from './support/pod-runner/two-clusters.js';
 
@@ -64,6 +66,23 @@ t.test('pod proxy refused: the CLI reads progress from the pod log instead, prin
   t.equal(final.runId, 'logs', 'run id from the CR name');
   t.equal(final.pvcs[0].progressSource, 'pod-log');
   t.equal(await treeDifferences(world, pvcs), '');
+  t.same(labelledLeft(world), []);
+});
+
+t.test('a pod proxy that cannot reach a fast agent: its events are replayed from the log', async (t) => {
+  const pvcs: PvcRef[] = [['replay-a', 'data-1']];
+  await seedPvcs(world, pvcs, { files: 10 });
+  destinationNamespaces(world, pvcs);
+  // 503 is retried (the pod may not listen yet), so the agent is done long before the controller
+  // would give up on the websocket and follow the log.
+  world.source.setRefusePodProxy('unreachable');
+  t.teardown(() => world.source.setRefusePodProxy(false));
+  const events: ControllerEvent[] = [];
+  const result = await runMigration(specFor(pvcs), { rsync_endpoint_type: 'ClusterIP' }, clusters, (event) => events.push(event));
+  t.equal(result.status, 'Succeeded', result.message);
+  t.equal(result.pvcs[0]!.progressSource, 'pod-log', 'the events came from the finished pod\'s log');
+  t.ok(events.some((event) => event.type === 'progress' && event.pvc === 'replay-a/data-1'), 'progress events reached the watchers');
+  t.equal(events.filter((event) => event.type === 'result').length, 1, 'still exactly one result (the termination message\'s)');
   t.same(labelledLeft(world), []);
 });
 

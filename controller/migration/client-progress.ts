@@ -13,7 +13,30 @@ export type ProgressSource = 'pod-proxy-websocket' | 'pod-log';
 export interface ProgressStream {
   /** The source in use now (it may change from websocket to log). */
   source(): ProgressSource | undefined;
+  /** Agent events delivered so far. */
+  delivered(): number;
   stop(): void;
+}
+
+const REPLAY_TIMEOUT_MS = 10_000;
+
+/** Reads a finished client pod's whole log once: the events of an agent that ended before a live
+ * source came up (a small volume copies in well under a second). false when there is no log. */
+export async function replayClientLog(cluster: Cluster, namespace: string, pod: string, onEvent: (event: AgentEvent) => void): Promise<boolean> {
+  try {
+    const follower = await followPodLog(cluster, namespace, pod, CLIENT_CONTAINER, (line) => {
+      const event = parseAgentEvent(line);
+      if (event) onEvent(event);
+    });
+    // A terminated container's log ends by itself; the timer only guards against one that does not.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([follower.ended, new Promise((resolve) => { timer = setTimeout(resolve, REPLAY_TIMEOUT_MS); })]);
+    clearTimeout(timer);
+    follower.stop();
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Refusals that will not change by retrying: go to the log at once. */
@@ -24,6 +47,7 @@ const RETRY_MS = 300;
 export function streamClientProgress(cluster: Cluster, namespace: string, pod: string, onEvent: (event: AgentEvent) => void,
   onSource: (source: ProgressSource) => void): ProgressStream {
   let stopped = false;
+  let delivered = 0;
   let current: ProgressSource | undefined;
   let socket: WebSocket | undefined;
   let follower: LogFollower | undefined;
@@ -37,7 +61,10 @@ export function streamClientProgress(cluster: Cluster, namespace: string, pod: s
     try {
       follower = await followPodLog(cluster, namespace, pod, CLIENT_CONTAINER, (line) => {
         const event = parseAgentEvent(line);
-        if (event) onEvent(event);
+        if (event) {
+          delivered += 1;
+          onEvent(event);
+        }
       });
       use('pod-log');
       if (stopped) follower.stop();
@@ -51,7 +78,10 @@ export function streamClientProgress(cluster: Cluster, namespace: string, pod: s
       try {
         socket = await openPodProxyWebSocket(cluster, namespace, pod, PROGRESS_PORT, '/progress', (data) => {
           const event = parseAgentEvent(data.toString());
-          if (event && !stopped) onEvent(event);
+          if (event && !stopped) {
+            delivered += 1;
+            onEvent(event);
+          }
         });
         if (stopped) {
           socket.terminate();
@@ -75,6 +105,7 @@ export function streamClientProgress(cluster: Cluster, namespace: string, pod: s
 
   return {
     source: () => current,
+    delivered: () => delivered,
     stop: () => {
       stopped = true;
       socket?.terminate();

@@ -9,7 +9,7 @@ import { clientObjects } from '../manifests/render.js';
 import type { ClientPlan } from '../manifests/plan.js';
 import type { Preflight, RunContext } from './context.js';
 import type { PvcSummary } from './events.js';
-import { streamClientProgress, type ProgressSource } from './client-progress.js';
+import { replayClientLog, streamClientProgress, type ProgressSource } from './client-progress.js';
 import { followPodToEnd, type PodEnd } from './pod-lifecycle.js';
 import { resultFromTerminationMessage } from './pod-state.js';
 
@@ -55,6 +55,10 @@ export async function runClient(context: RunContext, preflight: Preflight, endpo
       });
     } finally {
       stream?.stop();
+    }
+    // An agent that finished before its websocket could be reached still printed every event.
+    if (end.kind === 'terminated' && !stream?.delivered() && await replayClientLog(clusters.source, namespace, pod, forward)) {
+      progressSource = 'pod-log';
     }
     context.emit({ type: 'pod', pvc: client.key, pod, podAttempt, state: end.kind === 'terminated' ? 'terminated' : 'lost',
       ...(end.kind !== 'terminated' ? { message: end.message } : {}) });

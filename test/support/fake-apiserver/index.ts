@@ -8,7 +8,7 @@ import { createCertificateAuthority, issueCertificate } from '../../../controlle
 import { kindByName } from './kinds.js';
 import { LoopbackNetwork } from './network.js';
 import { parseLabelSelector } from './selectors.js';
-import { FakeApiHttp } from './server.js';
+import { FakeApiHttp, type PodProxyRefusal } from './server.js';
 import type { KubeObject, WriteRecord } from './store.js';
 
 export interface FakeClusterOptions {
@@ -16,7 +16,7 @@ export interface FakeClusterOptions {
   openshift?: boolean;
   /** The cluster's apps domain (config.openshift.io Ingress "cluster"). */
   routeDomain?: string;
-  refusePodProxy?: boolean;
+  refusePodProxy?: PodProxyRefusal;
 }
 
 export interface FakeCluster {
@@ -33,7 +33,8 @@ export interface FakeCluster {
   /** Objects whose labels match the selector. */
   labelled(selector: string): KubeObject[];
   writes(): WriteRecord[];
-  setRefusePodProxy(refuse: boolean): void;
+  /** true: 403 as RBAC denies pods/proxy; 'unreachable': 503 as when the API server cannot reach the pod. */
+  setRefusePodProxy(refuse: PodProxyRefusal): void;
   close(): Promise<void>;
 }
 
@@ -43,7 +44,7 @@ export async function startFakeCluster(options: FakeClusterOptions): Promise<Fak
   const serving = await issueCertificate(ca, { commonName: 'kube-apiserver', usage: 'server', dnsNames: ['localhost'], ipAddresses: [network.apiIp] });
   const token = `token-${options.name}-${Math.random().toString(36).slice(2)}`;
   const routeDomain = options.routeDomain ?? `apps.${options.name}.example.test`;
-  let refusePodProxy = options.refusePodProxy ?? false;
+  let refusePodProxy: PodProxyRefusal = options.refusePodProxy ?? false;
   let nodePort = 30000;
   const api: FakeApiHttp = new FakeApiHttp({
     token,

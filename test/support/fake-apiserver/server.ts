@@ -19,9 +19,12 @@ export interface FakeApiOptions {
   tls: { certPem: string; keyPem: string };
   openshift: boolean;
   admission: AdmissionContext;
-  /** Answer pod proxy requests with 403, as a cluster whose RBAC denies pods/proxy would. */
-  refusePodProxy?: () => boolean;
+  /** Answer pod proxy requests with 403, as a cluster whose RBAC denies pods/proxy would, or with
+   * 503 ('unreachable'), as when the API server cannot reach the pod. */
+  refusePodProxy?: () => PodProxyRefusal;
 }
+
+export type PodProxyRefusal = boolean | 'unreachable';
 
 export class FakeApiHttp {
   readonly store = new ObjectStore();
@@ -221,7 +224,9 @@ export class FakeApiHttp {
 
   private proxy(request: IncomingMessage, response: ServerResponse, path: ResourcePath, url: URL): void {
     if (path.kind.kind !== 'Pod') throw new ApiError(404, 'NotFound', 'proxy is served for pods only here');
-    if (this.options.refusePodProxy?.()) throw new ApiError(403, 'Forbidden', `pods "${path.name}" is forbidden: cannot get resource "pods/proxy"`);
+    const refusal = this.options.refusePodProxy?.();
+    if (refusal === 'unreachable') throw new ApiError(503, 'ServiceUnavailable', `error trying to reach service: dial tcp: connect: connection refused`);
+    if (refusal) throw new ApiError(403, 'Forbidden', `pods "${path.name}" is forbidden: cannot get resource "pods/proxy"`);
     const pod = this.store.mustGet(path.kind, path.namespace, path.name!);
     proxyHttp(request, response, proxyTarget(pod, path.proxyPort, path.proxyRest ?? '/', url.search));
   }
@@ -235,7 +240,9 @@ export class FakeApiHttp {
       const url = new URL(request.url ?? '/', 'https://fake');
       const parsed = parsePath(url.pathname, this.options.openshift);
       if (parsed.type !== 'resource' || parsed.path.subresource !== 'proxy' || parsed.path.kind.kind !== 'Pod') return refuse(400, 'Bad Request');
-      if (this.options.refusePodProxy?.()) return refuse(403, 'Forbidden');
+      const refusal = this.options.refusePodProxy?.();
+      if (refusal === 'unreachable') return refuse(503, 'Service Unavailable');
+      if (refusal) return refuse(403, 'Forbidden');
       const pod = this.store.get(parsed.path.kind, parsed.path.namespace, parsed.path.name!);
       if (!pod) return refuse(404, 'Not Found');
       proxyUpgrade(request, socket, head, proxyTarget(pod, parsed.path.proxyPort, parsed.path.proxyRest ?? '/', url.search));
