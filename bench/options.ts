@@ -42,7 +42,8 @@ export const USAGE = `usage: node dist/bench/copy-bench.js [options]
   --small-files N       small files inside it, default 10000  (env DVM_BENCH_SMALL_FILES)
   --reps N              repetitions per measurement, default 3 (env DVM_BENCH_REPS)
   --cache DIR           dataset cache + scratch, default ~/.cache/dvm-bench (env DVM_BENCH_CACHE)
-  --transports A,B,...  default ${DEFAULT_TRANSPORTS.join(',')}  (env DVM_BENCH_TRANSPORTS)
+  --transports A,B,...  default ${DEFAULT_TRANSPORTS.join(',')}  (env DVM_BENCH_TRANSPORTS);
+                        dvm@DIR runs the agent built in checkout DIR (compare builds in one run)
   --json FILE           results file, default bench/results/latest.json (env DVM_BENCH_JSON)
   --keep                keep destination trees after the run
 quick run: node dist/bench/copy-bench.js --size 64MiB --small-files 1000 --reps 1`;

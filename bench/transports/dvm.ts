@@ -25,6 +25,8 @@ export interface DvmVariant {
   env?: NodeJS.ProcessEnv;
   /** Node flags of both agents; default: the pods' own (agent/node-flags.ts). */
   nodeFlags?: readonly string[];
+  /** Another build's dist/agent/main.js (an earlier commit), to compare builds in one run. */
+  agentMain?: string;
 }
 
 /** The agent's own duration from its result event: the wall time minus startup and shutdown. */
@@ -45,13 +47,14 @@ function writeValidated(file: string, config: Record<string, unknown>, schema: t
 }
 
 export function makeDvmTransport(variant: DvmVariant): Transport {
+  const agentMain = variant.agentMain ?? AGENT_MAIN;
   return {
     name: variant.name,
     description: variant.description,
-    unavailable: () => (existsSync(AGENT_MAIN) ? undefined : `${AGENT_MAIN} not built yet (npx tsc -p tsconfig.json)`),
+    unavailable: () => (existsSync(agentMain) ? undefined : `${agentMain} not built yet (npx tsc -p tsconfig.json)`),
     async prepare(context) {
       const env = { ...process.env, ...variant.env };
-      const node = [...(variant.nodeFlags ?? AGENT_NODE_FLAGS), AGENT_MAIN];
+      const node = [...(variant.nodeFlags ?? AGENT_NODE_FLAGS), agentMain];
       const port = await freeLoopbackPort();
       const serverWorkDir = join(context.workDir, 'server');
       mkdirSync(serverWorkDir, { recursive: true });

@@ -1,4 +1,5 @@
 // Every transport the benchmark knows, by name. Variants (tunings, connect modes) are one entry each.
+import { resolve } from 'node:path';
 import type { Transport } from '../transport.js';
 import { makeDvmTransport } from './dvm.js';
 import { makeNodeTunnelTransport } from './node-tunnel.js';
@@ -32,6 +33,14 @@ export const TRANSPORTS: Transport[] = [
   makeNodeTunnelTransport({ name: 'tunnel-listener-pty', description: 'tunnel-listener + rsync under a pty with the agent argv', mode: 'listener', pty: true }),
 ];
 
+/** dvm@DIR: the agent built in another checkout DIR (say, a worktree of an earlier commit), run as
+ * that build ran: no Node flags of this one. */
+const OTHER_BUILD = /^dvm@(.+)$/;
+
 export function findTransport(name: string): Transport | undefined {
+  const other = OTHER_BUILD.exec(name);
+  if (other) {
+    return makeDvmTransport({ name, description: `dvm agent built in ${other[1]}`, agentMain: resolve(other[1]!, 'dist/agent/main.js'), nodeFlags: [] });
+  }
   return TRANSPORTS.find((t) => t.name === name);
 }
