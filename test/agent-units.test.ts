@@ -9,6 +9,8 @@ import { buildClientArgv, rsyncSettingsSchema } from '../agent/rsync/options.js'
 import { LineSplitter, parseProgress2Line } from '../agent/rsync/progress2.js';
 import { bypassesProxy } from '../agent/tunnel/no-proxy.js';
 import { findConnectionOwner } from '../agent/tunnel/socket-owner.js';
+import type { TunnelErrorKind } from '../agent/tunnel/tunnel-error.js';
+import { judgeAttempt } from '../agent/rsync/outcome.js';
 import { parseProxyUrl, redactProxyUrl } from '../agent/tunnel/proxy-settings.js';
 
 t.test('progress2 lines parse, with any digit grouping; other lines do not', async (t) => {
@@ -119,4 +121,15 @@ t.test('socket owner: the connecting end of an established loopback connection, 
   t.equal(findConnectionOwner(table, 0x9c40, 0xd431), 1000, 'the reverse direction is our own socket');
   t.equal(findConnectionOwner(table, 0xd432, 0x9c40), null, 'a socket in TIME_WAIT is no one\'s');
   t.equal(findConnectionOwner(table, 1, 2), null);
+});
+
+t.test('attempt verdicts: a tunnel failure that will not fix itself fails at once, a blip retries', async (t) => {
+  const verdict = (kind: TunnelErrorKind) => judgeAttempt(12, [], { kind, message: `${kind} happened` });
+  for (const kind of ['proxy-auth', 'tls-refused', 'server-identity', 'local-entry'] as const) {
+    t.same(verdict(kind), { verdict: 'fail', reason: `${kind} happened` }, kind);
+  }
+  for (const kind of ['proxy-unreachable', 'proxy-refused', 'server-unreachable'] as const) t.equal(verdict(kind).verdict, 'retry', kind);
+  t.equal(judgeAttempt(0, [], { kind: 'proxy-auth', message: 'ignored' }).verdict, 'ok', 'rsync succeeded: a stale status does not matter');
+  t.equal(judgeAttempt(11, ['rsync: write failed: No space left on device (28)'], null).verdict, 'fail');
+  t.equal(judgeAttempt(23, [], null).verdict, 'fail');
 });

@@ -1,5 +1,5 @@
 // Judges one rsync attempt from its exit code, what it printed, and what the tunnel reported.
-import type { TunnelStatus } from '../tunnel/tunnel-error.js';
+import { isPermanentTunnelFailure, type TunnelStatus } from '../tunnel/tunnel-error.js';
 import { classifyExitCode, describeExitCode, type ExitClass } from './exit-codes.js';
 
 export interface AttemptOutcome {
@@ -7,11 +7,9 @@ export interface AttemptOutcome {
   reason: string;
 }
 
-const PERMANENT_TUNNEL = new Set(['proxy-auth', 'tls-refused', 'server-identity']);
-
 export function judgeAttempt(exitCode: number, messages: readonly string[], tunnel: TunnelStatus | null): AttemptOutcome {
   if (exitCode !== 0 && tunnel) {
-    return { verdict: PERMANENT_TUNNEL.has(tunnel.kind) ? 'fail' : 'retry', reason: tunnel.message };
+    return { verdict: isPermanentTunnelFailure(tunnel.kind) ? 'fail' : 'retry', reason: tunnel.message };
   }
   const rsyncSaid = messages.filter((line) => /^rsync(: | error:)|^@ERROR/.test(line));
   if (exitCode === 11 || messages.some((line) => /No space left on device|ENOSPC/.test(line))) {

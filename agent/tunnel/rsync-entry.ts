@@ -73,6 +73,12 @@ export async function openRsyncEntry(dial: DialOptions, log: Logger): Promise<Rs
     rsyncSide.once('close', () => sockets.delete(rsyncSide));
     rsyncSide.on('error', () => rsyncSide.destroy());
     const owner = connectionOwner(rsyncSide.remotePort ?? -1, rsyncSide.localPort ?? -1);
+    if (owner === null) {
+      // Fail closed, and say why: without /proc/net/tcp (not Linux) nobody can be told apart.
+      record(new TunnelError('local-entry', 'cannot tell who opened the local connection to the tunnel entry: /proc/net/tcp does not list it (the client agent needs Linux)'));
+      rsyncSide.destroy();
+      return;
+    }
     if (owner !== process.getuid?.()) {
       log.warn({ owner, port: rsyncSide.remotePort }, 'refused a local connection that is not ours (uid differs)');
       rsyncSide.destroy();

@@ -7,18 +7,20 @@ export type TunnelErrorKind =
   | 'proxy-refused'
   | 'server-unreachable'
   | 'tls-refused'
-  | 'server-identity';
+  | 'server-identity'
+  /** The client's loopback entry cannot tell who connected to it (no /proc/net/tcp). */
+  | 'local-entry';
 
-const PERMANENT: ReadonlySet<TunnelErrorKind> = new Set(['proxy-auth', 'tls-refused', 'server-identity']);
+const PERMANENT: ReadonlySet<TunnelErrorKind> = new Set(['proxy-auth', 'tls-refused', 'server-identity', 'local-entry']);
+
+export function isPermanentTunnelFailure(kind: TunnelErrorKind): boolean {
+  return PERMANENT.has(kind);
+}
 
 export class TunnelError extends Error {
   constructor(readonly kind: TunnelErrorKind, message: string) {
     super(message);
     this.name = 'TunnelError';
-  }
-
-  get permanent(): boolean {
-    return PERMANENT.has(this.kind);
   }
 }
 
