@@ -51,6 +51,11 @@ export function streamClientProgress(cluster: Cluster, namespace: string, pod: s
   let current: ProgressSource | undefined;
   let socket: WebSocket | undefined;
   let follower: LogFollower | undefined;
+  const deliver = (event: AgentEvent | undefined) => {
+    if (!event || stopped) return;
+    delivered += 1;
+    onEvent(event);
+  };
   const use = (source: ProgressSource) => {
     current = source;
     onSource(source);
@@ -59,13 +64,7 @@ export function streamClientProgress(cluster: Cluster, namespace: string, pod: s
   const fallBackToLog = async () => {
     if (stopped || current === 'pod-log') return;
     try {
-      follower = await followPodLog(cluster, namespace, pod, CLIENT_CONTAINER, (line) => {
-        const event = parseAgentEvent(line);
-        if (event) {
-          delivered += 1;
-          onEvent(event);
-        }
-      });
+      follower = await followPodLog(cluster, namespace, pod, CLIENT_CONTAINER, (line) => deliver(parseAgentEvent(line)));
       use('pod-log');
       if (stopped) follower.stop();
     } catch {
@@ -76,13 +75,7 @@ export function streamClientProgress(cluster: Cluster, namespace: string, pod: s
   const connect = async () => {
     for (let tries = 0; tries < CONNECT_TRIES && !stopped; tries += 1) {
       try {
-        socket = await openPodProxyWebSocket(cluster, namespace, pod, PROGRESS_PORT, '/progress', (data) => {
-          const event = parseAgentEvent(data.toString());
-          if (event && !stopped) {
-            delivered += 1;
-            onEvent(event);
-          }
-        });
+        socket = await openPodProxyWebSocket(cluster, namespace, pod, PROGRESS_PORT, '/progress', (data) => deliver(parseAgentEvent(data.toString())));
         if (stopped) {
           socket.terminate();
           return;
