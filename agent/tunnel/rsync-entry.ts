@@ -39,13 +39,14 @@ export async function openRsyncEntry(dial: DialOptions, log: Logger): Promise<Rs
   const sockets = new Set<Socket>();
 
   const relay = (rsyncSide: Socket, tunnel: TLSSocket): void => {
-    let received = 0;
+    // Only whether anything came back matters: no listener of ours on every record.
+    let greeted = false;
     let failed = false;
-    tunnel.on('data', (chunk: Buffer) => { received += chunk.length; });
+    tunnel.once('data', () => { greeted = true; });
     // rsync's daemon greets first thing; a server that hangs up before that refused us after the
     // handshake, which in TLS 1.3 is how a refused client certificate looks from this side.
     const refusedBeforeGreeting = (): void => {
-      if (received > 0 || failed) return;
+      if (greeted || failed) return;
       failed = true;
       record(new TunnelError('tls-refused', 'the server closed the tunnel before rsync answered: it refused our client certificate (not from this run\'s CA, or expired)'));
     };

@@ -18,7 +18,6 @@ import { killTree, waitFor } from './processes.js';
 
 /** DVM_AGENT_MAIN runs the suite against another build of the agent (e.g. a candidate fix). */
 export const AGENT_MAIN = process.env.DVM_AGENT_MAIN ?? resolve(import.meta.dirname, '../../../dist/agent/main.js');
-/** What the client agent's rsync runs to reach the tunnel. */
 export const SERVER_NAME = 'dvm-server.faults.test';
 export const SERVER_PORT = 2222;
 export const HEALTH_PORT = 8080;
