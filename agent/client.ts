@@ -53,7 +53,8 @@ export async function runClient(config: ClientConfig, log: Logger, signal: Abort
   const env: NodeJS.ProcessEnv = { ...process.env };
   // rsync must reach the server through our entry, never through a program of the environment's.
   delete env.RSYNC_CONNECT_PROG;
-  const destinationUrl = `rsync://127.0.0.1:${entry.port}/${[config.module, config.pushPath].filter(Boolean).join('/')}/`;
+  // The module only: where inside it rsync writes is the server's to decide (daemon-request.ts).
+  const destinationUrl = `rsync://127.0.0.1:${entry.port}/${config.module}/`;
 
   const argv = buildClientArgv({ settings: config.settings, source: config.source, destinationUrl });
   const tracker = new ProgressTracker(config.pvc, 0, 0);

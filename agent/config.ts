@@ -26,6 +26,8 @@ export const serverConfigSchema = z.object({
   modules: z.array(z.object({
     name: z.string().regex(MODULE_NAME, 'must be a lowercase rsync module name'),
     path: z.string().min(1),
+    /** The URI a client certificate must carry to push here (pvcIdentity in rsync/daemon-request.ts). */
+    client: z.string().regex(/^urn:dvm:pvc:[^\s,]+$/, 'must be a urn:dvm:pvc: identity'),
   })).min(1, 'needs at least one module'),
   handshakeTimeoutMs: z.number().int().positive().default(10_000),
   /** An authenticated client that says nothing this long is dropped before rsync is spawned. */
@@ -46,9 +48,6 @@ export const clientConfigSchema = z.object({
   }),
   tls: tlsFiles,
   module: z.string().regex(MODULE_NAME, 'must be a lowercase rsync module name'),
-  /** Path inside the module to push to: empty when the server runs as root, else the volume's
-   * absolute path (see pushPathFor in agent/rsync/daemon-config.ts). */
-  pushPath: z.string().regex(/^[^\0]*$/).default(''),
   source: z.string().min(1),
   settings: rsyncSettingsSchema.extend(proxySettingsSchema.shape).default(() => rsyncSettingsSchema.extend(proxySettingsSchema.shape).parse({})),
   verify: z.boolean().default(false),

@@ -2,19 +2,22 @@
 // its own `rsync --daemon`, inetd style: rsync's stdin/stdout is a socket whose other end we relay
 // to the TLS stream. No rsyncd TCP port exists anywhere.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { ServerConfig } from './config.js';
+import type { DaemonModule } from './rsync/daemon-config.js';
 import { createHealthServer } from './health.js';
 import { listen } from './listen-address.js';
 import type { Logger } from './log.js';
-import { renderDaemonConfig } from './rsync/daemon-config.js';
+import { destinationFor, renderDaemonConfig } from './rsync/daemon-config.js';
+import { LogFollower } from './rsync/log-follower.js';
+import { DaemonRequestGate, certificateUris } from './rsync/daemon-request.js';
 import { createTunnelListener } from './tunnel/listener.js';
 import { socketPair } from './tunnel/socket-pair.js';
-import { LogFollower } from './rsync/log-follower.js';
 import { readTlsMaterial } from './tunnel/tls-options.js';
 
 export interface RunningServer {
@@ -38,15 +41,14 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   // removed again if the server cannot start.
   const created = config.modules.filter((module) => !existsSync(module.path)).map((module) => module.path);
   for (const path of created) mkdirSync(path, { recursive: true });
+  // rsync's config (written once, read-only), its log and transient socket pairs. No client can
+  // write here: the destination of every transfer is the server's choice (daemon-request.ts).
   const workDir = mkdtempSync(join(config.workDir ?? tmpdir(), 'dvm-server-'));
+  const root = process.getuid?.() === 0;
   const rsyncdConf = join(workDir, 'rsyncd.conf');
   const daemonLog = new LogFollower(join(workDir, 'rsyncd.log'));
-  writeFileSync(rsyncdConf, renderDaemonConfig({
-    logFile: daemonLog.path,
-    modules: config.modules,
-    uid: process.getuid?.() ?? 0,
-    gid: process.getgid?.() ?? 0,
-  }), { mode: 0o600 });
+  writeFileSync(rsyncdConf, renderDaemonConfig({ logFile: daemonLog.path, modules: config.modules, root }), { mode: 0o400 });
+  const modulesByName = new Map(config.modules.map((module) => [module.name, module]));
 
   const registry = new Registry();
   const metrics = serverMetrics(registry);
@@ -62,8 +64,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     metrics.spawned.inc();
     metrics.active.inc();
     running.add(rsync);
-    log.info({ connection: id, pid: rsync.pid, peer: socket.getPeerCertificate().subject?.CN }, 'rsync spawned');
-    socket.pipe(ours);
+    const peer = socket.getPeerCertificate();
+    log.info({ connection: id, pid: rsync.pid, peer: peer.subject?.CN }, 'rsync spawned');
     ours.pipe(socket);
     ours.on('error', () => socket.destroy());
     socket.on('error', () => ours.destroy());
@@ -76,6 +78,16 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       metrics.active.dec();
       for (const line of daemonLog.readNew()) log.info({ connection: id, rsync: line }, 'rsync daemon');
       log.info({ connection: id, exitCode: code, signal }, 'rsync exited');
+    });
+    const identities = certificateUris(peer.subjectaltname);
+    const allowed = new Set(config.modules.filter((module) => identities.has(module.client)).map((module) => module.name));
+    gateRequest(socket, ours, new DaemonRequestGate({
+      allowedModules: allowed,
+      destinationFor: (name) => destinationFor(modulesByName.get(name) as DaemonModule, root),
+    }), (reason, detail) => {
+      metrics.refused.inc({ reason });
+      log.warn({ connection: id, reason, detail }, 'request refused');
+      rsync.kill('SIGTERM');
     });
   };
 
@@ -127,4 +139,26 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       rmSync(workDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Relays the client's request through the gate to rsync, then everything else untouched. */
+function gateRequest(socket: TLSSocket, rsync: Socket, gate: DaemonRequestGate, onRefused: (reason: string, detail: string) => void): void {
+  const onData = (chunk: Buffer): void => {
+    let step = gate.push(chunk);
+    while (step.kind === 'forward') {
+      rsync.write(step.bytes);
+      step = gate.push(Buffer.alloc(0));
+    }
+    if (step.kind === 'more') return;
+    socket.off('data', onData);
+    if (step.kind === 'refuse') {
+      onRefused(step.reason, step.reply.trim());
+      socket.end(step.reply);
+      rsync.destroy();
+      return;
+    }
+    rsync.write(step.bytes);
+    socket.pipe(rsync);
+  };
+  socket.on('data', onData);
 }

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { createRig, type Rig, type ServerAgent } from './support/agents.js';
+import { createRig, TEST_IDENTITY, type Rig, type ServerAgent } from './support/agents.js';
 import { freePort } from './support/ports.js';
 import { startTinyproxy, type Tinyproxy } from './support/tinyproxy.js';
 import { compareTrees, formatDifferences, generateTree } from './support/tree.js';
@@ -23,7 +23,7 @@ t.before(async () => {
   source = join(work, 'source');
   await generateTree(source, { files: 60 });
   server = await rig.startServer(join(work, 'unused'), { modules: [
-    { name: 'data', path: join(work, 'via-proxy') },
+    { name: 'data', path: join(work, 'via-proxy'), client: TEST_IDENTITY },
   ] });
   proxy = await startTinyproxy({ user: USER, password: PASSWORD });
 });

@@ -81,10 +81,10 @@ t.test('backoff grows exponentially, capped, with jitter in the upper half', asy
 });
 
 t.test('the daemon config keeps symlinks exact', async (t) => {
-  const asRoot = renderDaemonConfig({ logFile: '/l', modules: [{ name: 'a', path: '/mnt/a' }], uid: 0, gid: 0 });
+  const asRoot = renderDaemonConfig({ logFile: '/l', modules: [{ name: 'a', path: '/mnt/a' }], root: true });
   t.match(asRoot, /use chroot = yes/);
   t.match(asRoot, /path = \/mnt\/a/);
-  const rootless = renderDaemonConfig({ logFile: '/l', modules: [{ name: 'a', path: '/mnt/a' }], uid: 1000, gid: 1000 });
+  const rootless = renderDaemonConfig({ logFile: '/l', modules: [{ name: 'a', path: '/mnt/a' }], root: false });
   t.match(rootless, /use chroot = no/);
   t.match(rootless, /path = \/\n/, 'without root the module serves /, so rsync does not sanitize links');
   t.match(rootless, /munge symlinks = no/);

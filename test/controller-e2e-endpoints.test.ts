@@ -53,7 +53,7 @@ for (const { endpoint, pvcs, events, result } of runs) {
       t.ok(events.some((event) => event.type === 'progress' && event.pvc === key), `${key}: live progress events arrived`);
       const destinationPvc = world.destination.api.store.get(kindByName('PersistentVolumeClaim'), namespace, name);
       t.equal(destinationPvc?.spec.resources.requests.storage, '1Gi', `${key}: destination PVC sized like the source`);
-      t.equal(result.apiWrites.perPvc[key], 3, `${key}: 3 writes (destination PVC, client config Secret, client pod)`);
+      t.equal(result.apiWrites.perPvc[key], 4, `${key}: 4 writes (destination PVC, client TLS Secret, client config Secret, client pod)`);
     }
     const namespaces = new Set(pvcs.map(([namespace]) => namespace));
     const seen = [...world.source.writes(), ...world.destination.writes()].filter((write) => namespaces.has(write.namespace ?? '')).length;

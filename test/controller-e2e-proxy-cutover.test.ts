@@ -86,7 +86,7 @@ t.test('Stage, then CutOver: destination PVCs reused, only changes sent', async 
     const staged = stage.pvcs[index]!;
     t.ok(summary.bytes * 3 < staged.bytes, `${summary.pvc}: CutOver sent ${summary.bytes} bytes, Stage ${staged.bytes}`);
     t.equal(summary.verified, true, `${summary.pvc}: verified`);
-    t.equal(cutover.apiWrites.perPvc[summary.pvc], 2, `${summary.pvc}: 2 writes (config Secret, pod) when the PVC is reused`);
+    t.equal(cutover.apiWrites.perPvc[summary.pvc], 3, `${summary.pvc}: 3 writes (TLS Secret, config Secret, pod) when the PVC is reused`);
   }
   t.same(labelledLeft(world), []);
 });

@@ -1,4 +1,6 @@
-// rsyncd.conf for `rsync --server --daemon`, one module per PVC. Pure: the caller writes it.
+// rsyncd.conf for the inetd-style `rsync --daemon` the server starts per connection, one module per
+// PVC. Pure: the caller writes it once, read-only. Which module a client may use, and where in it
+// rsync writes, is the server's gate's to decide (daemon-request.ts), from the client's certificate.
 
 export interface DaemonModule {
   name: string;
@@ -9,30 +11,41 @@ export interface DaemonConfigInput {
   /** A regular file: rsync cannot open a socket (our stderr) as its log. */
   logFile: string;
   modules: readonly DaemonModule[];
-  uid: number;
-  gid: number;
+  /** Root chroots into each volume; without root a module serves "/" (see destinationFor). */
+  root: boolean;
 }
 
-/** Where a client pushes inside a module: the module root when rsync can chroot into the volume,
- * else the volume's absolute path (the module then serves "/"). */
-export function pushPathFor(module: DaemonModule, root: boolean): string {
-  return root ? '' : module.path.replace(/^\/+|\/+$/g, '');
+/** Options no client of ours sends and that would write, delete or read outside what the source
+ * asked for: backups and side directories, deleting excluded files, logs and batches the client
+ * names, following destination symlinks, device writes, ownership mapping. rsync refuses them with
+ * its own message (the client then exits 1 with "The server is configured to refuse ..."). */
+export const REFUSED_OPTIONS = [
+  'delete-excluded', 'remove-source-files', 'backup', 'backup-dir', 'suffix', 'partial-dir', 'temp-dir',
+  'compare-dest', 'copy-dest', 'link-dest', 'log-file', 'log-file-format', 'keep-dirlinks', 'write-devices',
+  'copy-devices', 'usermap', 'groupmap', 'chown', 'copy-as', 'fake-super', 'iconv', 'read-batch',
+  'write-batch', 'only-write-batch', 'early-input', 'insecure-links', 'relative', 'mkpath', 'delay-updates',
+] as const;
+
+/** The destination argument the server gives rsync for a module, whatever the client asked for:
+ * the module root when rsync chroots into the volume, else the volume's absolute path inside the
+ * module that serves "/". */
+export function destinationFor(module: DaemonModule, root: boolean): string {
+  if (root) return `${module.name}/`;
+  return `${module.name}/${module.path.replace(/^\/+|\/+$/g, '')}/`;
 }
 
-export function renderDaemonConfig({ logFile, modules, uid, gid }: DaemonConfigInput): string {
+export function renderDaemonConfig({ logFile, modules, root }: DaemonConfigInput): string {
   // rsync stores symlinks unchanged only when the module it serves is "/" (chrooted into the volume,
   // or path = /). Anything else makes it munge or sanitize them, and an absolute link would arrive
-  // without its leading slash. Root chroots into each volume; without root a module serves "/" and
-  // the client pushes to the volume's absolute path (pushPathFor): the client is authenticated by
-  // the run's CA, so the chroot is not what keeps strangers out.
-  const root = uid === 0;
+  // without its leading slash. Root chroots into the volume; without root the module serves "/" and
+  // the server (daemon-request.ts) replaces the client's destination with the volume's path.
   const global = [
     `use chroot = ${root ? 'yes' : 'no'}`,
     'munge symlinks = no',
     'numeric ids = yes',
     // As root, rsyncd would otherwise drop to "nobody" and lose ownership. Without root it cannot
     // switch users at all, and naming one makes it try setgroups() and refuse the module.
-    ...(root ? [`uid = ${uid}`, `gid = ${gid}`] : []),
+    ...(root ? ['uid = 0', 'gid = 0'] : []),
     // The client address is meaningless behind the tunnel; skip DNS.
     'reverse lookup = no',
     `log file = ${logFile}`,
@@ -45,6 +58,7 @@ export function renderDaemonConfig({ logFile, modules, uid, gid }: DaemonConfigI
     // Push only: nobody can read the destination back through the tunnel.
     '    write only = yes',
     '    list = no',
+    `    refuse options = ${REFUSED_OPTIONS.join(' ')}`,
   ].join('\n'));
   return `${global.join('\n')}\n\n${sections.join('\n\n')}\n`;
 }

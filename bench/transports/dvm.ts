@@ -5,7 +5,6 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { clientConfigSchema, describeZodError, serverConfigSchema } from '../../agent/config.js';
 import { AGENT_NODE_FLAGS } from '../../agent/node-flags.js';
-import { pushPathFor } from '../../agent/rsync/daemon-config.js';
 import { freeLoopbackPort } from '../processes/free-port.js';
 import { runToEnd } from '../processes/run-to-end.js';
 import { startService } from '../processes/service.js';
@@ -63,7 +62,7 @@ export function makeDvmTransport(variant: DvmVariant): Transport {
         listen: `127.0.0.1:${port}`,
         healthListen: `127.0.0.1:${await freeLoopbackPort()}`,
         tls: context.pki.server,
-        modules: [{ name: BENCH_MODULE, path: context.destDir }],
+        modules: [{ name: BENCH_MODULE, path: context.destDir, client: context.pki.clientIdentity }],
         workDir: serverWorkDir,
         ...variant.serverConfig,
       }, serverConfigSchema);
@@ -83,8 +82,6 @@ export function makeDvmTransport(variant: DvmVariant): Transport {
         server: { host: '127.0.0.1', port: listeningPort, serverName: context.pki.serverName },
         tls: context.pki.client,
         module: BENCH_MODULE,
-        // Without root the server's module is "/" and the client names the volume's path.
-        pushPath: pushPathFor({ name: BENCH_MODULE, path: context.destDir }, process.getuid?.() === 0),
         source: context.sourceDir,
         terminationLog,
         ...variant.clientConfig,

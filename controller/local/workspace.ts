@@ -5,11 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClientConfig, ServerConfig } from '../../agent/config.js';
 import type { LocalMigrationOptions } from './options.js';
-import { pushPathFor } from '../../agent/rsync/daemon-config.js';
+import { pvcIdentity } from '../../agent/rsync/daemon-request.js';
 import { createRunPki, type PemPair } from '../pki/pki.js';
 
 export const LOCAL_SERVER_NAME = 'localhost';
 export const LOCAL_MODULE = 'data';
+const LOCAL_IDENTITY = pvcIdentity('local', LOCAL_MODULE);
 
 /** The migration's options (the page listener is not the agents' business) and a run id. */
 export type LocalWorkspaceRequest = Omit<LocalMigrationOptions, 'listen'> & { runId: string };
@@ -24,7 +25,7 @@ export interface LocalWorkspace {
 }
 
 export async function createLocalWorkspace(request: LocalWorkspaceRequest): Promise<LocalWorkspace> {
-  const pki = await createRunPki({ runId: request.runId, serverDnsNames: [LOCAL_SERVER_NAME], serverIpAddresses: ['127.0.0.1'] });
+  const pki = await createRunPki({ runId: request.runId, serverDnsNames: [LOCAL_SERVER_NAME], serverIpAddresses: ['127.0.0.1'], clientIdentities: [LOCAL_IDENTITY] });
   const dir = mkdtempSync(join(tmpdir(), 'dvm-local-'));
   try {
     const writeSecret = (name: string, text: string): string => {
@@ -35,14 +36,14 @@ export async function createLocalWorkspace(request: LocalWorkspaceRequest): Prom
     const ca = writeSecret('ca.crt', pki.ca.certPem);
     const pair = (role: string, pem: PemPair) => ({ ca, cert: writeSecret(`${role}.crt`, pem.certPem), key: writeSecret(`${role}.key`, pem.keyPem) });
     const serverTls = pair('server', pki.server);
-    const clientTls = pair('client', pki.client);
+    const clientTls = pair('client', pki.clients[LOCAL_IDENTITY] as PemPair);
 
     const server: ServerConfig = {
       listen: '127.0.0.1:0',
       healthListen: '127.0.0.1:0',
       tls: serverTls,
       tlsMinVersion: 'TLSv1.3',
-      modules: [{ name: LOCAL_MODULE, path: request.destination }],
+      modules: [{ name: LOCAL_MODULE, path: request.destination, client: LOCAL_IDENTITY }],
       handshakeTimeoutMs: 10_000,
       firstByteTimeoutMs: 30_000,
       maxConnections: 8,
@@ -61,7 +62,6 @@ export async function createLocalWorkspace(request: LocalWorkspaceRequest): Prom
           server: { host: '127.0.0.1', port: serverPort, serverName: LOCAL_SERVER_NAME },
           tls: clientTls,
           module: LOCAL_MODULE,
-          pushPath: pushPathFor({ name: LOCAL_MODULE, path: request.destination }, process.getuid?.() === 0),
           source: request.source,
           settings: request.settings,
           verify: request.verify,

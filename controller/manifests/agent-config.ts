@@ -21,7 +21,7 @@ export function serverAgentConfig(server: ServerPlan): ServerConfig {
     listen: `0.0.0.0:${RSYNC_PORT}`,
     healthListen: `0.0.0.0:${HEALTH_PORT}`,
     tls: TLS_FILES,
-    modules: server.modules.map((module) => ({ name: module.module, path: module.mountPath })),
+    modules: server.modules.map((module) => ({ name: module.module, path: module.mountPath, client: module.identity })),
     workDir: TMP_DIR,
   });
 }

@@ -50,7 +50,7 @@ export function clientPod(runId: string, client: ClientPlan, settings: Controlle
       }],
       volumes: [
         { name: 'config', secret: { secretName: clientConfigSecretName(runId, pair), defaultMode: SECRET_FILE_MODE } },
-        { name: 'tls', secret: { secretName: clientTlsSecretName(runId), defaultMode: SECRET_FILE_MODE } },
+        { name: 'tls', secret: { secretName: clientTlsSecretName(runId, pair), defaultMode: SECRET_FILE_MODE } },
         { name: 'tmp', emptyDir: {} },
         { name: 'source', persistentVolumeClaim: { claimName: pair.source.name, readOnly: true } },
       ],

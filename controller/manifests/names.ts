@@ -60,8 +60,9 @@ export function serverConfigSecretName(runId: string): string {
 export function serverTlsSecretName(runId: string): string {
   return `dvm-rsync-server-tls-${runToken(runId)}`;
 }
-export function clientTlsSecretName(runId: string): string {
-  return `dvm-rsync-client-tls-${runToken(runId)}`;
+export function clientTlsSecretName(runId: string, pair: PvcPair): string {
+  const suffix = `-${runToken(runId)}`;
+  return `${boundedName(['dvm-rsync-client-tls', pair.source.name], 253 - suffix.length)}${suffix}`;
 }
 export function clientConfigSecretName(runId: string, pair: PvcPair): string {
   const suffix = `-${runToken(runId)}`;

@@ -1,6 +1,7 @@
 // The shape of a run, before any object exists: one server per destination namespace holding all
 // of that namespace's PVCs as rsync modules, one client per PVC in its source namespace.
 import { pvcKey, pvcPairs, type MigrationSpec, type PvcPair } from '../config/spec.js';
+import { pvcIdentity } from '../../agent/rsync/daemon-request.js';
 import { DESTINATION_MOUNT_ROOT, moduleName } from './names.js';
 
 export interface ModulePlan {
@@ -8,6 +9,8 @@ export interface ModulePlan {
   module: string;
   volumeName: string;
   mountPath: string;
+  /** The URI the client certificate for this PVC carries; the server serves the module to it only. */
+  identity: string;
 }
 
 export interface ServerPlan {
@@ -21,6 +24,7 @@ export interface ClientPlan {
   key: string;
   serverNamespace: string;
   module: string;
+  identity: string;
 }
 
 export interface TransferPlan {
@@ -39,13 +43,15 @@ export function planTransfer(runId: string, spec: MigrationSpec): TransferPlan {
     const server = servers.get(pair.target.namespace) ?? { namespace: pair.target.namespace, modules: [] };
     servers.set(pair.target.namespace, server);
     const module = moduleName(pair);
+    const identity = pvcIdentity(pair.target.namespace, pair.target.name);
     server.modules.push({
       pair,
       module,
       volumeName: `pvc-${server.modules.length}`,
       mountPath: `${DESTINATION_MOUNT_ROOT}/${module}`,
+      identity,
     });
-    clients.push({ pair, key: pvcKey(pair.source), serverNamespace: pair.target.namespace, module });
+    clients.push({ pair, key: pvcKey(pair.source), serverNamespace: pair.target.namespace, module, identity });
   }
   return {
     runId,

@@ -18,7 +18,8 @@ export type KubeObject = Record<string, unknown>;
 export interface RunPkiPems {
   caPem: string;
   server: { certPem: string; keyPem: string };
-  client: { certPem: string; keyPem: string };
+  /** Per destination PVC identity (ClientPlan.identity). */
+  clients: Record<string, { certPem: string; keyPem: string }>;
 }
 
 /** Stands in for run-time values when rendering without clusters. */
@@ -29,14 +30,16 @@ const PLACEHOLDER_PEM = '(generated per run)';
 export const PLACEHOLDER_PKI: RunPkiPems = {
   caPem: PLACEHOLDER_PEM,
   server: { certPem: PLACEHOLDER_PEM, keyPem: PLACEHOLDER_PEM },
-  client: { certPem: PLACEHOLDER_PEM, keyPem: PLACEHOLDER_PEM },
+  clients: {},
 };
+const PLACEHOLDER_PAIR = { certPem: PLACEHOLDER_PEM, keyPem: PLACEHOLDER_PEM };
 
 export function serverTls(pki: RunPkiPems): TlsMaterial {
   return { caPem: pki.caPem, certPem: pki.server.certPem, keyPem: pki.server.keyPem };
 }
-export function clientTls(pki: RunPkiPems): TlsMaterial {
-  return { caPem: pki.caPem, certPem: pki.client.certPem, keyPem: pki.client.keyPem };
+export function clientTls(pki: RunPkiPems, client: ClientPlan): TlsMaterial {
+  const pair = pki.clients[client.identity] ?? PLACEHOLDER_PAIR;
+  return { caPem: pki.caPem, certPem: pair.certPem, keyPem: pair.keyPem };
 }
 
 /** The address a client would dial, as far as it is known without asking a cluster. */
@@ -72,8 +75,8 @@ export function serverObjects(runId: string, server: ServerPlan, settings: Contr
   };
 }
 
-export function clientTlsSecret(runId: string, namespace: string, pki: RunPkiPems): KubeObject {
-  return tlsSecret(clientTlsSecretName(runId), namespace, runLabels(runId), clientTls(pki));
+export function clientTlsSecret(runId: string, client: ClientPlan, pki: RunPkiPems): KubeObject {
+  return tlsSecret(clientTlsSecretName(runId, client.pair), client.pair.source.namespace, runLabels(runId), clientTls(pki, client));
 }
 
 export function clientObjects(runId: string, client: ClientPlan, settings: ControllerSettings, endpoint: EndpointAddress, attempt: number, pinToNode?: string): {
@@ -124,8 +127,8 @@ export function renderRun(input: RenderInput): RenderedRun {
     const objects = serverObjects(runId, server, settings, endpointOf(server.namespace), pki);
     destination.push(...objects.secrets, ...objects.exposure, objects.pod);
   }
-  source.push(...plan.sourceNamespaces.map((namespace) => clientTlsSecret(runId, namespace, pki)));
   for (const client of plan.clients) {
+    source.push(clientTlsSecret(runId, client, pki));
     const objects = clientObjects(runId, client, settings, endpointOf(client.serverNamespace), 1, input.nodePins?.[client.key]);
     source.push(objects.configSecret, objects.pod);
   }

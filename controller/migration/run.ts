@@ -75,8 +75,8 @@ export async function runMigration(spec: MigrationSpec, settings: ControllerSett
     const servers = await startServers(context, checked);
     throwIfAborted(abort.signal);
     phase({ type: 'phase', phase: 'clients', message: `copying ${context.plan.clients.length} PVC(s), at most ${settings.rsync_max_concurrent_clients} at once` });
-    for (const namespace of context.plan.sourceNamespaces) {
-      await createObject(clusters.source, clientTlsSecret(runId, namespace, servers.pki), context.writes, SHARED);
+    for (const client of context.plan.clients) {
+      await createObject(clusters.source, clientTlsSecret(runId, client, servers.pki), context.writes, client.key);
     }
     pvcs = await runPooled(context.plan.clients, settings.rsync_max_concurrent_clients,
       (client) => runClient(context, checked, servers.endpoints[client.serverNamespace]!, client),

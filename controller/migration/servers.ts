@@ -40,8 +40,9 @@ export async function startServers(context: RunContext, preflight: Preflight): P
     runId: context.runId,
     serverDnsNames: unique(all.flatMap((endpoint) => endpoint.dnsNames)),
     serverIpAddresses: unique(all.flatMap((endpoint) => endpoint.ipAddresses)),
+    clientIdentities: context.plan.clients.map((client) => client.identity),
   });
-  const pki: RunPkiPems = { caPem: runPki.ca.certPem, server: runPki.server, client: runPki.client };
+  const pki: RunPkiPems = { caPem: runPki.ca.certPem, server: runPki.server, clients: runPki.clients };
 
   for (const server of context.plan.servers) {
     const objects = serverObjects(context.runId, server, context.settings, endpoints[server.namespace]!, pki);

@@ -1,4 +1,5 @@
-// Per-run PKI: a throw-away CA, one server certificate, one client certificate. ECDSA P-256 keys are
+// Per-run PKI: a throw-away CA, one server certificate, and one client certificate per destination
+// PVC (its identity as a URI SAN, checked by the server). ECDSA P-256 keys are
 // fast to make and to handshake with; nothing here is ever written to a log.
 // (@peculiar/x509 needs the reflect-metadata polyfill loaded before it.)
 import 'reflect-metadata';
@@ -26,6 +27,7 @@ export interface LeafRequest {
   usage: 'server' | 'client';
   dnsNames?: string[];
   ipAddresses?: string[];
+  uris?: string[];
   notBefore?: Date;
   notAfter?: Date;
 }
@@ -33,7 +35,8 @@ export interface LeafRequest {
 export interface RunPki {
   ca: CertificateAuthority;
   server: PemPair;
-  client: PemPair;
+  /** One client certificate per destination PVC identity (pvcIdentity), for that PVC only. */
+  clients: Record<string, PemPair>;
 }
 
 function randomSerial(): string {
@@ -71,6 +74,7 @@ export async function issueCertificate(ca: CertificateAuthority, request: LeafRe
   const altNames = [
     ...(request.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })),
     ...(request.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value })),
+    ...(request.uris ?? []).map((value) => ({ type: 'url' as const, value })),
   ];
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: randomSerial(),
@@ -99,6 +103,8 @@ export interface RunPkiRequest {
   /** Every name the client may dial the server by (Route host, Service DNS, localhost). */
   serverDnsNames: string[];
   serverIpAddresses?: string[];
+  /** The destination PVC identities a client certificate is made for, one certificate each. */
+  clientIdentities: string[];
   validDays?: number;
 }
 
@@ -110,6 +116,9 @@ export async function createRunPki(request: RunPkiRequest): Promise<RunPki> {
     dnsNames: request.serverDnsNames,
     ipAddresses: request.serverIpAddresses ?? [],
   });
-  const client = await issueCertificate(ca, { commonName: `dvm-client-${request.runId}`, usage: 'client' });
-  return { ca, server, client };
+  const clients: Record<string, PemPair> = {};
+  for (const identity of request.clientIdentities) {
+    clients[identity] = await issueCertificate(ca, { commonName: `dvm-client-${request.runId}`, usage: 'client', uris: [identity] });
+  }
+  return { ca, server, clients };
 }

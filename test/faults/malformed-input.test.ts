@@ -10,7 +10,7 @@ import { ConfigError } from '../../controller/config/errors.js';
 import { parseSettings, parseSpec } from '../../controller/config/load.js';
 import { createRunPki } from '../../controller/pki/pki.js';
 import { leakedSecrets } from './support/checks.js';
-import { AGENT_MAIN, pemSecrets } from './support/fault-rig.js';
+import { AGENT_MAIN, CLIENT_IDENTITY as IDENTITY, pemSecrets } from './support/fault-rig.js';
 import { malformedCases, PLANTED_PASSWORD, type AgentConfigCase, type CliCase, type MalformedCase } from './support/malformed-cases.js';
 
 const DVM_CLI = resolve(import.meta.dirname, '../../dist/controller/cli/dvm.js');
@@ -52,16 +52,17 @@ async function inBatches<T>(items: T[], size: number, each: (item: T) => Promise
 t.test('malformed inputs: one clear error naming the key, non-zero exit, nothing created', async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'dvm-malformed-'));
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
-  const pki = await createRunPki({ runId: 'malformed', serverDnsNames: ['localhost'], serverIpAddresses: ['127.0.0.1'] });
+  const pki = await createRunPki({ runId: 'malformed', serverDnsNames: ['localhost'], serverIpAddresses: ['127.0.0.1'], clientIdentities: [IDENTITY] });
   const write = (name: string, text: string): string => { const path = join(root, name); writeFileSync(path, text, { mode: 0o600 }); return path; };
   const ca = write('ca.crt', pki.ca.certPem);
   const serverTls = { ca, cert: write('server.crt', pki.server.certPem), key: write('server.key', pki.server.keyPem) };
-  const clientTls = { ca, cert: write('client.crt', pki.client.certPem), key: write('client.key', pki.client.keyPem) };
+  const client = pki.clients[IDENTITY]!;
+  const clientTls = { ca, cert: write('client.crt', client.certPem), key: write('client.key', client.keyPem) };
   const source = join(root, 'source');
   mkdirSync(source);
   writeFileSync(join(source, 'file.txt'), 'data\n');
   const aFile = write('a-file', 'not a directory\n');
-  const secrets = [...pemSecrets(pki.ca.keyPem), ...pemSecrets(pki.server.keyPem), ...pemSecrets(pki.client.keyPem), PLANTED_PASSWORD];
+  const secrets = [...pemSecrets(pki.ca.keyPem), ...pemSecrets(pki.server.keyPem), ...pemSecrets(client.keyPem), PLANTED_PASSWORD];
 
   const cases = malformedCases();
   t.ok(cases.length >= 50, `the table has at least 50 cases (${cases.length})`);
@@ -81,7 +82,7 @@ t.test('malformed inputs: one clear error naming the key, non-zero exit, nothing
       command = [process.execPath, DVM_CLI, ...argv];
     } else {
       const base: Record<string, unknown> = c.kind === 'server'
-        ? { listen: '127.0.0.1:0', healthListen: '127.0.0.1:0', tls: { ...serverTls }, modules: [{ name: 'data', path: destination }], workDir: join(caseDir, 'work') }
+        ? { listen: '127.0.0.1:0', healthListen: '127.0.0.1:0', tls: { ...serverTls }, modules: [{ name: 'data', path: destination, client: IDENTITY }], workDir: join(caseDir, 'work') }
         : {
           pvc: 'malformed/pvc', server: { host: '127.0.0.1', port: 1, serverName: 'localhost' }, tls: { ...clientTls }, module: 'data', source,
           settings: { rsync_backoff_limit: 0 }, terminationLog: join(caseDir, 'result.json'), retryBaseMs: 100, retryMaxMs: 100,

@@ -7,11 +7,13 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { clientConfigSchema, serverConfigSchema, type ClientConfig, type ServerConfig } from '../../agent/config.js';
 import { isAgentEvent, type AgentEvent, type ResultEvent } from '../../agent/progress/events.js';
-import { pushPathFor } from '../../agent/rsync/daemon-config.js';
+import { pvcIdentity } from '../../agent/rsync/daemon-request.js';
 import { createRunPki, type PemPair, type RunPki } from '../../controller/pki/pki.js';
 
 export const AGENT_MAIN = resolve(import.meta.dirname, '../../dist/agent/main.js');
 const MODULE = 'data';
+/** The identity of the rig's one client certificate; every module of a rig server serves it. */
+export const TEST_IDENTITY = pvcIdentity('test', MODULE);
 
 export interface Rig {
   dir: string;
@@ -43,7 +45,7 @@ export interface ClientAgent {
 
 export async function createRig(): Promise<Rig> {
   const dir = mkdtempSync(join(tmpdir(), 'dvm-test-'));
-  const pki = await createRunPki({ runId: 'test', serverDnsNames: ['localhost', 'dvm-server.test'], serverIpAddresses: ['127.0.0.1'] });
+  const pki = await createRunPki({ runId: 'test', serverDnsNames: ['localhost', 'dvm-server.test'], serverIpAddresses: ['127.0.0.1'], clientIdentities: [TEST_IDENTITY] });
   const write = (name: string, text: string): string => {
     const path = join(dir, name);
     writeFileSync(path, text, { mode: 0o600 });
@@ -52,7 +54,7 @@ export async function createRig(): Promise<Rig> {
   const ca = write('ca.crt', pki.ca.certPem);
   const writePair = (name: string, pair: PemPair) => ({ cert: write(`${name}.crt`, pair.certPem), key: write(`${name}.key`, pair.keyPem) });
   const serverTls = { ca, ...writePair('server', pki.server) };
-  const clientTls = { ca, ...writePair('client', pki.client) };
+  const clientTls = { ca, ...writePair('client', pki.clients[TEST_IDENTITY] as PemPair) };
   const children: ChildProcess[] = [];
   let configs = 0;
 
@@ -65,7 +67,7 @@ export async function createRig(): Promise<Rig> {
         listen: '127.0.0.1:0',
         healthListen: '127.0.0.1:0',
         tls: serverTls,
-        modules: [{ name: MODULE, path: destination }],
+        modules: [{ name: MODULE, path: destination, client: TEST_IDENTITY }],
         workDir: dir,
         ...overrides,
       });
@@ -97,13 +99,11 @@ export async function createRig(): Promise<Rig> {
       };
     },
     clientConfig(server, source, overrides = {}) {
-      const serverIsRoot = (server.runAsUid ?? process.getuid?.()) === 0;
       return clientConfigSchema.parse({
         pvc: 'test/pvc',
         server: { host: '127.0.0.1', port: server.port, serverName: 'localhost' },
         tls: clientTls,
         module: MODULE,
-        pushPath: pushPathFor({ name: MODULE, path: server.destination }, serverIsRoot),
         source,
         terminationLog: join(dir, `result-${++configs}.json`),
         retryBaseMs: 200,

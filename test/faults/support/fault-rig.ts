@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { clientConfigSchema, serverConfigSchema, type ClientConfig, type ServerConfig } from '../../../agent/config.js';
 import { isAgentEvent, type AgentEvent, type ProgressEvent, type ResultEvent } from '../../../agent/progress/events.js';
-import { pushPathFor } from '../../../agent/rsync/daemon-config.js';
+import { pvcIdentity } from '../../../agent/rsync/daemon-request.js';
 import { createRunPki, type PemPair, type RunPki } from '../../../controller/pki/pki.js';
 import { createTopology, type Topology } from '../../support/netns.js';
 import { startTinyproxy, type Tinyproxy } from '../../support/tinyproxy.js';
@@ -22,6 +22,7 @@ export const SERVER_NAME = 'dvm-server.faults.test';
 export const SERVER_PORT = 2222;
 export const HEALTH_PORT = 8080;
 export const MODULE = 'data';
+export const CLIENT_IDENTITY = pvcIdentity('faults', MODULE);
 const IS_ROOT = process.getuid?.() === 0;
 
 export interface FaultRigOptions {
@@ -88,7 +89,7 @@ export function pemSecrets(pem: string): string[] {
 export async function createFaultRig(options: FaultRigOptions = {}): Promise<FaultRig> {
   const dir = mkdtempSync(join(tmpdir(), 'dvm-faults-'));
   const topo = await createTopology({ route: options.proxy ? 'proxy-only' : 'routed', srcLink: options.srcLink ?? 'veth' });
-  const pki = await createRunPki({ runId: `faults-${topo.id}`, serverDnsNames: [SERVER_NAME], serverIpAddresses: [topo.addresses.dst] });
+  const pki = await createRunPki({ runId: `faults-${topo.id}`, serverDnsNames: [SERVER_NAME], serverIpAddresses: [topo.addresses.dst], clientIdentities: [CLIENT_IDENTITY] });
   const write = (name: string, text: string): string => {
     const path = join(dir, name);
     writeFileSync(path, text, { mode: 0o600 });
@@ -96,7 +97,7 @@ export async function createFaultRig(options: FaultRigOptions = {}): Promise<Fau
   };
   const ca = write('ca.crt', pki.ca.certPem);
   const writePair = (name: string, pair: PemPair) => ({ cert: write(`${name}.crt`, pair.certPem), key: write(`${name}.key`, pair.keyPem) });
-  const files = { ca, server: writePair('server', pki.server), client: writePair('client', pki.client) };
+  const files = { ca, server: writePair('server', pki.server), client: writePair('client', pki.clients[CLIENT_IDENTITY] as PemPair) };
   const extraSecrets: string[] = [];
   // Agents' own temp dirs go here: a SIGKILLed agent cannot remove its own, cleanup() does.
   const agentTmp = join(dir, 'tmp');
@@ -142,7 +143,7 @@ export async function createFaultRig(options: FaultRigOptions = {}): Promise<Fau
         listen: `0.0.0.0:${SERVER_PORT}`,
         healthListen: `127.0.0.1:${HEALTH_PORT}`,
         tls: { ca, ...files.server },
-        modules: [{ name: MODULE, path: destination }],
+        modules: [{ name: MODULE, path: destination, client: CLIENT_IDENTITY }],
         workDir: dir,
         handshakeTimeoutMs: 3_000,
         firstByteTimeoutMs: 3_000,
@@ -206,7 +207,6 @@ export async function createFaultRig(options: FaultRigOptions = {}): Promise<Fau
         server: { host: topo.addresses.dst, port: SERVER_PORT, serverName: SERVER_NAME },
         tls: { ca, ...files.client },
         module: MODULE,
-        pushPath: pushPathFor({ name: MODULE, path: destination }, IS_ROOT),
         source,
         settings: { ...(proxy ? { stunnel_tcp_proxy: proxy.url } : {}), ...settings },
         terminationLog: join(dir, `result-${++configs}.json`),
@@ -272,7 +272,7 @@ export async function createFaultRig(options: FaultRigOptions = {}): Promise<Fau
       return [
         ...pemSecrets(pki.ca.keyPem),
         ...pemSecrets(pki.server.keyPem),
-        ...pemSecrets(pki.client.keyPem),
+        ...Object.values(pki.clients).flatMap((pair) => pemSecrets(pair.keyPem)),
         ...extraSecrets,
       ];
     },
