@@ -35,7 +35,7 @@ our_shims() {
   local dir pid
   for dir in /proc/[0-9]*; do
     pid=${dir#/proc/}
-    tr '\0' ' ' <"$dir/cmdline" 2>/dev/null | grep -qF -- "-address $CTRD_SOCK " && echo "$pid"
+    { tr '\0' ' ' <"$dir/cmdline"; } 2>/dev/null | grep -qF -- "-address $CTRD_SOCK " && echo "$pid"
   done
   return 0
 }

@@ -67,7 +67,7 @@ component_pid() {
   read -r pid start <"$file" || return 1
   [[ -n $pid && -d /proc/$pid ]] || return 1
   [[ $(proc_start_time "$pid") == "$start" ]] || return 1
-  [[ $(cut -d' ' -f3 "/proc/$pid/stat" 2>/dev/null) != Z ]] || return 1
+  pid_running "$pid" || return 1
   echo "$pid"
 }
 
@@ -91,18 +91,20 @@ start_component() {
   echo "$pid $start" >"$RUN/$name.pid"
 }
 
+# True while PID runs (a zombie, which our reparented daemons are until PID 1 reaps them, is gone).
+pid_running() { [[ -r /proc/$1/stat && $(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null) != Z ]]; }
+
 # stop_component NAME [SECONDS]: SIGTERM, then SIGKILL after SECONDS (default 10).
 stop_component() {
-  local name=$1 wait=${2:-10} pid
+  local name=$1 seconds=${2:-10} pid i
   if pid=$(component_pid "$name"); then
     kill -TERM "$pid" 2>/dev/null || true
-    local i
-    for ((i = 0; i < wait * 10; i++)); do
-      [[ -d /proc/$pid && $(cut -d' ' -f3 "/proc/$pid/stat" 2>/dev/null) != Z ]] || break
+    for ((i = 0; i < seconds * 10; i++)); do
+      pid_running "$pid" || break
       sleep 0.1
     done
-    if [[ -d /proc/$pid ]]; then
-      log "$name did not stop in ${wait}s; SIGKILL"
+    if pid_running "$pid"; then
+      log "$name did not stop in ${seconds}s; SIGKILL"
       kill -KILL "$pid" 2>/dev/null || true
       sleep 0.2
     fi

@@ -18,6 +18,8 @@ healthy() {
   local c
   for c in "${COMPONENTS[@]}"; do component_alive "$c" || return 1; done
   [[ -f $KUBECONFIG_ADMIN && -f $STATE/cluster.json ]] || return 1
+  # The pause/probe image is rebuilt (and re-imported) when its sources changed.
+  [[ -z $(find "$CLUSTER_SRC/pause" -newer "$IMAGES_DIR/dvm-pause.tar" 2>/dev/null) && -f $IMAGES_DIR/dvm-pause.tar ]] || return 1
   ip -4 addr show dev "$BRIDGE" 2>/dev/null | grep -q "inet $NODE_IP/" || return 1
   kubectl get --raw /readyz >/dev/null 2>&1 || return 1
   node_ready
@@ -278,7 +280,7 @@ put_file "$STATE/cluster.json" <<EOF
 {
   "stateDir": "$STATE",
   "kubeconfig": "$KUBECONFIG_ADMIN",
-  "kubectl": "$BIN/kubectl",
+  "kubectlPath": "$BIN/kubectl",
   "apiServer": "$API_SERVER",
   "nodeName": "$NODE_NAME",
   "nodeIP": "$NODE_IP",
@@ -310,7 +312,7 @@ start_component containerd "$(command -v containerd)" --config "$CTRD/config.tom
 
 # The pause/probe image: built from test/cluster/pause, re-imported when its archive changes.
 image_tar=$IMAGES_DIR/dvm-pause.tar
-("$CLUSTER_SRC/pause/build-image.sh" "$image_tar.new" && { cmp -s "$image_tar.new" "$image_tar" || mv "$image_tar.new" "$image_tar"; } && rm -f "$image_tar.new") \
+("$CLUSTER_SRC/pause/build-image.sh" "$image_tar.new" && { cmp -s "$image_tar.new" "$image_tar" || mv "$image_tar.new" "$image_tar"; } && rm -f "$image_tar.new" && touch "$image_tar") \
   >>"$LOGS/images.log" 2>&1 &
 image_build=$!
 

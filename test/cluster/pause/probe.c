@@ -8,6 +8,9 @@
 //                         what the server sends until it closes or WAIT seconds (default 2) pass
 //                         without data; exit 3 on failure
 //   serve PORT TEXT       listen on 0.0.0.0:PORT, send TEXT and a newline to each client, close
+//   http PORT TEXT        listen on 0.0.0.0:PORT as an HTTP server: a websocket upgrade request gets
+//                         101 and one text message TEXT, then a close frame; any other request gets
+//                         200 with TEXT as the body
 //   write FILE TEXT       write TEXT and a newline to FILE (created 0644, truncated)
 //   cat FILE              print FILE
 //   ls DIR                print the entries of DIR, one per line, with mode, uid and gid
@@ -21,8 +24,10 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -271,6 +276,141 @@ static int cmd_serve(int argc, char **argv) {
   }
 }
 
+// ---- http / websocket ----------------------------------------------------------------------------
+
+static void sha1(const unsigned char *data, size_t len, unsigned char out[20]) {
+  uint32_t h[5] = {0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0};
+  size_t total = ((len + 8) / 64 + 1) * 64;
+  unsigned char *msg = calloc(total, 1);
+  memcpy(msg, data, len);
+  msg[len] = 0x80;
+  uint64_t bits = (uint64_t)len * 8;
+  for (int i = 0; i < 8; i++) msg[total - 1 - i] = (unsigned char)(bits >> (8 * i));
+  for (size_t off = 0; off < total; off += 64) {
+    uint32_t w[80];
+    for (int i = 0; i < 16; i++) w[i] = (uint32_t)msg[off + 4 * i] << 24 | (uint32_t)msg[off + 4 * i + 1] << 16 | (uint32_t)msg[off + 4 * i + 2] << 8 | msg[off + 4 * i + 3];
+    for (int i = 16; i < 80; i++) { uint32_t x = w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]; w[i] = x << 1 | x >> 31; }
+    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
+    for (int i = 0; i < 80; i++) {
+      uint32_t f, k;
+      if (i < 20) { f = (b & c) | (~b & d); k = 0x5A827999; }
+      else if (i < 40) { f = b ^ c ^ d; k = 0x6ED9EBA1; }
+      else if (i < 60) { f = (b & c) | (b & d) | (c & d); k = 0x8F1BBCDC; }
+      else { f = b ^ c ^ d; k = 0xCA62C1D6; }
+      uint32_t t = (a << 5 | a >> 27) + f + e + k + w[i];
+      e = d; d = c; c = b << 30 | b >> 2; b = a; a = t;
+    }
+    h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e;
+  }
+  free(msg);
+  for (int i = 0; i < 5; i++) for (int j = 0; j < 4; j++) out[4 * i + j] = (unsigned char)(h[i] >> (24 - 8 * j));
+}
+
+static void base64(const unsigned char *in, size_t len, char *out) {
+  static const char table[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  size_t o = 0;
+  for (size_t i = 0; i < len; i += 3) {
+    uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < len ? (uint32_t)in[i + 1] << 8 : 0) | (i + 2 < len ? in[i + 2] : 0);
+    out[o++] = table[v >> 18 & 63];
+    out[o++] = table[v >> 12 & 63];
+    out[o++] = i + 1 < len ? table[v >> 6 & 63] : '=';
+    out[o++] = i + 2 < len ? table[v & 63] : '=';
+  }
+  out[o] = 0;
+}
+
+// The value of header NAME (case-insensitive) in the request head, copied into out.
+static int header(const char *head, const char *name, char *out, size_t room) {
+  size_t n = strlen(name);
+  for (const char *line = strstr(head, "\r\n"); line && line[2]; line = strstr(line + 2, "\r\n")) {
+    const char *p = line + 2;
+    if (strncasecmp(p, name, n) == 0 && p[n] == ':') {
+      p += n + 1;
+      while (*p == ' ' || *p == '\t') p++;
+      const char *end = strstr(p, "\r\n");
+      size_t len = end ? (size_t)(end - p) : strlen(p);
+      if (len >= room) len = room - 1;
+      memcpy(out, p, len);
+      out[len] = 0;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+static void write_all(int fd, const void *buf, size_t len) {
+  const char *p = buf;
+  while (len > 0) {
+    ssize_t n = write(fd, p, len);
+    if (n <= 0) return;
+    p += n;
+    len -= (size_t)n;
+  }
+}
+
+static void serve_http(int c, const char *text) {
+  char head[8192];
+  size_t got = 0;
+  while (got < sizeof head - 1) {
+    struct pollfd pfd = {c, POLLIN, 0};
+    if (poll(&pfd, 1, 5000) <= 0) return;
+    ssize_t n = read(c, head + got, sizeof head - 1 - got);
+    if (n <= 0) return;
+    got += (size_t)n;
+    head[got] = 0;
+    if (strstr(head, "\r\n\r\n")) break;
+  }
+  char upgrade[64] = "", key[128] = "";
+  if (header(head, "Upgrade", upgrade, sizeof upgrade) && strcasecmp(upgrade, "websocket") == 0 &&
+      header(head, "Sec-WebSocket-Key", key, sizeof key)) {
+    char joined[256], accept[64];
+    unsigned char digest[20];
+    snprintf(joined, sizeof joined, "%s258EAFA5-E914-47DA-95CA-C5AB0DC85B11", key);
+    sha1((const unsigned char *)joined, strlen(joined), digest);
+    base64(digest, 20, accept);
+    dprintf(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", accept);
+    size_t len = strlen(text);
+    unsigned char frame[10];
+    size_t flen = 0;
+    frame[flen++] = 0x81;  // FIN, text
+    if (len < 126) frame[flen++] = (unsigned char)len;
+    else { frame[flen++] = 126; frame[flen++] = (unsigned char)(len >> 8); frame[flen++] = (unsigned char)len; }
+    write_all(c, frame, flen);
+    write_all(c, text, len);
+    const unsigned char close_frame[] = {0x88, 0x02, 0x03, 0xe8};  // close, 1000
+    write_all(c, close_frame, sizeof close_frame);
+    struct pollfd pfd = {c, POLLIN, 0};
+    char buf[1024];
+    while (poll(&pfd, 1, 1000) > 0 && read(c, buf, sizeof buf) > 0) {
+    }
+  } else {
+    dprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s", strlen(text), text);
+  }
+}
+
+static int cmd_http(int argc, char **argv) {
+  if (!need(argc, 3, "http PORT TEXT")) return 64;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  struct sockaddr_in sa = {0};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons((unsigned short)atoi(argv[1]));
+  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 64) < 0) {
+    fprintf(stderr, "probe: listen :%s: %s\n", argv[1], strerror(errno));
+    return 3;
+  }
+  printf("http :%s\n", argv[1]);
+  fflush(stdout);
+  signal(SIGPIPE, SIG_IGN);
+  for (;;) {
+    int c = accept(fd, NULL, NULL);
+    if (c < 0) continue;
+    serve_http(c, argv[2]);
+    close(c);
+  }
+}
+
 static int cmd_write(int argc, char **argv) {
   if (!need(argc, 3, "write FILE TEXT")) return 64;
   FILE *f = fopen(argv[1], "w");
@@ -336,6 +476,7 @@ static int run(int argc, char **argv) {
   if (strcmp(c, "resolve") == 0) return cmd_resolve(argc, argv);
   if (strcmp(c, "connect") == 0) return cmd_connect(argc, argv);
   if (strcmp(c, "serve") == 0) return cmd_serve(argc, argv);
+  if (strcmp(c, "http") == 0) return cmd_http(argc, argv);
   if (strcmp(c, "write") == 0) return cmd_write(argc, argv);
   if (strcmp(c, "cat") == 0) return cmd_cat(argc, argv);
   if (strcmp(c, "ls") == 0) return cmd_ls(argc, argv);
