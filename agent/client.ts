@@ -97,11 +97,11 @@ export async function runClient(config: ClientConfig, log: Logger, signal: Abort
     const run = await (firstRun ?? startRsync());
     firstRun = null;
     exitCode = run.exitCode;
-    const outcome = judgeAttempt(run.exitCode, run.messages, entry.takeStatus());
+    const outcome = judgeAttempt(run.exitCode, run.messages, entry.takeStatus(), { lines: run.errors, truncated: run.errorsTruncated });
     if (outcome.verdict === 'ok' || outcome.verdict === 'ok-with-warning') {
       succeeded = true;
       message = outcome.verdict === 'ok' ? 'copy complete' : `copy complete with a warning: ${outcome.reason}`;
-      if (outcome.verdict === 'ok-with-warning') log.warn({ reason: outcome.reason }, 'source files vanished during the copy');
+      if (outcome.verdict === 'ok-with-warning') log.warn({ reason: outcome.reason }, 'copy complete with a warning');
       break;
     }
     const retries = attempt - 1;

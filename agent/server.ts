@@ -2,7 +2,7 @@
 // its own `rsync --daemon`, inetd style: rsync's stdin/stdout is a socket whose other end we relay
 // to the TLS stream. No rsyncd TCP port exists anywhere.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
@@ -41,6 +41,12 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   // removed again if the server cannot start.
   const created = config.modules.filter((module) => !existsSync(module.path)).map((module) => module.path);
   for (const path of created) mkdirSync(path, { recursive: true });
+  try {
+    assertWritable(config.modules);
+  } catch (error) {
+    for (const path of created) rmSync(path, { recursive: true, force: true });
+    throw error;
+  }
   // rsync's config (written once, read-only), its log and transient socket pairs. No client can
   // write here: the destination of every transfer is the server's choice (daemon-request.ts).
   const workDir = mkdtempSync(join(config.workDir ?? tmpdir(), 'dvm-server-'));
@@ -161,4 +167,17 @@ function gateRequest(socket: TLSSocket, rsync: Socket, gate: DaemonRequestGate, 
     socket.pipe(rsync);
   };
   socket.on('data', onData);
+}
+
+/** A volume this uid cannot write would fail every file of the copy; say so once, at start. */
+function assertWritable(modules: readonly DaemonModule[]): void {
+  for (const module of modules) {
+    try {
+      accessSync(module.path, constants.W_OK | constants.X_OK);
+    } catch {
+      throw new Error(`destination volume ${module.path} (module ${module.name}) is not writable by uid ${process.getuid?.()} `
+        + `gid ${process.getgid?.()} groups ${process.getgroups?.().join(',')}: give the pods an fsGroup (setting rsync_fs_group; `
+        + 'OpenShift assigns one) or run them as root (migration_rsync_privileged)');
+    }
+  }
 }

@@ -101,7 +101,7 @@ t.test('pods: supplemental groups, non-root lockdown, resources, read-only sourc
     t.equal(container.terminationMessagePath, '/dev/termination-log');
     t.same(container.command.slice(0, 2), ['dvm-agent', server ? 'server' : 'client']);
     t.ok(container.volumeMounts.some((mount: any) => mount.mountPath === '/tmp'), 'writable /tmp on a read-only root');
-    for (const volume of pod.spec.volumes.filter((entry: any) => entry.secret)) t.equal(volume.secret.defaultMode, 0o400);
+    for (const volume of pod.spec.volumes.filter((entry: any) => entry.secret)) t.equal(volume.secret.defaultMode, 0o440);
     t.equal(container.resources.limits.cpu, server ? '1' : '2');
     if (!server) {
       t.equal(pod.spec.restartPolicy, 'Never');

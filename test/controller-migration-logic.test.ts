@@ -4,7 +4,7 @@ import t from 'tap';
 import { finalResult, worthAnotherPod } from '../controller/migration/client-run.js';
 import { nodePins } from '../controller/migration/node-pins.js';
 import { runPooled } from '../controller/migration/pool.js';
-import { resultFromTerminationMessage, stuckReason } from '../controller/migration/pod-state.js';
+import { pendingReason, resultFromTerminationMessage, stuckReason } from '../controller/migration/pod-state.js';
 import { parseAgentEvent } from '../agent/progress/events.js';
 
 const appPod = (name: string, claim: string, node: string, phase = 'Running', labels: Record<string, string> = {}) => ({
@@ -52,7 +52,14 @@ t.test('completion comes from the exit code and the termination message, never a
 
 t.test('stuck pods are recognised', async (t) => {
   t.match(stuckReason({ status: { phase: 'Pending', containerStatuses: [{ state: { waiting: { reason: 'ImagePullBackOff', message: 'no such image' } } }] } }), /ImagePullBackOff: no such image/);
-  t.match(stuckReason({ status: { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/3 nodes' }] } }), /Unschedulable/);
+  const unschedulable = { status: { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/1 nodes are available: 1 Insufficient cpu.' }] } };
+  t.equal(stuckReason(unschedulable), undefined, 'a full node is waited for, not a failure');
+  t.match(pendingReason(unschedulable), /Unschedulable: 0\/1 nodes are available: 1 Insufficient cpu/, 'but named when the start timeout runs out');
+  const crashing = { status: { phase: 'Running', containerStatuses: [{
+    state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 10s' } },
+    lastState: { terminated: { exitCode: 1, message: 'line 1\nline 2\ncannot read agent config /etc/dvm/config/agent.yaml: EACCES' } },
+  }] } };
+  t.match(stuckReason(crashing), /CrashLoopBackOff: back-off 10s; last exit code 1: .*cannot read agent config .*EACCES/, 'a crash loop says how the container last ended');
   t.equal(stuckReason({ status: { phase: 'Pending', containerStatuses: [{ state: { waiting: { reason: 'ContainerCreating' } } }] } }), undefined);
 });
 

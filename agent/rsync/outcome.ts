@@ -7,7 +7,23 @@ export interface AttemptOutcome {
   reason: string;
 }
 
-export function judgeAttempt(exitCode: number, messages: readonly string[], tunnel: TunnelStatus | null): AttemptOutcome {
+/** What a destination agent without root cannot do to the volume's root directory, which it does not
+ * own (root, group fsGroup, mode 2775 on a fresh PVC): set its times, mode, group or owner. rsync
+ * reports each as an error and exits 23, although every file arrived. */
+const ROOT_ATTRIBUTE_FAILURE = /^rsync: \[generator\] (?:failed to set (?:times|permissions) on|ch(?:grp|own)) "(?:[^"]*\/)?\."(?: \(in [^)]*\))?(?: failed)?: Operation not permitted \(1\)$/;
+const PARTIAL_TRANSFER_SUMMARY = /^rsync error: some files\/attrs were not transferred/;
+
+export const ROOT_ATTRIBUTES_LEFT_ALONE = 'the destination volume\'s root directory keeps its own owner, group, mode and times (the destination agent does not run as root and does not own it); everything below it was copied';
+
+/** Exit 23 where the only errors are the volume root's attributes: the copy is complete. */
+export function onlyRootAttributesFailed(exitCode: number, errors: readonly string[], truncated: boolean): boolean {
+  if (exitCode !== 23 || truncated) return false;
+  const failures = errors.filter((line) => !PARTIAL_TRANSFER_SUMMARY.test(line));
+  return failures.length > 0 && failures.every((line) => ROOT_ATTRIBUTE_FAILURE.test(line.trim()));
+}
+
+export function judgeAttempt(exitCode: number, messages: readonly string[], tunnel: TunnelStatus | null, errors: { lines: readonly string[]; truncated: boolean } = { lines: [], truncated: true }): AttemptOutcome {
+  if (onlyRootAttributesFailed(exitCode, errors.lines, errors.truncated)) return { verdict: 'ok-with-warning', reason: ROOT_ATTRIBUTES_LEFT_ALONE };
   if (exitCode !== 0 && tunnel) {
     return { verdict: isPermanentTunnelFailure(tunnel.kind) ? 'fail' : 'retry', reason: tunnel.message };
   }

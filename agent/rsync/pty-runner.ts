@@ -7,6 +7,10 @@ export interface RsyncRun {
   exitCode: number;
   /** The last lines rsync printed that were not progress, for error messages. */
   messages: string[];
+  /** Every error line rsync printed ("rsync: ..." and "rsync error: ..."), up to MAX_ERRORS. */
+  errors: string[];
+  /** More error lines than MAX_ERRORS were printed: errors is not the whole story. */
+  errorsTruncated: boolean;
 }
 
 export interface RunRsyncOptions {
@@ -18,6 +22,8 @@ export interface RunRsyncOptions {
 }
 
 const KEPT_MESSAGES = 20;
+const MAX_ERRORS = 200;
+const ERROR_LINE = /^rsync( error)?: /;
 
 export function runRsync({ rsyncPath, argv, env, onLine, signal }: RunRsyncOptions): Promise<RsyncRun> {
   return new Promise((resolve) => {
@@ -30,9 +36,15 @@ export function runRsync({ rsyncPath, argv, env, onLine, signal }: RunRsyncOptio
     });
     const splitter = new LineSplitter();
     const messages: string[] = [];
+    const errors: string[] = [];
+    let errorsTruncated = false;
     const take = (line: string): void => {
       onLine(line);
       if (parseProgress2Line(line)) return;
+      if (ERROR_LINE.test(line)) {
+        if (errors.length < MAX_ERRORS) errors.push(line);
+        else errorsTruncated = true;
+      }
       messages.push(line);
       if (messages.length > KEPT_MESSAGES) messages.shift();
     };
@@ -43,7 +55,7 @@ export function runRsync({ rsyncPath, argv, env, onLine, signal }: RunRsyncOptio
       splitter.flush().forEach(take);
       signal?.removeEventListener('abort', abort);
       // Killed by a signal: report it the way a shell would (128+n), never as success.
-      resolve({ exitCode: bySignal ? 128 + bySignal : exitCode, messages });
+      resolve({ exitCode: bySignal ? 128 + bySignal : exitCode, messages, errors, errorsTruncated });
     });
   });
 }

@@ -212,8 +212,10 @@ export function registerClusterCommands(program: Command): void {
       const found = await status(connectClusters(clusterRefs(flags)), flags.run !== undefined ? labelSafeRunId(flags.run) : undefined);
       if (flags.json) process.stdout.write(`${JSON.stringify(found)}\n`);
       else {
-        for (const side of ['source', 'destination'] as const) {
-          process.stdout.write(`${side}: ${found[side].length} object(s)\n`);
+        const sides = found.sameCluster ? (['source'] as const) : (['source', 'destination'] as const);
+        for (const side of sides) {
+          const label = found.sameCluster ? 'source and destination (one cluster)' : side;
+          process.stdout.write(`${label}: ${found[side].length} object(s)\n`);
           for (const object of found[side]) process.stdout.write(`  ${object.kind} ${object.namespace}/${object.name}\n`);
         }
       }

@@ -54,6 +54,12 @@ function loadKubeConfig(ref: ClusterRef, role: ClusterRole): k8s.KubeConfig {
   return kc;
 }
 
+/** Source and destination are one cluster (a migration between namespaces of one cluster): every
+ * labelled object is then seen from both sides and must be counted once. */
+export function isSameCluster(a: Cluster, b: Cluster): boolean {
+  return a.server === b.server;
+}
+
 /** Fails with one line when the API server cannot be reached or refuses our credentials. */
 export async function checkReachable(cluster: Cluster): Promise<void> {
   try {

@@ -4,8 +4,11 @@ import type { ControllerSettings } from '../config/settings.js';
 
 export type Side = 'source' | 'target';
 
-/** Capabilities root rsync needs to set owners, modes and times on files it does not own. */
-const ROOT_CAPABILITIES = ['CHOWN', 'FOWNER', 'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'SETGID', 'SETUID', 'FSETID', 'MKNOD'];
+/** Capabilities root rsync needs: set owners, modes and times on files it does not own, read any
+ * file (DAC_OVERRIDE covers reading and searching too, so DAC_READ_SEARCH, which Pod Security
+ * `baseline` refuses, is not asked for), chroot into the destination volume, and switch to the
+ * numeric ids of the files. All of them are in `baseline`'s allowed list. */
+const ROOT_CAPABILITIES = ['CHOWN', 'FOWNER', 'DAC_OVERRIDE', 'SETGID', 'SETUID', 'FSETID', 'MKNOD', 'SYS_CHROOT'];
 
 export function podSecurityContext(settings: ControllerSettings, side: Side): Record<string, unknown> {
   const groups = side === 'source' ? settings.src_supplemental_groups : settings.target_supplemental_groups;
@@ -17,7 +20,9 @@ export function podSecurityContext(settings: ControllerSettings, side: Side): Re
   return {
     ...context,
     runAsNonRoot: true,
-    // The TLS Secret is 0400: a non-root user reads it through fsGroup (OpenShift's SCC sets one).
+    // Secret files are 0440, owned by root and group 0 (or fsGroup when set): the image's user is
+    // in group 0, as OpenShift's arbitrary uids are. fsGroup is also what makes a fresh volume
+    // writable for a non-root destination on plain Kubernetes (OpenShift's SCC assigns one).
     ...(settings.rsync_fs_group !== undefined ? { fsGroup: settings.rsync_fs_group, fsGroupChangePolicy: 'OnRootMismatch' } : {}),
   };
 }
@@ -40,5 +45,7 @@ export function containerResources(settings: ControllerSettings, side: Side): Re
   return pick;
 }
 
-/** Mode of mounted Secret files: 0400 (decimal 256), readable by the pod's user (and fsGroup) only. */
-export const SECRET_FILE_MODE = 0o400;
+/** Mode of mounted Secret files: 0440, readable by their owner (root) and group: group 0, which the
+ * agent's user is in, or the fsGroup when one is set. 0400 would leave a non-root pod without
+ * fsGroup unable to read its own config. */
+export const SECRET_FILE_MODE = 0o440;

@@ -32,7 +32,8 @@ export function serverPod(runId: string, server: ServerPlan, settings: Controlle
         resources: containerResources(settings, 'target'),
         securityContext: containerSecurityContext(settings),
         terminationMessagePath: TERMINATION_LOG,
-        terminationMessagePolicy: 'File',
+        // The agent writes its result there; if it dies first, the kubelet keeps its last log lines instead.
+        terminationMessagePolicy: 'FallbackToLogsOnError',
         volumeMounts: [
           { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
           { name: 'tls', mountPath: TLS_DIR, readOnly: true },

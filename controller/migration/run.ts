@@ -19,6 +19,7 @@ import { createNetworkPolicies, prepareDestination } from './destination.js';
 import type { EventSink, MigrationResult, PvcSummary } from './events.js';
 import { runPooled } from './pool.js';
 import { preflight } from './preflight.js';
+import { superviseServers } from './server-supervisor.js';
 import { startServers } from './servers.js';
 
 export interface RunOptions {
@@ -60,6 +61,7 @@ export async function runMigration(spec: MigrationSpec, settings: ControllerSett
   }
 
   let pvcs: PvcSummary[] = [];
+  let stopSupervising = (): void => undefined;
   let failure: unknown;
   try {
     throwIfAborted(abort.signal);
@@ -73,6 +75,7 @@ export async function runMigration(spec: MigrationSpec, settings: ControllerSett
     throwIfAborted(abort.signal);
     phase({ type: 'phase', phase: 'servers', message: `starting ${context.plan.servers.length} server pod(s) behind ${settings.rsync_endpoint_type}` });
     const servers = await startServers(context, checked);
+    stopSupervising = superviseServers(context, servers.pods);
     throwIfAborted(abort.signal);
     phase({ type: 'phase', phase: 'clients', message: `copying ${context.plan.clients.length} PVC(s), at most ${settings.rsync_max_concurrent_clients} at once` });
     for (const client of context.plan.clients) {
@@ -86,6 +89,7 @@ export async function runMigration(spec: MigrationSpec, settings: ControllerSett
     if (!(error instanceof AbortedError)) log.error({ runId, err: (error as Error).message }, 'run failed; cleaning up');
     abort.abort();
   } finally {
+    stopSupervising();
     options.signal?.removeEventListener('abort', onOuterAbort);
   }
 

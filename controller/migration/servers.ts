@@ -8,13 +8,15 @@ import { waitFor } from '../cluster/watch.js';
 import { SHARED } from '../cluster/write-counter.js';
 import { exposeServer, waitEndpointReady, type EndpointContext, type ResolvedEndpoint } from '../endpoints/index.js';
 import { serverPodName } from '../manifests/names.js';
-import { serverObjects, type RunPkiPems } from '../manifests/render.js';
+import { serverObjects, type KubeObject, type RunPkiPems } from '../manifests/render.js';
 import type { Preflight, RunContext } from './context.js';
-import { isPodReady, stuckReason } from './pod-state.js';
+import { isPodReady, pendingReason, stuckReason } from './pod-state.js';
 
 export interface ServersUp {
   endpoints: Record<string, ResolvedEndpoint>;
   pki: RunPkiPems;
+  /** The server pods as created, for superviseServers. */
+  pods: KubeObject[];
 }
 
 export function endpointContext(context: RunContext, preflight: Preflight): EndpointContext {
@@ -44,16 +46,18 @@ export async function startServers(context: RunContext, preflight: Preflight): P
   });
   const pki: RunPkiPems = { caPem: runPki.ca.certPem, server: runPki.server, clients: runPki.clients };
 
+  const pods: KubeObject[] = [];
   for (const server of context.plan.servers) {
     const objects = serverObjects(context.runId, server, context.settings, endpoints[server.namespace]!, pki);
     for (const secret of objects.secrets) await createObject(context.clusters.destination, secret, context.writes, SHARED);
     await createObject(context.clusters.destination, objects.pod, context.writes, SHARED);
+    pods.push(objects.pod);
   }
   await Promise.all(context.plan.servers.flatMap((server) => [
     waitServerReady(context, server.namespace),
     waitEndpointReady(endpointCtx, server.namespace),
   ]));
-  return { endpoints, pki };
+  return { endpoints, pki, pods };
 }
 
 async function waitServerReady(context: RunContext, namespace: string): Promise<void> {
@@ -68,7 +72,8 @@ async function waitServerReady(context: RunContext, namespace: string): Promise<
     timeoutMs: context.timeoutMs,
     describeTimeout: (pods) => {
       const pod = pods[0];
-      const state = !pod ? 'it does not exist' : `phase ${pod.status?.phase ?? 'unknown'}, ${isPodReady(pod) ? 'ready' : 'not ready (readiness probe /readyz not passing)'}`;
+      const pending = pendingReason(pod);
+      const state = !pod ? 'it does not exist' : `phase ${pod.status?.phase ?? 'unknown'}, ${isPodReady(pod) ? 'ready' : pending ?? 'not ready (readiness probe /readyz not passing)'}`;
       return `server pod ${namespace}/${name} was not Ready within ${Math.round(context.timeoutMs / 1000)}s: ${state}`;
     },
     signal: context.signal,

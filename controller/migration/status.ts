@@ -1,4 +1,5 @@
 // What exists of a run (or of every run) on both clusters.
+import { isSameCluster } from '../cluster/connection.js';
 import { findLabelled, type LabelledObjectRef } from '../cluster/delete-labelled.js';
 import { ownerLabels, runSelector, selector } from '../manifests/labels.js';
 import type { Clusters } from './context.js';
@@ -6,12 +7,18 @@ import type { Clusters } from './context.js';
 export interface RunStatus {
   runId?: string;
   source: LabelledObjectRef[];
+  /** Empty when sameCluster: every object is listed once, under source. */
   destination: LabelledObjectRef[];
+  sameCluster: boolean;
 }
 
 /** Objects labelled with the run; with no run id, every dvm object. */
 export async function runStatus(clusters: Clusters, runId?: string): Promise<RunStatus> {
   const labelSelector = runId ? runSelector(runId) : selector(ownerLabels());
-  const [source, destination] = await Promise.all([findLabelled(clusters.source, labelSelector), findLabelled(clusters.destination, labelSelector)]);
-  return { ...(runId ? { runId } : {}), source, destination };
+  const sameCluster = isSameCluster(clusters.source, clusters.destination);
+  const [source, destination] = await Promise.all([
+    findLabelled(clusters.source, labelSelector),
+    sameCluster ? [] : findLabelled(clusters.destination, labelSelector),
+  ]);
+  return { ...(runId ? { runId } : {}), source, destination, sameCluster };
 }
