@@ -8,6 +8,7 @@ set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 [[ $(id -u) == 0 ]] || die "down.sh needs root"
+lock_cluster
 purge=false
 case ${1:-} in
   --purge) purge=true ;;
@@ -89,8 +90,9 @@ for ns in "${pod_netns[@]}"; do
   umount "$ns" 2>/dev/null || umount -l "$ns" 2>/dev/null || true
   rm -f "$ns"
 done
-# The IP allocations of pods that no longer exist.
+# The IP allocations of pods that no longer exist, and libcni's cached results for our network.
 rm -rf "${CNI_DIR:?}/ipam"
+rm -f /var/lib/cni/results/dvm-*
 
 # Loop devices on our Block volumes' backing files.
 for img in "$VOLUMES"/*.img; do
@@ -134,6 +136,9 @@ if $purge; then
     die "something is still mounted under $STATE; not deleting it"
   fi
   rm -rf --one-file-system "${STATE:?}"
+  # The kubelet's device-plugin socket has a fixed path.
+  rm -f /var/lib/kubelet/device-plugins/kubelet.sock
+  rmdir /var/lib/kubelet/device-plugins /var/lib/kubelet 2>/dev/null || true
   # The kubelet's pod logs (its log path is fixed): only the pods of this node ever lived here.
   if [[ -d /var/log/pods ]]; then
     find /var/log/containers -maxdepth 1 -type l -lname '/var/log/pods/*' -delete 2>/dev/null || true

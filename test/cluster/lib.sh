@@ -81,7 +81,7 @@ start_component() {
   mkdir -p "$RUN" "$LOGS"
   printf '\n===== %s starting %s\n' "$(date -Is)" "$name" >>"$LOGS/$name.log"
   # Not a process group leader (no job control here), so setsid execs in place: $! is the daemon.
-  setsid "$@" </dev/null >>"$LOGS/$name.log" 2>&1 &
+  setsid "$@" </dev/null >>"$LOGS/$name.log" 2>&1 9>&- &
   local pid=$! start=""
   for _ in 1 2 3 4 5 6 7 8 9 10; do
     start=$(proc_start_time "$pid") && [[ -n $start ]] && break
@@ -110,6 +110,16 @@ stop_component() {
     fi
   fi
   rm -f "$RUN/$name.pid"
+}
+
+# One up.sh/down.sh at a time per state dir (fd 9; daemons are started without it). down.sh run by
+# up.sh inherits the lock.
+lock_cluster() {
+  [[ ${DVM_CLUSTER_LOCK_HELD:-} == "$STATE" ]] && return 0
+  mkdir -p /run/lock
+  exec 9>"/run/lock/dvm-test-cluster-$(printf %s "$STATE" | md5sum | cut -c1-12).lock"
+  flock -w 600 9 || die "another up.sh or down.sh still runs (lock held for 10 minutes)"
+  export DVM_CLUSTER_LOCK_HELD=$STATE
 }
 
 # Waits until CMD succeeds: wait_for SECONDS WHAT CMD...

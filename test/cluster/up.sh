@@ -7,11 +7,30 @@ set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 [[ $(id -u) == 0 ]] || die "up.sh needs root"
+lock_cluster
 T0=$EPOCHREALTIME
 elapsed() { awk "BEGIN { printf \"%.1fs\", $EPOCHREALTIME - $T0 }"; }
 
 node_ready() {
   [[ $(kubectl get node "$NODE_NAME" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null) == True ]]
+}
+
+# DVM_CLUSTER_IMAGES: image archives (colon-separated) to import too, e.g. the agent image; each is
+# imported again only when its size or mtime changed.
+extra_image_keys() {
+  local archive
+  IFS=: read -r -a archives <<<"${DVM_CLUSTER_IMAGES:-}"
+  for archive in "${archives[@]}"; do
+    [[ -n $archive ]] || continue
+    [[ -f $archive ]] || die "DVM_CLUSTER_IMAGES: no such archive $archive"
+    echo "$(stat -c '%s %Y' "$archive") $archive"
+  done
+}
+extra_images_current() {
+  local key
+  while read -r key; do
+    [[ -z $key ]] || grep -qxF "$key" "$IMAGES_DIR/extra.imported" 2>/dev/null || return 1
+  done < <(extra_image_keys)
 }
 
 healthy() {
@@ -20,6 +39,7 @@ healthy() {
   [[ -f $KUBECONFIG_ADMIN && -f $STATE/cluster.json ]] || return 1
   # The pause/probe image is rebuilt (and re-imported) when its sources changed.
   [[ -z $(find "$CLUSTER_SRC/pause" -newer "$IMAGES_DIR/dvm-pause.tar" 2>/dev/null) && -f $IMAGES_DIR/dvm-pause.tar ]] || return 1
+  extra_images_current || return 1
   ip -4 addr show dev "$BRIDGE" 2>/dev/null | grep -q "inet $NODE_IP/" || return 1
   kubectl get --raw /readyz >/dev/null 2>&1 || return 1
   node_ready
@@ -29,6 +49,15 @@ if [[ -x $BIN/kubectl ]] && healthy; then
   log "already up and healthy"
   echo "$KUBECONFIG_ADMIN"
   exit 0
+fi
+
+# After a crash, a reboot or the end of a session nothing of ours runs, but mounts, pod network
+# namespaces, iptables chains and the bridge may be left: clean those up first (keeps all state).
+any_alive=false
+for c in "${COMPONENTS[@]}"; do component_alive "$c" && any_alive=true; done
+if ! $any_alive && { compgen -G "$RUN/*.pid" >/dev/null || ip link show "$BRIDGE" >/dev/null 2>&1; }; then
+  log "cleaning up after a cluster that no longer runs"
+  "$CLUSTER_SRC/down.sh" >&2
 fi
 
 # ---- packages ------------------------------------------------------------------------------------
@@ -345,6 +374,16 @@ if [[ $(cat "$IMAGES_DIR/dvm-pause.imported" 2>/dev/null) != "$imported_digest" 
   ctr -n k8s.io images import "$image_tar" >>"$LOGS/images.log" 2>&1 || die "ctr images import failed; see $LOGS/images.log"
   echo "$imported_digest" >"$IMAGES_DIR/dvm-pause.imported"
 fi
+
+while read -r size mtime archive; do
+  [[ -n ${archive:-} ]] || continue
+  key="$size $mtime $archive"
+  grep -qxF "$key" "$IMAGES_DIR/extra.imported" 2>/dev/null && continue
+  log "importing $archive"
+  ctr -n k8s.io images import "$archive" >>"$LOGS/images.log" 2>&1 || die "ctr images import $archive failed; see $LOGS/images.log"
+  { grep -vF " $archive" "$IMAGES_DIR/extra.imported" 2>/dev/null || true; echo "$key"; } >"$IMAGES_DIR/extra.imported.new"
+  mv "$IMAGES_DIR/extra.imported.new" "$IMAGES_DIR/extra.imported"
+done < <(extra_image_keys)
 
 wait_for 90 kube-apiserver kubectl get --raw /readyz || die "the API server is not ready; see $LOGS/kube-apiserver.log"
 log "API server ready ($(elapsed))"
