@@ -21,9 +21,10 @@ export function podSecurityContext(settings: ControllerSettings, side: Side): Re
     ...context,
     runAsNonRoot: true,
     // Secret files are 0440, owned by root and group 0 (or fsGroup when set): the image's user is
-    // in group 0, as OpenShift's arbitrary uids are. fsGroup is also what makes a fresh volume
-    // writable for a non-root destination on plain Kubernetes (OpenShift's SCC assigns one).
-    ...(settings.rsync_fs_group !== undefined ? { fsGroup: settings.rsync_fs_group, fsGroupChangePolicy: 'OnRootMismatch' } : {}),
+    // in group 0, as OpenShift's arbitrary uids are. fsGroup is what makes a fresh volume writable
+    // for a non-root destination on plain Kubernetes (OpenShift's SCC assigns one). Never on the
+    // source: the kubelet would change the group and mode of the user's files to apply it.
+    ...(side === 'target' && settings.rsync_fs_group !== undefined ? { fsGroup: settings.rsync_fs_group, fsGroupChangePolicy: 'OnRootMismatch' } : {}),
   };
 }
 
