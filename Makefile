@@ -1,6 +1,6 @@
 # Everyday commands. `make demo` and `make test` are the two set-up commands the README promises:
 # each installs what it needs on a fresh Debian machine (as root) before it runs.
-.PHONY: demo test test-slow bench build deps-demo deps-test clean
+.PHONY: demo test test-slow test-cluster cluster image bench build deps-demo deps-test clean
 
 DEMO_PACKAGES := rsync
 TEST_PACKAGES := rsync tinyproxy stunnel4 iproute2 util-linux procps chromium python3 openssl
@@ -9,9 +9,26 @@ NODE_DEPS := node_modules/.package-lock.json
 demo: deps-demo build
 	node dist/controller/cli/dvm.js demo
 
-test: deps-test build
+CLUSTER_DIR ?= /var/lib/dvm-test-cluster
+CONTAINERD_SOCK := $(CLUSTER_DIR)/containerd/containerd.sock
+
+# Everything: type checks, the unit/local/fault suite, then the end-to-end suite on the real
+# single-node cluster (brought up by test/cluster/up.sh, left running; test/cluster/down.sh stops it)
+# with the agent image built here and imported into it.
+test: deps-test build cluster image
 	npx tsc -p tsconfig.test.json
 	npx tap
+	$(MAKE) --no-print-directory test-cluster
+
+# The real-cluster tests alone, one file at a time (they share one node's CPUs).
+test-cluster:
+	npx tap --jobs=1 --include 'test/cluster-e2e/**/*.test.ts' --include test/cluster-smoke.test.ts --exclude 'test/support/**'
+
+cluster:
+	test/cluster/up.sh >/dev/null
+
+image: build
+	images/build.sh --import --address $(CONTAINERD_SOCK)
 
 # The long fault scenarios (30 s link outages and the like) on their own.
 test-slow: deps-test build

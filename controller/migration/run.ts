@@ -11,6 +11,7 @@ import type { MigrationSpec } from '../config/spec.js';
 import { planTransfer } from '../manifests/plan.js';
 import { newRunId } from '../config/run-id.js';
 import { clientTlsSecret } from '../manifests/render.js';
+import { describeApiError } from '../cluster/api-error.js';
 import { createObject } from '../cluster/objects.js';
 import { cleanupRun, cleanupStaleRuns } from './cleanup.js';
 import { runClient } from './client-run.js';
@@ -86,7 +87,7 @@ export async function runMigration(spec: MigrationSpec, settings: ControllerSett
       () => abort.abort());
   } catch (error) {
     failure = error;
-    if (!(error instanceof AbortedError)) log.error({ runId, err: (error as Error).message }, 'run failed; cleaning up');
+    if (!(error instanceof AbortedError)) log.error({ runId, err: describeApiError(error) }, 'run failed; cleaning up');
     abort.abort();
   } finally {
     stopSupervising();
@@ -121,7 +122,7 @@ function summarize(context: RunContext, pvcs: PvcSummary[], failure: unknown, cl
   const failedPvcs = withWrites.filter((pvc) => pvc.status !== 'Succeeded');
   const status = aborted ? 'Aborted' : failure || failedPvcs.length > 0 || withWrites.length === 0 ? 'Failed' : 'Succeeded';
   const message = aborted ? 'interrupted; the run\'s objects were removed'
-    : failure ? (failure as Error).message
+    : failure ? describeApiError(failure)
     : failedPvcs.length > 0 ? `${failedPvcs.length} of ${withWrites.length} PVC(s) failed: ${failedPvcs.map((pvc) => `${pvc.pvc}: ${pvc.message}`).join('; ')}`
     : `${withWrites.length} PVC(s) migrated`;
   return {

@@ -1,0 +1,96 @@
+// Faults on the real cluster: the server pod deleted mid-copy, more client pods than the node can
+// run at once, an HTTP CONNECT proxy with BasicAuth in the way, and SIGINT to dvm mid-copy.
+import t, { type Test } from 'tap';
+import { startTinyproxy } from '../support/tinyproxy.js';
+import { differences, e2eCluster, explain, IMAGE_UID, leftovers, migrate, namespaces, resultsOf, settingsFile, sourcePvc, specFile, uniqueName, workDir } from './support.js';
+
+const setup = await e2eCluster();
+if ('skip' in setup) t.plan(0, setup.skip);
+else {
+  const { cluster } = setup;
+  const MiB = 1024 * 1024;
+
+  const scenario = async (t: Test, prefix: string) => {
+    const work = workDir();
+    const src = uniqueName(`${prefix}-src`);
+    const dst = uniqueName(`${prefix}-dst`);
+    await namespaces(cluster, 'restricted', src, dst);
+    t.teardown(async () => {
+      work.remove();
+      await Promise.all([cluster.deleteNamespace(src, false), cluster.deleteNamespace(dst, false)]);
+    });
+    return { work, src, dst };
+  };
+
+  t.test('the server pod deleted mid-copy is replaced and the copy completes', async (t) => {
+    const { work, src, dst } = await scenario(t, 'srvdel');
+    const tree = await sourcePvc(cluster, src, 'data', { seed: 41, bigFileBytes: 48 * MiB, chownTo: IMAGE_UID });
+    const settings = settingsFile(work.dir, { rsync_endpoint_type: 'ClusterIP', rsync_fs_group: 2000, rsync_opt_bwlimit: 4096 });
+    const run = migrate(cluster, specFile(work.dir, [{ namespace: src, name: 'data', targetNamespace: dst }]), settings);
+    await run.waitFor((event) => event.type === 'progress' && event.bytes > 2 * MiB);
+    const pods = await cluster.kubectl(['get', 'pods', '-n', dst, '-l', 'purpose=rsync', '-o', 'name']);
+    t.ok(pods.trim(), `server pod found (${pods.trim()})`);
+    await cluster.kubectl(['delete', '-n', dst, ...pods.trim().split('\n'), '--wait=false']);
+    const { code } = await run.done;
+    t.equal(code, 0, `exit 0 (${explain(run)})`);
+    t.ok(run.events.some((event) => event.type === 'attempt'), 'the client saw its connection go and retried');
+    t.ok(run.events.some((event) => event.type === 'phase' && /creating it again/.test(event.message)), 'dvm said it replaced the server pod');
+    t.equal(await differences(tree, (await cluster.waitForPvcBound(dst, 'data')).hostPath, { owners: false, rootAttributes: false }), '', 'identical');
+  });
+
+  t.test('more client pods than the node can run at once all finish', async (t) => {
+    const { work, src, dst } = await scenario(t, 'busy');
+    const names = ['p1', 'p2', 'p3', 'p4', 'p5'];
+    const trees = await Promise.all(names.map((name, index) => sourcePvc(cluster, src, name, { seed: 50 + index, files: 30, chownTo: IMAGE_UID })));
+    // Two CPUs: the server (400m) and two clients of 700m fit; the others wait as Unschedulable.
+    const settings = settingsFile(work.dir, { rsync_endpoint_type: 'ClusterIP', rsync_fs_group: 2000, source_rsync_pod_cpu_requests: '700m', rsync_max_concurrent_clients: 5, rsync_opt_bwlimit: 256 });
+    const run = migrate(cluster, specFile(work.dir, names.map((name) => ({ namespace: src, name, targetNamespace: dst }))), settings);
+    const { code } = await run.done;
+    t.equal(code, 0, `exit 0 (${explain(run)})`);
+    for (const [index, name] of names.entries()) {
+      t.equal(resultsOf(run)[`${src}/${name}`]?.status, 'Succeeded', `${name} Succeeded`);
+      t.equal(await differences(trees[index]!, (await cluster.waitForPvcBound(dst, name)).hostPath, { owners: false, rootAttributes: false }), '', `${name} identical`);
+    }
+  });
+
+  t.test('through tinyproxy with BasicAuth to a Route', async (t) => {
+    const { work, src, dst } = await scenario(t, 'proxy');
+    const password = 'pr0xy-e2e-s3cret';
+    const proxy = await startTinyproxy({ user: 'dvm', password, listen: cluster.nodeIP, allow: [cluster.podCIDR] });
+    t.teardown(() => proxy.stop());
+    const tree = await sourcePvc(cluster, src, 'data', { seed: 61, chownTo: IMAGE_UID });
+    const settings = settingsFile(work.dir, { rsync_endpoint_type: 'Route', rsync_fs_group: 2000, stunnel_tcp_proxy: proxy.url });
+    const run = migrate(cluster, specFile(work.dir, [{ namespace: src, name: 'data', targetNamespace: dst }]), settings);
+    const { code } = await run.done;
+    t.equal(code, 0, `exit 0 (${explain(run)})`);
+    t.ok(proxy.connects().some((target) => target.endsWith(`:${cluster.routerPort}`)), `the client went through the proxy (${proxy.connects().join(', ')})`);
+    t.equal(await differences(tree, (await cluster.waitForPvcBound(dst, 'data')).hostPath, { owners: false, rootAttributes: false }), '', 'identical');
+    t.notOk(JSON.stringify(run.events).includes(password) || run.stderr.join('\n').includes(password), 'the password appears in no event and no log line');
+  });
+
+  t.test('SIGINT mid-copy: exit 130 and nothing of the run left', async (t) => {
+    const { work, src, dst } = await scenario(t, 'sigint');
+    await sourcePvc(cluster, src, 'data', { seed: 71, bigFileBytes: 32 * MiB, chownTo: IMAGE_UID });
+    const settings = settingsFile(work.dir, { rsync_endpoint_type: 'NodePort', rsync_fs_group: 2000, rsync_opt_bwlimit: 2048 });
+    const run = migrate(cluster, specFile(work.dir, [{ namespace: src, name: 'data', targetNamespace: dst }]), settings);
+    await run.waitFor((event) => event.type === 'progress' && event.bytes > MiB);
+    run.child.kill('SIGINT');
+    const { code } = await run.done;
+    t.equal(code, 130, `exit 130 (${explain(run)})`);
+    t.same(await leftovers(cluster, src, dst), [], 'no pod, Secret, Service or Route of the run is left');
+  });
+
+  t.test('root pods into namespaces that enforce restricted: one line naming Pod Security, nothing left', async (t) => {
+    const { work, src, dst } = await scenario(t, 'psa');
+    await sourcePvc(cluster, src, 'data', { seed: 81, files: 5 });
+    const settings = settingsFile(work.dir, { rsync_endpoint_type: 'ClusterIP', migration_rsync_privileged: true });
+    const run = migrate(cluster, specFile(work.dir, [{ namespace: src, name: 'data', targetNamespace: dst }]), settings);
+    const { code } = await run.done;
+    t.equal(code, 1, 'the run failed');
+    const summary = run.events.find((event) => (event as { type: string }).type === 'summary') as { message?: string } | undefined;
+    const said = [summary?.message ?? '', ...run.stderr].join('\n');
+    t.match(said, /violates PodSecurity "restricted:latest"/, 'the API server\'s reason');
+    t.notMatch(said, /HTTP-Code:|Headers:|audit-id/, 'not the client library\'s dump');
+    t.same(await leftovers(cluster, src, dst), [], 'nothing of the run is left');
+  });
+}
