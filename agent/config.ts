@@ -1,7 +1,7 @@
 // The agent's configuration file (JSON or YAML): what the controller writes into the transfer pods
 // and what `dvm migrate --local` writes for its local agents.
-import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import { InputTooLargeError, readBoundedText } from './read-bounded.js';
 import { z } from 'zod';
 import { rsyncSettingsSchema } from './rsync/options.js';
 import { proxySettingsSchema } from './tunnel/proxy-settings.js';
@@ -74,8 +74,10 @@ export function describeZodError(error: z.ZodError, prefix = ''): string {
 export function loadConfigFile<T extends z.ZodTypeAny>(schema: T, file: string): z.infer<T> {
   let raw: unknown;
   try {
-    raw = parseYaml(readFileSync(file, 'utf8'));
+    // At most 1 MiB, checked before parsing (read-bounded.ts).
+    raw = parseYaml(readBoundedText(file, 'agent config'));
   } catch (error) {
+    if (error instanceof InputTooLargeError) throw error;
     throw new Error(`cannot read agent config ${file}: ${(error as Error).message}`);
   }
   const parsed = schema.safeParse(raw);

@@ -1,18 +1,20 @@
 // Turning files and flags into validated spec and settings. Every failure is a ConfigError whose
 // message names the file and the key.
-import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { describeZodError } from '../../agent/config.js';
+import { InputTooLargeError, readBoundedText } from '../../agent/read-bounded.js';
 import { ConfigError } from './errors.js';
 import { controllerSettingsSchema, unknownOwnKeys, type ControllerSettings } from './settings.js';
 import { migrationSpecSchema, type MigrationSpec } from './spec.js';
 
+/** A YAML (or JSON) input file, at most 1 MiB (read-bounded.ts), checked before it is parsed. */
 export function readYamlFile(file: string, what: string): unknown {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readBoundedText(file, what);
   } catch (error) {
+    if (error instanceof InputTooLargeError) throw new ConfigError(error.message);
     throw new ConfigError(`cannot read ${what} ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
   try {
