@@ -3,21 +3,31 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../config/errors.js';
 import { writeSampleTree } from '../local/sample-tree.js';
-import { registerClusterCommands, runClusterMigration, type ClusterMigrationOptions } from './cluster.js';
+import { EXIT_BAD_INPUT, EXIT_FAILED, registerClusterCommands, runClusterMigration, type ClusterMigrationOptions } from './cluster.js';
 import { migrateLocal, type LocalCommandFlags } from './migrate-local.js';
 
 type MigrateFlags = LocalCommandFlags & Omit<ClusterMigrationOptions, 'noProxyFor'> & { local?: boolean; bypassProxy?: string };
 
-function fail(error: unknown): never {
+/** One line, and the exit code: bad input (a ConfigError) is 2 in every command, as the cluster
+ * migrate's; anything else 1. */
+function report(error: unknown): number {
   process.stderr.write(`dvm: ${(error as Error).message}\n`);
-  process.exit(1);
+  return error instanceof ConfigError ? EXIT_BAD_INPUT : EXIT_FAILED;
+}
+
+function fail(error: unknown): never {
+  process.exit(report(error));
 }
 
 const program = new Command('dvm')
   .description('Direct Volume Migration: copy PVC data between clusters with rsync inside mutual TLS')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // commander's own errors (unknown option or command, missing argument) are bad input too: exit 2,
+  // not its default 1. --help and --version stay 0. Set before the commands, which inherit it.
+  .exitOverride((error: CommanderError) => process.exit(error.exitCode === 0 ? 0 : EXIT_BAD_INPUT));
 
 program.command('migrate')
   .description('migrate volumes: --local SRC DST on this machine, or -f spec.yaml between two clusters')
@@ -50,8 +60,8 @@ program.command('migrate')
         process.exitCode = await migrateLocal(source, destination, { ...rest, ...(bypassProxy !== undefined ? { noProxy: bypassProxy } : {}) });
         return;
       }
-      if (source !== undefined) fail(new Error('SRC and DST go with --local; between clusters use -f spec.yaml'));
-      if (!flags.filename) fail(new Error('say what to migrate: --local SRC DST, or -f spec.yaml'));
+      if (source !== undefined) fail(new ConfigError('SRC and DST go with --local; between clusters use -f spec.yaml'));
+      if (!flags.filename) fail(new ConfigError('say what to migrate: --local SRC DST, or -f spec.yaml'));
       process.exitCode = await runClusterMigration({ ...rest, ...(bypassProxy !== undefined ? { noProxyFor: bypassProxy } : {}) });
     } catch (error) {
       fail(error);
@@ -71,7 +81,8 @@ program.command('demo')
       process.stderr.write(`demo: migrating ${source} -> ${join(root, 'destination')}\n`);
       process.exitCode = await migrateLocal(source, join(root, 'destination'), { verify: true });
     } catch (error) {
-      fail(error);
+      // Not fail(): process.exit would skip the clean-up below.
+      process.exitCode = report(error);
     } finally {
       if (options.keep) process.stderr.write(`demo: kept ${root}\n`);
       else rmSync(root, { recursive: true, force: true });

@@ -1,5 +1,6 @@
 // The migration spec, shaped like MTC's DirectVolumeMigration `spec`: which PVCs go where.
 import { z } from 'zod';
+import { ConfigError } from './errors.js';
 
 const dnsLabel = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a DNS label (lowercase letters, digits, -; at most 63)');
 const dnsSubdomain = z.string().max(253, 'must be at most 253 characters')
@@ -76,6 +77,23 @@ export function pvcPairs(spec: MigrationSpec): PvcPair[] {
     ...(pvc.targetVolumeMode !== undefined ? { targetVolumeMode: pvc.targetVolumeMode } : {}),
     verify: pvc.verify,
   }));
+}
+
+/** When source and destination are one cluster, a target that is also a source (the PVC itself,
+ * or another entry's source) would be written while it is read: refused, naming the entry's key.
+ * Between two clusters a PVC keeps its name, so the schema cannot refuse this; the caller does, once
+ * it knows both clusters are the same API server. Two entries into one target are refused by the
+ * schema (migrationSpecSchema) on any clusters. */
+export function checkSameClusterTargets(spec: MigrationSpec, label = 'spec'): void {
+  const sources = new Map<string, number>();
+  spec.persistentVolumeClaims.forEach((pvc, index) => sources.set(`${pvc.namespace}/${pvc.name}`, index));
+  spec.persistentVolumeClaims.forEach((pvc, index) => {
+    const target = `${pvc.targetNamespace ?? pvc.namespace}/${pvc.targetName ?? pvc.name}`;
+    const source = sources.get(target);
+    if (source === undefined) return;
+    const what = source === index ? 'the PVC itself' : `the source of entry ${source}`;
+    throw new ConfigError(`${label}: persistentVolumeClaims.${index}.targetName: target PVC ${target} is ${what} on the same cluster (set targetName or targetNamespace to a PVC nobody reads)`);
+  });
 }
 
 /** "namespace/name": how a PVC is named in events and summaries. */

@@ -97,6 +97,14 @@ const clientCases: AgentConfigCase[] = [
   { kind: 'client', name: 'rsync_opt_extras shell injection', mutate: set('settings.rsync_opt_extras', '--exclude=a; rm -rf /'), names: /rsync_opt_extras/ },
   { kind: 'client', name: 'rsync_opt_extras --daemon', mutate: set('settings.rsync_opt_extras', '--daemon'), names: /rsync_opt_extras/ },
   { kind: 'client', name: 'rsync_opt_extras --rsync-path', mutate: set('settings.rsync_opt_extras', '--rsync-path=/bin/sh'), names: /rsync_opt_extras/ },
+  { kind: 'client', name: 'rsync_opt_extras --delete-excluded', mutate: set('settings.rsync_opt_extras', '--exclude=* --delete-excluded'), names: /rsync_opt_extras.*--delete-excluded/ },
+  { kind: 'client', name: 'rsync_opt_extras --chmod setuid', mutate: set('settings.rsync_opt_extras', '--chmod=D0777,F4777'), names: /rsync_opt_extras.*--chmod/ },
+  { kind: 'client', name: 'rsync_opt_extras --max-size', mutate: set('settings.rsync_opt_extras', '--max-size=1'), names: /rsync_opt_extras.*--max-size=1/ },
+  { kind: 'client', name: 'rsync_opt_extras -L', mutate: set('settings.rsync_opt_extras', '-cL'), names: /rsync_opt_extras.*-cL.*--copy-links/ },
+  { kind: 'client', name: 'rsync_opt_extras --modify-window overflow', mutate: set('settings.rsync_opt_extras', '--modify-window=99999999999999999999'), names: /rsync_opt_extras.*--modify-window/ },
+  { kind: 'client', name: 'rsync_opt_extras --crtimes', mutate: set('settings.rsync_opt_extras', '--crtimes'), names: /rsync_opt_extras.*--crtimes/ },
+  { kind: 'client', name: 'rsync_opt_xattrs "yes"', mutate: set('settings.rsync_opt_xattrs', 'yes'), names: /rsync_opt_xattrs/ },
+  { kind: 'client', name: 'config over 1 MiB', fileText: `{"pvc": "x", "pad": "${'p'.repeat(1_100_000)}"}`, names: /config.*too big/ },
   { kind: 'client', name: 'rsync_opt_info with a semicolon', mutate: set('settings.rsync_opt_info', 'PROGRESS2;rm'), names: /rsync_opt_info/ },
   { kind: 'client', name: 'rsync_backoff_limit negative', mutate: set('settings.rsync_backoff_limit', -1), names: /rsync_backoff_limit/ },
   { kind: 'client', name: 'rsync_backoff_limit a word', mutate: set('settings.rsync_backoff_limit', 'many'), names: /rsync_backoff_limit/ },
@@ -110,7 +118,6 @@ const clientCases: AgentConfigCase[] = [
   { kind: 'client', name: 'progressIntervalMs zero', mutate: set('progressIntervalMs', 0), names: /progressIntervalMs/ },
   { kind: 'client', name: 'retryBaseMs a word', mutate: set('retryBaseMs', 'x'), names: /retryBaseMs/ },
   { kind: 'client', name: 'verify "yes"', mutate: set('verify', 'yes'), names: /verify/ },
-  { kind: 'client', name: 'pushPath with a NUL', mutate: set('pushPath', 'a\u0000b'), names: /pushPath/ },
 ];
 
 const cliCases: CliCase[] = [
@@ -120,6 +127,12 @@ const cliCases: CliCase[] = [
   { kind: 'cli', name: 'SRC is a file', argv: ['migrate', '--local', 'FILE', 'DST'], names: /SRC/ },
   { kind: 'cli', name: 'DST below a file', argv: ['migrate', '--local', 'SRC', 'FILE/sub'], names: /DST/ },
   { kind: 'cli', name: 'SRC equals DST', argv: ['migrate', '--local', 'SRC', 'SRC'], names: /SRC|DST|same/ },
+  // Only SRC, DST and FILE... are placeholders, so "/" stands in for an ancestor of both.
+  { kind: 'cli', name: 'SRC inside DST', argv: ['migrate', '--local', 'SRC', '/'], names: /SRC .* is inside DST \/|DST \/ is not writable/ },
+  { kind: 'cli', name: 'DST inside SRC', argv: ['migrate', '--local', '/', 'DST'], names: /DST .* is inside SRC \//i },
+  { kind: 'cli', name: 'SRC equals DST, spelled differently', argv: ['migrate', '--local', '/', '/tmp/../.'], names: /same directory|DST \/ is not writable/ },
+  { kind: 'cli', name: '--rsync-extras --delete-excluded', argv: ['migrate', '--local', 'SRC', 'DST', '--rsync-extras', '--exclude=* --delete-excluded'], names: /--rsync-extras \(rsync_opt_extras\).*--delete-excluded/ },
+  { kind: 'cli', name: '--rsync-extras --timeout out of range', argv: ['migrate', '--local', 'SRC', 'DST', '--rsync-extras', '--timeout=99999999999'], names: /rsync_opt_extras.*--timeout/ },
   { kind: 'cli', name: 'without --local', argv: ['migrate', 'SRC', 'DST'], names: /--local/ },
   { kind: 'cli', name: '--proxy ftp', argv: ['migrate', '--local', 'SRC', 'DST', '--proxy', 'ftp://proxy.example:21'], names: /--proxy/ },
   { kind: 'cli', name: '--proxy with a path and a password', argv: ['migrate', '--local', 'SRC', 'DST', '--proxy', `http://dvm:${PLANTED_PASSWORD}@proxy.example:3128/x`], names: /--proxy/ },
@@ -142,6 +155,7 @@ const specCases: ParseCase[] = [
   { kind: 'spec', name: 'PVC without namespace', input: { persistentVolumeClaims: [{ name: 'data' }] }, names: /persistentVolumeClaims\.0\.namespace/ },
   { kind: 'spec', name: 'PVC key typo', input: { persistentVolumeClaims: [{ ...pvc, targetNmae: 'x' }] }, names: /targetNmae|persistentVolumeClaims\.0/ },
   { kind: 'spec', name: 'duplicate source PVC', input: { persistentVolumeClaims: [pvc, pvc] }, names: /persistentVolumeClaims\.1/ },
+  { kind: 'spec', name: 'two PVCs into one target', input: { persistentVolumeClaims: [pvc, { name: 'other', namespace: 'app', targetName: 'data' }] }, names: /persistentVolumeClaims\.1\.targetName: duplicate target/ },
   { kind: 'spec', name: 'migrationType unknown', input: { persistentVolumeClaims: [pvc], migrationType: 'Final' }, names: /migrationType/ },
   { kind: 'spec', name: 'backOffLimit negative', input: { persistentVolumeClaims: [pvc], backOffLimit: -1 }, names: /backOffLimit/ },
   { kind: 'spec', name: 'CR of the wrong kind', input: { kind: 'Pod', spec: { persistentVolumeClaims: [pvc] } }, names: /kind/ },
@@ -158,6 +172,9 @@ const settingsCases: ParseCase[] = [
   { kind: 'settings', name: 'rsync_max_concurrent_clients zero', input: { rsync_max_concurrent_clients: 0 }, names: /rsync_max_concurrent_clients/ },
   { kind: 'settings', name: 'MigrationController CR with a scalar spec', input: { kind: 'MigrationController', spec: 'x' }, names: /spec/ },
   { kind: 'settings', name: 'rsync_opt_extras refused', input: { rsync_opt_extras: '--rsh=ssh' }, names: /rsync_opt_extras/ },
+  { kind: 'settings', name: 'rsync_opt_extras --remove-source-files', input: { rsync_opt_extras: '--remove-source-files' }, names: /rsync_opt_extras.*--remove-source-files/ },
+  { kind: 'settings', name: 'rsync_opt_extras --block-size too big', input: { rsync_opt_extras: '--block-size=1m' }, names: /rsync_opt_extras.*--block-size=1m/ },
+  { kind: 'settings', name: 'rsync_opt_acls a number', input: { rsync_opt_acls: 1 }, names: /rsync_opt_acls/ },
 ];
 
 export function malformedCases(): MalformedCase[] {
