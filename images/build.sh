@@ -176,7 +176,7 @@ make_rootfs() { # DIR: debootstrap, security updates, trim, the user
   rm -rf "$dir"/var/lib/apt/lists/* "$dir"/var/cache/apt/* "$dir"/var/cache/debconf/*-old \
     "$dir"/var/lib/dpkg/*-old "$dir"/var/cache/ldconfig/aux-cache "$dir"/usr/share/man/* "$dir"/usr/share/info/* \
     "$dir"/usr/share/locale/* "$dir"/usr/share/lintian "$dir"/var/cache/man "$dir"/dev/* "$dir"/tmp/*
-  find "$dir/usr/share/doc" -mindepth 1 ! -type d ! -name copyright -delete
+  find "$dir/usr/share/doc" -mindepth 1 ! -type d \( ! -name copyright -o -path "$dir/usr/share/doc/*/*/*" \) -delete
   find "$dir/usr/share/doc" -mindepth 1 -type d -empty -delete
   find "$dir/var/log" -type f -delete
   cat >"$dir/etc/dpkg/dpkg.cfg.d/dvm-image-excludes" <<'EOF'
@@ -208,6 +208,7 @@ if [[ ! -d $ROOTFS ]]; then
   mv "$ROOTFS.partial" "$ROOTFS"
   log "rootfs: $(wc -l <"$ROOTFS.packages") packages, $(du -sm "$ROOTFS" | cut -f1) MiB"
 else
+  touch "$ROOTFS"
   log "rootfs cached ($ROOTFS)"
 fi
 
@@ -234,12 +235,18 @@ if [[ ! -d $BASE ]]; then
   rm -f "$WORK/rootfs.tar" "$WORK/node.tar"
   mv "$BASE.partial" "$BASE"
 else
+  touch "$BASE"
   log "base layers cached ($BASE)"
 fi
 
 # ---- 3. production dependencies (cached) -----------------------------------------------------------
 npm_version=$("$NPM" --version)
-DEPS_KEY=$({ cat "$repo/package.json" "$repo/package-lock.json"; echo "$node_version $npm_version $ARCH"; } | sha)
+# Keyed by the lockfile and the package.json fields npm ci reads for production (not scripts or tap's config).
+DEPS_KEY=$({ "$NODE_BIN" -e '
+  const p = require(process.argv[1]);
+  const pick = ["name", "dependencies", "optionalDependencies", "peerDependencies", "bundleDependencies", "overrides", "engines", "os", "cpu"];
+  console.log(JSON.stringify(pick.map((k) => [k, p[k]])));' "$repo/package.json"
+  cat "$repo/package-lock.json"; echo "$node_version $npm_version $ARCH"; } | sha)
 DEPS=$CACHE/deps-$DEPS_KEY
 if [[ ! -d $DEPS ]]; then
   log "npm ci --omit=dev in a staging copy (once per package-lock.json; cached as $DEPS)"
@@ -251,6 +258,7 @@ if [[ ! -d $DEPS ]]; then
   chmod -R g=u "$DEPS.partial/node_modules"
   mv "$DEPS.partial" "$DEPS"
 else
+  touch "$DEPS"
   log "production dependencies cached ($DEPS)"
 fi
 
@@ -278,6 +286,7 @@ EOF
   rm -rf "$AGENT.partial/out"
   mv "$AGENT.partial" "$AGENT"
 else
+  touch "$AGENT"
   log "compiled agent cached ($AGENT)"
 fi
 
@@ -378,7 +387,7 @@ if ((IMPORT)); then
   log "imported into containerd at $ADDRESS, namespace $NAMESPACE: $REF $DIGEST"
 fi
 
-# Older cache entries of each kind: keep the current one and the one before it.
+# Older cache entries of each kind: keep the two used last (this build's among them; used ones are touched).
 for kind in rootfs base deps agent; do
   mapfile -t entries < <(ls -1td "$CACHE/$kind"-* 2>/dev/null | grep -v '\.packages$' || true)
   for old in "${entries[@]:2}"; do rm -rf "$old" "$old.packages"; done

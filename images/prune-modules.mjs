@@ -2,7 +2,8 @@
 // Prunes APP/node_modules (production dependencies, from npm ci --omit=dev) to what the agent needs:
 // the packages dist/agent imports and, transitively, their dependencies (dependencies,
 // optionalDependencies and installed peerDependencies, resolved the way Node resolves them). Also drops
-// prebuilt native binaries for other platforms (prebuilds/<platform>-<arch>) and npm's hidden lockfile.
+// prebuilt native binaries for other platforms (prebuilds/<platform>-<arch>), node-gyp's build files
+// but the addon (build/Release/*.node), and npm's hidden lockfile.
 // The controller's dependencies (@kubernetes/client-node and the like) never load in the agent.
 //   node images/prune-modules.mjs APP      (APP has dist/agent and node_modules)
 // Used by images/build.sh and images/Containerfile alike.
@@ -114,6 +115,12 @@ function prune(nodeModules) {
     const prebuilds = join(dir, 'prebuilds');
     if (existsSync(prebuilds) && statSync(prebuilds).isDirectory()) {
       for (const target of readdirSync(prebuilds)) if (target !== platform) remove(join(prebuilds, target));
+    }
+    // node-gyp's leftovers next to the compiled addon (Makefiles and config.gypi name the build directory).
+    const build = join(dir, 'build');
+    if (existsSync(join(dir, 'binding.gyp')) && existsSync(build)) {
+      for (const entry of readdirSync(build)) if (entry !== 'Release') remove(join(build, entry));
+      for (const entry of ['obj.target', 'obj', '.deps']) if (existsSync(join(build, 'Release', entry))) remove(join(build, 'Release', entry));
     }
     const nested = join(dir, 'node_modules');
     if (existsSync(nested)) prune(nested);
