@@ -24,7 +24,7 @@ set -euo pipefail
 umask 022
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(dirname "$here")
-# shellcheck source=image.env
+# shellcheck source=images/image.env
 source "$here/image.env"
 
 CACHE=${DVM_IMAGE_CACHE:-/var/cache/dvm-image}
@@ -116,6 +116,13 @@ det_tar() { # DIR OUT [tar options...] -- PATHS...
     "${opts[@]}" -C "$dir" -cf "$out" -- "$@"
 }
 
+top_level() { # DIR: its entries, in TOP
+  TOP=()
+  local path
+  for path in "$1"/* "$1"/.[!.]*; do [[ -e $path || -L $path ]] && TOP+=("${path##*/}"); done
+  return 0
+}
+
 # ---- 1. the Debian rootfs (cached) -----------------------------------------------------------------
 # The machine's Debian sources for the release, its -updates and -security suites ("URI SUITE" lines).
 debian_sources() {
@@ -158,7 +165,7 @@ MIRROR=$(awk -v rel="$DEBIAN_RELEASE" '$2 == rel { print $1; exit }' <<<"$SOURCE
 PASSWD_LINE="$USER_NAME:x:$USER_UID:$USER_GID:dvm agent:$USER_HOME:$USER_SHELL"
 
 make_rootfs() { # DIR: debootstrap, security updates, trim, the user
-  local dir=$1 packages
+  local dir=${1:?} packages
   packages=$(tr ' ' ',' <<<"$DEBIAN_PACKAGES")
   debootstrap --variant=minbase --arch="$ARCH" --components=main --include="$packages" \
     "$DEBIAN_RELEASE" "$dir" "$MIRROR" >"$CACHE/logs/debootstrap.log" 2>&1 ||
@@ -173,9 +180,10 @@ make_rootfs() { # DIR: debootstrap, security updates, trim, the user
   chroot "$dir" dpkg-query -W -f='${Package} ${Version}\n' >"$dir.packages"
   # What the image does not need: apt lists and caches, logs, docs (copyright files stay), man pages,
   # info, locales, device nodes (the runtime mounts /dev), the host's hostname and resolver.
-  rm -rf "$dir"/var/lib/apt/lists/* "$dir"/var/cache/apt/* "$dir"/var/cache/debconf/*-old \
-    "$dir"/var/lib/dpkg/*-old "$dir"/var/cache/ldconfig/aux-cache "$dir"/usr/share/man/* "$dir"/usr/share/info/* \
-    "$dir"/usr/share/locale/* "$dir"/usr/share/lintian "$dir"/var/cache/man "$dir"/dev/* "$dir"/tmp/*
+  rm -rf "${dir:?}"/var/lib/apt/lists/* "${dir:?}"/var/cache/apt/* "${dir:?}"/var/cache/debconf/*-old \
+    "${dir:?}"/var/lib/dpkg/*-old "${dir:?}"/var/cache/ldconfig/aux-cache "${dir:?}"/usr/share/man/* \
+    "${dir:?}"/usr/share/info/* "${dir:?}"/usr/share/locale/* "${dir:?}"/usr/share/lintian "${dir:?}"/var/cache/man \
+    "${dir:?}"/dev/* "${dir:?}"/tmp/*
   find "$dir/usr/share/doc" -mindepth 1 ! -type d \( ! -name copyright -o -path "$dir/usr/share/doc/*/*/*" \) -delete
   find "$dir/usr/share/doc" -mindepth 1 -type d -empty -delete
   find "$dir/var/log" -type f -delete
@@ -223,7 +231,8 @@ if [[ ! -d $BASE ]]; then
   mkdir -p "$BASE.partial/nodefs/usr/local/bin"
   strip -o "$BASE.partial/nodefs/usr/local/bin/node" "$NODE_BIN" # the host's binary carries ~12 MiB of symbols
   chmod 0755 "$BASE.partial/nodefs/usr/local/bin/node"
-  (cd "$ROOTFS" && det_tar "$ROOTFS" "$WORK/rootfs.tar" -- $(ls -A))
+  top_level "$ROOTFS"
+  det_tar "$ROOTFS" "$WORK/rootfs.tar" -- "${TOP[@]}"
   det_tar "$BASE.partial/nodefs" "$WORK/node.tar" --owner=0 --group=0 --mtime="@$EPOCH" -- usr
   umoci init --layout "$BASE.partial/oci"
   umoci new --image "$BASE.partial/oci:base"
@@ -313,7 +322,8 @@ chmod 0755 "$APP/usr/local/bin/dvm-agent"
   for (const f of walk('$APP$WORKDIR/dist/agent')) await import(f);
   await import('node-pty');" && node dist/agent/main.js --help >/dev/null) ||
   die "the agent's modules do not load with the pruned node_modules"
-det_tar "$APP" "$WORK/app.tar" --owner=0 --group=0 --mtime="@$EPOCH" -- $(cd "$APP" && ls -A)
+top_level "$APP"
+det_tar "$APP" "$WORK/app.tar" --owner=0 --group=0 --mtime="@$EPOCH" -- "${TOP[@]}"
 
 # ---- 6. the image: layers, config, one tagged manifest ---------------------------------------------
 LAYOUT=$WORK/oci
@@ -389,7 +399,7 @@ fi
 
 # Older cache entries of each kind: keep the two used last (this build's among them; used ones are touched).
 for kind in rootfs base deps agent; do
-  mapfile -t entries < <(ls -1td "$CACHE/$kind"-* 2>/dev/null | grep -v '\.packages$' || true)
+  mapfile -t entries < <(for d in "$CACHE/$kind"-*/; do [[ -d $d ]] && stat -c '%Y %n' "${d%/}"; done | sort -rn | cut -d' ' -f2-)
   for old in "${entries[@]:2}"; do rm -rf "$old" "$old.packages"; done
 done
 echo "$OUT"

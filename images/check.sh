@@ -42,14 +42,14 @@ description=${IMAGE_DESCRIPTION:-images/image.env}
 bad_lines=$(grep -nvE '^[[:space:]]*(#.*)?$|^[A-Z][A-Z0-9_]*=("[^"$`\\]*"|[^"$`\\[:space:]]*)$' "$description" || true)
 [[ -z $bad_lines ]] || fail "$description: not KEY=value or KEY=\"value\": $bad_lines"
 while read -r problem; do fail "$problem"; done < <(
-  # shellcheck source=image.env
+  # shellcheck source=images/image.env
   source "$description"
   for key in DEBIAN_RELEASE DEBIAN_PACKAGES NODE_MAJOR USER_NAME USER_UID USER_GID USER_HOME USER_SHELL \
     WORKDIR BASE_ENV IMAGE_ENV ENTRYPOINT IMAGE_FILES IMAGE_REF; do
     [[ -n ${!key:-} ]] || echo "$description does not set $key"
   done
 )
-# shellcheck source=image.env
+# shellcheck source=images/image.env
 source "$description"
 [[ $USER_UID =~ ^[0-9]+$ && $USER_UID != 0 ]] || fail "$description: USER_UID must be a numeric non-root uid"
 
