@@ -170,3 +170,14 @@ t.test('the built image', { skip }, async (t) => {
     await t.rejects(inImage('sh', '-c', `: > ${image.WORKDIR}/x`), 'the rootfs is read-only here, like readOnlyRootFilesystem');
   });
 });
+
+t.test('images/build.sh refuses bad arguments before it builds anything', async (t) => {
+  const refuse = async (args: string[], message: RegExp): Promise<void> => {
+    const error = await run('bash', [join(repo, 'images/build.sh'), ...args]).then(() => undefined, (caught: { code: number; stderr: string }) => caught);
+    t.not(error?.code ?? 0, 0, `${args.join(' ')} fails`);
+    t.match(error?.stderr, message);
+  };
+  await refuse(['--ref', 'Not A Ref'], /--ref Not A Ref is not a reference with a tag/);
+  await refuse(['--no-such-flag'], /unknown argument --no-such-flag/);
+  if (isRoot) await refuse(['--out', join(repo, 'dvm-agent.oci.tar')], /is inside the repository/);
+});
