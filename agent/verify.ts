@@ -10,6 +10,16 @@ import { parseProgress2Line } from './rsync/progress2.js';
 import { runRsync } from './rsync/pty-runner.js';
 
 const ITEMIZED = /^(\*deleting\s|[<>ch.][fdLDS][.+?a-zA-Z ]{9}\s)/;
+/** The transfer root's own attributes (times, mode, owner, group) only: a destination agent without
+ * root cannot set them on a volume it does not own and leaves them alone (rsync/outcome.ts), so
+ * they are the volume's, not the data's. */
+const ROOT_ATTRIBUTES_ONLY = /^\.d[.a-zA-Z ]{9}\s+\.\/$/;
+
+/** Whether an rsync --itemize-changes line of the verify dry run is an entry that differs. */
+export function isDifference(line: string): boolean {
+  const trimmed = line.trim();
+  return !parseProgress2Line(line) && ITEMIZED.test(trimmed) && !ROOT_ATTRIBUTES_ONLY.test(trimmed);
+}
 /** Differences quoted in the result message (it ends up in a termination message: keep it short). */
 const SHOWN = 5;
 const SHOWN_CHARS = 160;
@@ -55,7 +65,7 @@ export async function verifyCopy({ config, env, destinationUrl, signal }: Verify
     env,
     signal,
     onLine: (line) => {
-      if (parseProgress2Line(line) || !ITEMIZED.test(line)) return;
+      if (!isDifference(line)) return;
       differing += 1;
       if (first.length < SHOWN) first.push(line.trim().slice(0, SHOWN_CHARS));
     },

@@ -4,7 +4,7 @@
 // the whole tree whatever the copy's options were.
 import t from 'tap';
 import { buildClientArgv, copyLimits, rsyncSettingsSchema } from '../agent/rsync/options.js';
-import { buildVerifyArgv } from '../agent/verify.js';
+import { buildVerifyArgv, isDifference } from '../agent/verify.js';
 import { ConfigError } from '../controller/config/errors.js';
 import { parseSettings } from '../controller/config/load.js';
 
@@ -95,4 +95,16 @@ t.test('the verify argv compares the whole tree, whatever the copy was told', as
   t.same(copyLimits(rsyncSettingsSchema.parse({})), [], 'the defaults limit nothing');
   const xattrs = buildVerifyArgv(rsyncSettingsSchema.parse({ rsync_opt_xattrs: true, rsync_opt_extras: '-A' }), '/src', 'rsync://h/m/');
   t.ok(xattrs.includes('--xattrs') && xattrs.includes('--acls'), 'what the copy keeps (xattrs, ACLs) is compared too');
+});
+
+t.test('verify: which itemized lines are differences', async (t) => {
+  for (const line of ['<f+++++++++ a.txt', '<f.st...... changed.bin', 'cd+++++++++ sub/', '*deleting   stale.log', '.d..t...... sub/',
+    'cL+++++++++ link -> target', 'hf+++++++++ b => a', '.f...p..... mode-only', '<f+++++++++ \\#012name']) {
+    t.ok(isDifference(line), `a difference: ${line}`);
+  }
+  // A destination agent without root leaves the volume's own root directory alone (agent/rsync/outcome.ts):
+  // its times, mode, owner and group are the volume's, not data.
+  for (const line of ['.d..t...... ./', '.d...p.g... ./', '.d..tpog... ./', '      1,234 100%  1.00MB/s    0:00:00 (xfr#1, to-chk=0/3)', 'sending incremental file list', '']) {
+    t.notOk(isDifference(line), `not a difference: ${JSON.stringify(line)}`);
+  }
 });

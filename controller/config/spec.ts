@@ -82,17 +82,21 @@ export function pvcPairs(spec: MigrationSpec): PvcPair[] {
 /** When source and destination are one cluster, a target that is also a source (the PVC itself,
  * or another entry's source) would be written while it is read: refused, naming the entry's key.
  * Between two clusters a PVC keeps its name, so the schema cannot refuse this; the caller does, once
- * it knows both clusters are the same API server. Two entries into one target are refused by the
- * schema (migrationSpecSchema) on any clusters. */
+ * it knows both clusters are the same API server (preflight: `checkSameClusterPairs(plan.clients.map(
+ * (client) => client.pair))`). Two entries into one target are refused by the schema on any clusters. */
 export function checkSameClusterTargets(spec: MigrationSpec, label = 'spec'): void {
+  checkSameClusterPairs(pvcPairs(spec), label);
+}
+
+export function checkSameClusterPairs(pairs: readonly PvcPair[], label = 'spec'): void {
   const sources = new Map<string, number>();
-  spec.persistentVolumeClaims.forEach((pvc, index) => sources.set(`${pvc.namespace}/${pvc.name}`, index));
-  spec.persistentVolumeClaims.forEach((pvc, index) => {
-    const target = `${pvc.targetNamespace ?? pvc.namespace}/${pvc.targetName ?? pvc.name}`;
+  pairs.forEach((pair, index) => sources.set(pvcKey(pair.source), index));
+  pairs.forEach((pair, index) => {
+    const target = pvcKey(pair.target);
     const source = sources.get(target);
     if (source === undefined) return;
     const what = source === index ? 'the PVC itself' : `the source of entry ${source}`;
-    throw new ConfigError(`${label}: persistentVolumeClaims.${index}.targetName: target PVC ${target} is ${what} on the same cluster (set targetName or targetNamespace to a PVC nobody reads)`);
+    throw new ConfigError(`${label}: persistentVolumeClaims.${index}.targetName: target PVC ${target} is ${what} on the same cluster (set targetName or targetNamespace to a PVC the run does not read)`);
   });
 }
 
