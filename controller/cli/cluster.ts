@@ -27,6 +27,7 @@ import { labelSafeRunId, newRunId } from '../config/run-id.js';
 import { pvcKey, pvcPairs } from '../config/spec.js';
 import type { ClusterRefs } from '../index.js';
 import { renderRun } from '../manifests/render.js';
+import { assertListenAllowed } from '../progress/access.js';
 import type { ControllerEvent, MigrationResult } from '../migration/events.js';
 
 // The Kubernetes client and the progress server are loaded when a command needs them: `dvm render`
@@ -58,6 +59,17 @@ export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_BAD_INPUT = 2;
 export const EXIT_INTERRUPTED = 130;
+
+/** --listen / --token are bad input (exit 2) when the progress server would refuse them: checked
+ * before anything starts. */
+export function checkProgressListen(listen: string | undefined, token: string | undefined): void {
+  if (listen === undefined) return;
+  try {
+    assertListenAllowed(listen.slice(0, listen.lastIndexOf(':')), token, listen);
+  } catch (error) {
+    throw new ConfigError(`--listen: ${(error as Error).message}`);
+  }
+}
 
 function clusterRefs(options: ClusterMigrationOptions): ClusterRefs {
   const ref = (kubeconfig?: string, context?: string) => ({ ...(kubeconfig ? { kubeconfig } : {}), ...(context ? { context } : {}) });
@@ -96,6 +108,7 @@ export async function runClusterMigration(options: ClusterMigrationOptions): Pro
     const settings = loadSettings(options.settings, settingsOverrides(options));
     const requestedRunId = options.runId ?? loaded.suggestedRunId;
     const runId = requestedRunId !== undefined ? labelSafeRunId(requestedRunId) : undefined;
+    checkProgressListen(options.listen, options.token);
     const { connectClusters, runMigration } = await controller();
     const { startProgressOutputs } = await import('../progress/outputs.js');
     const clusters = connectClusters(clusterRefs(options));

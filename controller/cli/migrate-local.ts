@@ -2,6 +2,7 @@
 import { parseLocalOptions, type LocalFlags } from '../local/options.js';
 import { runLocalMigration } from '../local/run-local.js';
 import { startProgressOutputs } from '../progress/outputs.js';
+import { checkProgressListen } from './cluster.js';
 
 export interface LocalCommandFlags extends LocalFlags {
   json?: boolean;
@@ -10,6 +11,7 @@ export interface LocalCommandFlags extends LocalFlags {
 
 export async function migrateLocal(source: string | undefined, destination: string | undefined, flags: LocalCommandFlags): Promise<number> {
   const options = parseLocalOptions(source, destination, flags);
+  checkProgressListen(options.listen, flags.token);
   const { aggregate, stop } = await startProgressOutputs([options.pvc], {
     json: flags.json === true, ...(options.listen ? { listen: options.listen } : {}), ...(flags.token ? { token: flags.token } : {}),
   });
