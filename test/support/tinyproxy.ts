@@ -17,6 +17,9 @@ export interface TinyproxyOptions {
   allow?: string[];
   /** Run inside this network namespace (ip netns exec). */
   netns?: string;
+  /** Resolve names through this DNS server (a private /etc/resolv.conf in a mount namespace of its
+   * own), as a proxy inside the clusters' network would: e.g. the test cluster's DNS for Route hosts. */
+  nameserver?: string;
 }
 
 export interface Tinyproxy {
@@ -60,6 +63,8 @@ export async function startTinyproxy(options: TinyproxyOptions = {}): Promise<Ti
   const dir = mkdtempSync(join(tmpdir(), 'dvm-tinyproxy-'));
   const logFile = join(dir, 'tinyproxy.log');
   const configFile = join(dir, 'tinyproxy.conf');
+  const resolvConf = join(dir, 'resolv.conf');
+  if (options.nameserver) writeFileSync(resolvConf, `nameserver ${options.nameserver}\n`);
   writeFileSync(configFile, renderTinyproxyConfig({ port, listen: host, logFile, allow: options.allow ?? [], user: options.user, password: options.password }), { mode: 0o600 });
 
   let child: ChildProcess | undefined;
@@ -69,7 +74,11 @@ export async function startTinyproxy(options: TinyproxyOptions = {}): Promise<Ti
   process.on('exit', onExit);
 
   const start = async (): Promise<void> => {
-    const argv = ['tinyproxy', '-d', '-c', configFile];
+    const tinyproxy = ['tinyproxy', '-d', '-c', configFile];
+    // unshare and sh exec in place: the pid stays tinyproxy's, so stop() signals tinyproxy itself.
+    const argv = options.nameserver
+      ? ['unshare', '--mount', 'sh', '-c', 'mount --bind "$0" /etc/resolv.conf && exec "$@"', resolvConf, ...tinyproxy]
+      : tinyproxy;
     const [command, ...args] = options.netns ? ['ip', 'netns', 'exec', options.netns, ...argv] : argv;
     child = spawn(command as string, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     exited = false;
