@@ -1,11 +1,12 @@
 // Everything that can be checked before a single object is created: both clusters answer, every
 // source PVC exists and is a bound filesystem volume, destination namespaces exist (or may be
 // created), Routes can work. Any failure is one ConfigError line; the clusters are untouched.
-import { checkReachable } from '../cluster/connection.js';
+import { checkReachable, isSameCluster } from '../cluster/connection.js';
 import { describeApiError } from '../cluster/api-error.js';
 import { listObjects, readObject, type Obj } from '../cluster/objects.js';
 import { ConfigError } from '../config/errors.js';
 import type { ControllerSettings } from '../config/settings.js';
+import { checkSameClusterPairs } from '../config/spec.js';
 import type { TransferPlan } from '../manifests/plan.js';
 import type { SourcePvcInfo } from '../manifests/pvc.js';
 import { resolveRouteSubdomain } from '../endpoints/index.js';
@@ -15,12 +16,10 @@ import { nodePins } from './node-pins.js';
 export async function preflight(clusters: Clusters, plan: TransferPlan, settings: ControllerSettings): Promise<Preflight> {
   await Promise.all([checkReachable(clusters.source), checkReachable(clusters.destination)]);
   const sourcePvcs: Record<string, SourcePvcInfo> = {};
-  const sameCluster = clusters.source.server === clusters.destination.server;
+  // One cluster on both sides: no target may be a PVC the run reads (itself, or another's source).
+  if (isSameCluster(clusters.source, clusters.destination)) checkSameClusterPairs(plan.clients.map((client) => client.pair));
   for (const [index, client] of plan.clients.entries()) {
     const at = `persistentVolumeClaims[${index}]`;
-    if (sameCluster && client.key === `${client.pair.target.namespace}/${client.pair.target.name}`) {
-      throw new ConfigError(`${at}: source and destination are the same PVC ${client.key} on the same cluster (set targetName or targetNamespace)`);
-    }
     const pvc = await read(clusters.source, 'PersistentVolumeClaim', client.pair.source.namespace, client.pair.source.name, 'source');
     if (!pvc) throw new ConfigError(`${at}: PVC ${client.key} not found on the source cluster`);
     if (pvc.status?.phase !== 'Bound') throw new ConfigError(`${at}: PVC ${client.key} is ${pvc.status?.phase ?? 'not bound'} on the source cluster (must be Bound)`);

@@ -66,7 +66,7 @@ export async function runMigration(spec: MigrationSpec, settings: ControllerSett
   let failure: unknown;
   try {
     throwIfAborted(abort.signal);
-    phase({ type: 'phase', phase: 'stale-cleanup', message: 'removing objects of earlier runs' });
+    phase({ type: 'phase', phase: 'stale-cleanup', message: `run ${runId}: removing objects of earlier runs` });
     await cleanupStaleRuns(clusters, runId, { writes: context.writes, namespaces: runNamespaces(context) });
     throwIfAborted(abort.signal);
     phase({ type: 'phase', phase: 'destination', message: 'ensuring destination namespaces and PVCs' });

@@ -1,5 +1,6 @@
 // Faults on the real cluster: the server pod deleted mid-copy, more client pods than the node can
 // run at once, an HTTP CONNECT proxy with BasicAuth in the way, and SIGINT to dvm mid-copy.
+import { execFile } from 'node:child_process';
 import t, { type Test } from 'tap';
 import { startTinyproxy } from '../support/tinyproxy.js';
 import { differences, e2eCluster, explain, IMAGE_UID, leftovers, migrate, namespaces, resultsOf, settingsFile, sourcePvc, specFile, uniqueName, workDir } from './support.js';
@@ -94,5 +95,31 @@ else {
     t.match(said, /violates PodSecurity "restricted:latest"/, 'the API server\'s reason');
     t.notMatch(said, /HTTP-Code:|Headers:|audit-id/, 'not the client library\'s dump');
     t.same(await leftovers(cluster, src, dst), [], 'nothing of the run is left');
+  });
+
+  t.test('one cluster on both sides: status lists each object once; a PVC into itself is refused', async (t) => {
+    const { work, src, dst } = await scenario(t, 'same');
+    await sourcePvc(cluster, src, 'data', { seed: 91, bigFileBytes: 8 * MiB, chownTo: IMAGE_UID });
+    const self = migrate(cluster, specFile(work.dir, [{ namespace: src, name: 'data', targetNamespace: src }]), settingsFile(work.dir, { rsync_endpoint_type: 'ClusterIP' }));
+    t.equal((await self.done).code, 2, 'bad input');
+    t.match(self.stderr.join('\n'), /target PVC .*data is the PVC itself on the same cluster/, 'named');
+    t.same(await leftovers(cluster, src), [], 'nothing created');
+
+    const settings = settingsFile(work.dir, { rsync_endpoint_type: 'ClusterIP', rsync_fs_group: 2000, rsync_opt_bwlimit: 1024 });
+    const run = migrate(cluster, specFile(work.dir, [{ namespace: src, name: 'data', targetNamespace: dst }]), settings);
+    await run.waitFor((event) => event.type === 'progress' && event.bytes > 0);
+    const said = [...run.events.map((event) => (event as { message?: string }).message ?? ''), ...run.stderr].join('\n');
+    const runId = /run (\S+): removing objects of earlier runs/.exec(said)?.[1] ?? '';
+    t.ok(runId, `the run id (${runId})`);
+    const status = JSON.parse(await new Promise<string>((resolveStatus, reject) => {
+      execFile(process.execPath, ['dist/controller/cli/dvm.js', 'status', '--run', runId, '--json', '--source-kubeconfig', cluster.kubeconfig, '--destination-kubeconfig', cluster.kubeconfig],
+        (error, stdout) => (error ? reject(error) : resolveStatus(stdout)));
+    })) as { sameCluster: boolean; source: Array<{ kind: string; namespace: string; name: string }>; destination: unknown[] };
+    t.equal(status.sameCluster, true, 'status knows it is one cluster');
+    const names = status.source.map((object) => `${object.kind} ${object.namespace}/${object.name}`);
+    t.ok(names.some((name) => name.startsWith('Pod ')), `the run's pods are listed (${names.length} objects)`);
+    t.equal(new Set(names).size, names.length, 'each object once');
+    t.same(status.destination, [], 'not again as destination');
+    t.equal((await run.done).code, 0, `and the run completes (${explain(run)})`);
   });
 }
