@@ -1,7 +1,7 @@
 // The cluster commands as a person runs them: render prints every object (no cluster needed),
 // status lists a run's objects on both clusters, cleanup deletes exactly that run's objects.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -85,4 +85,12 @@ t.test('status and cleanup of one run on both clusters', async (t) => {
 
   const all = await dvm('status', ...flags) as { stdout: string };
   t.match(all.stdout, /source: 0 object\(s\)\ndestination: 1 object\(s\)\n  Secret n1\/s-run2/);
+});
+
+t.test('package.json names commands that the build produces', async (t) => {
+  const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { bin: Record<string, string>; scripts: Record<string, string> };
+  for (const [name, path] of Object.entries(pkg.bin)) t.ok(existsSync(path), `bin.${name} → ${path} exists`);
+  for (const [name, script] of Object.entries(pkg.scripts)) {
+    for (const path of script.match(/dist\/\S+\.js/g) ?? []) t.ok(existsSync(path), `scripts.${name} → ${path} exists`);
+  }
 });

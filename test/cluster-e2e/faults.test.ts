@@ -122,4 +122,15 @@ else {
     t.same(status.destination, [], 'not again as destination');
     t.equal((await run.done).code, 0, `and the run completes (${explain(run)})`);
   });
+
+  t.test('non-root without an fsGroup on plain Kubernetes: the server\'s own reason, not just CrashLoopBackOff', async (t) => {
+    const { work, src, dst } = await scenario(t, 'nofsg');
+    await sourcePvc(cluster, src, 'data', { seed: 95, files: 20, chownTo: IMAGE_UID });
+    const run = migrate(cluster, specFile(work.dir, [{ namespace: src, name: 'data', targetNamespace: dst }]), settingsFile(work.dir, { rsync_endpoint_type: 'ClusterIP' }));
+    t.equal((await run.done).code, 1, 'the run failed');
+    const said = [...run.events.map((event) => (event as { message?: string }).message ?? ''), ...run.stderr].join('\n');
+    t.match(said, /will not start: CrashLoopBackOff/, 'the pod state');
+    t.match(said, /last exit code 1: .*is not writable by uid 1001.*rsync_fs_group/, 'and why, from the container itself');
+    t.same(await leftovers(cluster, src, dst), [], 'nothing of the run is left');
+  });
 }
