@@ -106,4 +106,8 @@ t.test('listing, reading back and deleting beyond the copy are refused', { skip 
   t.not(excluded.code, 0, '--delete-excluded refused');
   t.match(excluded.output, /refuse.*delete-excluded|delete-excluded.*refuse/i, 'rsync names the refused option');
   t.ok(existsSync(join(ours, 'sentinel')), 'our PVC still holds its files');
+  // With secluded args the paths would travel inside the protocol, past the server's gate.
+  const secluded = await rsync(['-s', '-a', `${source}/`, url(`data${outside}/`)]);
+  t.not(secluded.code, 0, 'secluded args refused (the gate hangs up on a request without its destination)');
+  t.equal(readFileSync(join(outside, 'sentinel'), 'utf8'), `${outside}\n`, 'nothing written where the client pointed');
 });

@@ -24,6 +24,10 @@ export const REFUSED_OPTIONS = [
   'compare-dest', 'copy-dest', 'link-dest', 'log-file', 'log-file-format', 'keep-dirlinks', 'write-devices',
   'copy-devices', 'usermap', 'groupmap', 'chown', 'copy-as', 'fake-super', 'iconv', 'read-batch',
   'write-batch', 'only-write-batch', 'early-input', 'insecure-links', 'relative', 'mkpath', 'delay-updates',
+  // The rest of the arguments would arrive inside the protocol, past the server's gate.
+  'secluded-args', 'protect-args',
+  // A file list the server would read from its own file system.
+  'files-from', 'from0',
 ] as const;
 
 /** The destination argument the server gives rsync for a module, whatever the client asked for:

@@ -36,8 +36,11 @@ const MAX_ARG_BYTES = 4096;
 /** The protocol that ends arguments with NUL instead of newline; older clients are not ours. */
 const MIN_PROTOCOL = 30;
 
-/** Arguments that would make the daemon something other than a receiver of files into the module. */
-const FORBIDDEN_ARGUMENT = /^--(sender|daemon|config|dparam|rsh|rsync-path|remote-option|secluded-args|protect-args|files-from|server-args)(=|$)|^--$/;
+/** Arguments that make the daemon something other than rsync serving a module. Options rsync can
+ * refuse itself (a pull through --sender, --files-from, secluded args...) are left to its own
+ * `write only` and `refuse options`, whose errors the client can read; once the daemon has said
+ * "@RSYNCD: OK" a refusal of ours can only hang up (no rsync client sends these). */
+const FORBIDDEN_ARGUMENT = /^--(daemon|config|dparam|detach|no-detach)(=|$)|^--$/;
 
 type Stage = 'greeting' | 'module' | 'args' | 'done';
 

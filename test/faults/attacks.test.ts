@@ -101,7 +101,7 @@ t.test('attacks on the server port are refused before rsync, and the real client
   t.notMatch(list.stdout, new RegExp(`^${MODULE}\\b`, 'm'), 'the module list shows nothing');
   const other = await rsyncBy('-a', `${source}/`, `rsync://${SERVER_NAME}/etc/`);
   t.not(other.code, 0, `another module is refused (${lastLine(other.stderr)})`);
-  t.match(other.stderr, /unknown module/i, 'as unknown');
+  t.match(other.stderr, /certificate is not for module "etc"/i, 'as not this certificate\'s');
 
   t.same(leakedSecrets(rig.capturedOutput(), rig.secrets()), [], 'no key material in any output');
 });
