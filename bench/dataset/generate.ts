@@ -3,7 +3,7 @@
 import { createCipheriv } from 'node:crypto';
 import { closeSync, existsSync, linkSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { PLAN_VERSION, planDataset, type DatasetPlan, type DatasetSpec } from './plan.js';
+import { DEFAULT_SMALL_MAX, PLAN_VERSION, planDataset, type DatasetPlan, type DatasetSpec } from './plan.js';
 
 export interface Dataset {
   /** The tree rsync copies (pass with a trailing slash). */
@@ -55,7 +55,9 @@ function writePlan(root: string, plan: DatasetPlan): void {
 }
 
 export function datasetDirName(spec: DatasetSpec): string {
-  return `dataset-v${PLAN_VERSION}-${spec.totalBytes}b-${spec.smallFiles}f`;
+  const max = spec.smallMaxBytes ?? DEFAULT_SMALL_MAX;
+  // The default small-file size keeps the old name, so caches of earlier runs stay valid.
+  return `dataset-v${PLAN_VERSION}-${spec.totalBytes}b-${spec.smallFiles}f${max === DEFAULT_SMALL_MAX ? '' : `-max${max}b`}`;
 }
 
 /** Generates into <cacheDir>/<name>/tree unless a complete copy is already there. */

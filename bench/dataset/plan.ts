@@ -5,6 +5,8 @@
 export interface DatasetSpec {
   totalBytes: number;
   smallFiles: number;
+  /** Largest small file; DEFAULT_SMALL_MAX (64 KiB) when absent. */
+  smallMaxBytes?: number;
 }
 
 export interface PlannedFile {
@@ -27,7 +29,7 @@ export interface DatasetPlan {
 /** Bump when the plan changes shape, so stale caches are not reused. */
 export const PLAN_VERSION = 1;
 
-const SMALL_MAX = 64 * 1024;
+export const DEFAULT_SMALL_MAX = 64 * 1024;
 const MEDIUM_MIN = 1024 ** 2;
 const MEDIUM_MAX = 8 * 1024 ** 2;
 const LARGE_MAX = 256 * 1024 ** 2;
@@ -50,12 +52,13 @@ function pad(n: number, width: number): string {
   return String(n).padStart(width, '0');
 }
 
-/** Small files: 5% empty, the rest log-uniform 1 B..64 KiB, 100 per directory, two levels deep. */
-function planSmallFiles(count: number, random: () => number): PlannedFile[] {
+/** Small files: 5% empty, the rest log-uniform 1 B..max (64 KiB by default), 100 per directory,
+ * two levels deep. */
+function planSmallFiles(count: number, max: number, random: () => number): PlannedFile[] {
   const files: PlannedFile[] = [];
   for (let i = 0; i < count; i++) {
     const dir = Math.floor(i / 100);
-    const size = random() < 0.05 ? 0 : Math.floor(Math.exp(random() * Math.log(SMALL_MAX)));
+    const size = random() < 0.05 ? 0 : Math.floor(Math.exp(random() * Math.log(max)));
     files.push({ path: `small/d${pad(Math.floor(dir / 10), 3)}/e${pad(dir % 10, 1)}/f${pad(i % 100, 2)}.dat`, size });
   }
   return files;
@@ -85,7 +88,7 @@ function planLargeFiles(budget: number): PlannedFile[] {
 
 export function planDataset(spec: DatasetSpec): DatasetPlan {
   const random = seededRandom(0x64766d ^ spec.smallFiles);
-  const small = planSmallFiles(spec.smallFiles, random);
+  const small = planSmallFiles(spec.smallFiles, spec.smallMaxBytes ?? DEFAULT_SMALL_MAX, random);
   const smallBytes = small.reduce((sum, f) => sum + f.size, 0);
   const rest = Math.max(0, spec.totalBytes - smallBytes);
   const medium = planMediumFiles(Math.floor(rest * MEDIUM_SHARE), random);

@@ -1,6 +1,6 @@
 // CPU time per transport and side (client/server). Two ways, best first:
 //  - cgroup: every process of a side starts inside its own cpuacct cgroup (a shell wrapper joins it,
-//    then execs), so helpers that outlive or escape their parent (rsync's RSYNC_CONNECT_PROG child
+//    then execs: processes/placement.ts), so helpers that outlive or escape their parent (rsync's RSYNC_CONNECT_PROG child
 //    is never reaped by rsync) are still counted. Needs a writable cgroup v1 cpuacct hierarchy.
 //  - proc: /proc/<pid>/stat of the long-lived processes plus what this process has reaped; orphaned
 //    helpers are missed, so connect-program CPU is undercounted.
@@ -11,27 +11,25 @@ import { childPids, cpuSeconds, reapedChildrenCpuSeconds, waitForChildrenGone } 
 
 export type Side = ChargedProcess['side'];
 
-export interface CommandLine {
-  command: string;
-  args: string[];
-}
+export type { CommandLine } from './placement.js';
 
 export interface CpuMeter {
   kind: 'cgroup' | 'proc';
-  /** The command line that runs `command args` charged to this transport's side. */
-  wrap(transport: string, side: Side, command: string, args: string[]): CommandLine;
+  /** The cgroup directories a process of this transport's side must join before it execs (none
+   * for the /proc meter). */
+  groups(transport: string, side: Side): string[];
   /** Marks the processes alive now (daemons) so settle() knows which ones to wait for. */
   snapshot(transport: string, processes: ChargedProcess[]): Set<number>;
   /** Waits until the per-copy processes (per-connection rsync, helpers) are gone. */
   settle(transport: string, processes: ChargedProcess[], baseline: Set<number>): Promise<void>;
   /** Cumulative CPU seconds of the side so far. */
   read(transport: string, side: Side, processes: ChargedProcess[]): number;
+  /** Cumulative CPU seconds of the side per CPU (cgroup meter only): shows where it ran. */
+  perCpu(transport: string, side: Side): number[] | undefined;
   dispose(): void;
 }
 
 const CPUACCT_ROOT = '/sys/fs/cgroup/cpuacct';
-/** Joins the cgroup given as $0, then becomes the real command: nothing runs outside the group. */
-const JOIN_AND_EXEC = 'echo $$ > "$0/cgroup.procs" && exec "$@"';
 
 function cgroupMeter(root: string): CpuMeter {
   const groups = new Set<string>();
@@ -44,7 +42,7 @@ function cgroupMeter(root: string): CpuMeter {
     readFileSync(join(group(transport, side), 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number));
   return {
     kind: 'cgroup',
-    wrap: (transport, side, command, args) => ({ command: '/bin/sh', args: ['-c', JOIN_AND_EXEC, group(transport, side), command, ...args] }),
+    groups: (transport, side) => [group(transport, side)],
     snapshot: (transport) => new Set(procs(transport)),
     async settle(transport, _processes, baseline) {
       const deadline = Date.now() + 10_000;
@@ -53,6 +51,7 @@ function cgroupMeter(root: string): CpuMeter {
       }
     },
     read: (transport, side) => Number(readFileSync(join(group(transport, side), 'cpuacct.usage'), 'utf8')) / 1e9,
+    perCpu: (transport, side) => readFileSync(join(group(transport, side), 'cpuacct.usage_percpu'), 'utf8').trim().split(/\s+/).map((ns) => Number(ns) / 1e9),
     dispose() {
       for (const dir of groups) { try { rmdirSync(dir); } catch { /* a straggler still inside */ } }
       try { rmdirSync(root); } catch { /* idem */ }
@@ -63,7 +62,7 @@ function cgroupMeter(root: string): CpuMeter {
 function procMeter(): CpuMeter {
   return {
     kind: 'proc',
-    wrap: (_transport, _side, command, args) => ({ command, args }),
+    groups: () => [],
     snapshot: (_transport, processes) => new Set(processes.flatMap((p) => childPids(p.pid))),
     async settle(_transport, processes, baseline) {
       await waitForChildrenGone(processes.map((p) => p.pid), baseline);
@@ -73,6 +72,7 @@ function procMeter(): CpuMeter {
       // Per-copy client processes are this process's children, charged once reaped.
       return side === 'client' ? own + reapedChildrenCpuSeconds() : own;
     },
+    perCpu: () => undefined,
     dispose: () => undefined,
   };
 }
