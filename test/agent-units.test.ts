@@ -109,7 +109,8 @@ t.test('tracker: monotonic across attempts, never over the total, 100 only on co
   t.ok(resync.snapshot(1000).percent >= 40, 'a re-sync with nothing to send still advances as files are checked');
 });
 
-t.test('socket owner: the connecting end of an established loopback connection, by ports', async (t) => {
+t.test('socket owner: the connecting end of an established loopback connection, by its whole address pair', async (t) => {
+  // More cases (tcp6, v4-mapped, the same port numbers on another 127.0.0.x): test/confinement-socket-owner.test.ts.
   const table = [
     '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode',
     '   0: 0100007F:9C40 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 11 1',
@@ -117,10 +118,11 @@ t.test('socket owner: the connecting end of an established loopback connection, 
     '   2: 0100007F:D431 0100007F:9C40 01 00000000:00000000 00:00000000 00000000    65534        0 13 1',
     '   3: 0100007F:D432 0100007F:9C40 06 00000000:00000000 00:00000000 00000000     0        0 0 1',
   ].join('\n');
-  t.equal(findConnectionOwner(table, 0xd431, 0x9c40), 65534, 'the client end, not our accepted end');
-  t.equal(findConnectionOwner(table, 0x9c40, 0xd431), 1000, 'the reverse direction is our own socket');
-  t.equal(findConnectionOwner(table, 0xd432, 0x9c40), null, 'a socket in TIME_WAIT is no one\'s');
-  t.equal(findConnectionOwner(table, 1, 2), null);
+  const pair = (localPort: number, remotePort: number) => ({ local: { address: '127.0.0.1', port: localPort }, remote: { address: '127.0.0.1', port: remotePort } });
+  t.same(findConnectionOwner(table, pair(0xd431, 0x9c40), true), { found: 'one', uid: 65534 }, 'the client end, not our accepted end');
+  t.same(findConnectionOwner(table, pair(0x9c40, 0xd431), true), { found: 'one', uid: 1000 }, 'the reverse direction is our own socket');
+  t.same(findConnectionOwner(table, pair(0xd432, 0x9c40), true), { found: 'none' }, 'a socket in TIME_WAIT is no one\'s');
+  t.same(findConnectionOwner(table, pair(1, 2), true), { found: 'none' });
 });
 
 t.test('attempt verdicts: a tunnel failure that will not fix itself fails at once, a blip retries', async (t) => {

@@ -1,12 +1,14 @@
 // Where the client's rsync connects: a listener on 127.0.0.1 inside the client agent that opens one
 // TLS tunnel per connection and relays bytes until either side closes. A connection is served only
-// when the kernel says our own uid opened it, so another local user cannot ride our certificate.
+// when the kernel says our own uid opened it (the socket with exactly this connection's addresses
+// and ports, socket-owner.ts), so another local user cannot ride our certificate. A connection we
+// refuse, or one whose local side hangs up first, is never taken for a failure of the tunnel.
 // It replaced RSYNC_CONNECT_PROG, which started a Node process per connection (bench/README.md).
 import { createServer, type Server, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../log.js';
 import { dialTunnel, type DialOptions } from './dial.js';
-import { connectionOwner } from './socket-owner.js';
+import { connectionOwner, PROC_NET_TABLES } from './socket-owner.js';
 import { TunnelError, type TunnelStatus } from './tunnel-error.js';
 
 export interface RsyncEntry {
@@ -29,7 +31,13 @@ function refusalAfterHandshake(error: NodeJS.ErrnoException): TunnelError | null
   return null;
 }
 
-export async function openRsyncEntry(dial: DialOptions, log: Logger): Promise<RsyncEntry> {
+export interface EntryOptions {
+  /** Where the kernel lists sockets with their owners; tests point it elsewhere. */
+  tables?: readonly string[];
+}
+
+export async function openRsyncEntry(dial: DialOptions, log: Logger, options: EntryOptions = {}): Promise<RsyncEntry> {
+  const tables = options.tables ?? PROC_NET_TABLES;
   let status: TunnelStatus | null = null;
   const record = (error: unknown): void => {
     const failure = error instanceof TunnelError ? error : new TunnelError('server-unreachable', (error as Error).message);
@@ -42,23 +50,30 @@ export async function openRsyncEntry(dial: DialOptions, log: Logger): Promise<Rs
     // Only whether anything came back matters: no listener of ours on every record.
     let greeted = false;
     let failed = false;
+    // When our side (rsync) hangs up first, whatever the tunnel does next follows from that: rsync's
+    // own exit code tells why, the server did not refuse anything.
+    // (It may have ended while the tunnel was being dialled: a stream emits 'end' even when paused.)
+    let localClosedFirst = rsyncSide.readableEnded || rsyncSide.destroyed;
+    const localGone = (): void => { if (!failed) localClosedFirst = true; };
+    rsyncSide.once('end', localGone);
+    rsyncSide.once('close', localGone);
     tunnel.once('data', () => { greeted = true; });
     // rsync's daemon greets first thing; a server that hangs up before that refused us after the
     // handshake, which in TLS 1.3 is how a refused client certificate looks from this side.
     const refusedBeforeGreeting = (): void => {
-      if (greeted || failed) return;
+      if (greeted || failed || localClosedFirst) return;
       failed = true;
-      record(new TunnelError('tls-refused', 'the server closed the tunnel before rsync answered: it refused our client certificate (not from this run\'s CA, or expired)'));
+      record(new TunnelError('tls-refused', 'the server closed the tunnel right after the TLS handshake, before rsync answered: the server refused our client certificate (not from this run\'s CA, or expired), or had no room for another connection'));
     };
     tunnel.once('end', refusedBeforeGreeting);
     tunnel.on('error', (error: NodeJS.ErrnoException) => {
       const refused = refusalAfterHandshake(error);
-      if (refused && !failed) record(refused);
+      if (refused && !failed && !localClosedFirst) record(refused);
       else refusedBeforeGreeting();
       failed = true;
       rsyncSide.destroy();
     });
-    rsyncSide.on('error', () => tunnel.destroy());
+    rsyncSide.on('error', () => { localGone(); tunnel.destroy(); });
     // Once the tunnel is gone nothing rsync writes can arrive: hand rsync what came before, then
     // close its socket, or a sender that never reads would keep filling it.
     tunnel.once('close', () => {
@@ -73,15 +88,30 @@ export async function openRsyncEntry(dial: DialOptions, log: Logger): Promise<Rs
     sockets.add(rsyncSide);
     rsyncSide.once('close', () => sockets.delete(rsyncSide));
     rsyncSide.on('error', () => rsyncSide.destroy());
-    const owner = connectionOwner(rsyncSide.remotePort ?? -1, rsyncSide.localPort ?? -1);
-    if (owner === null) {
-      // Fail closed, and say why: without /proc/net/tcp (not Linux) nobody can be told apart.
-      record(new TunnelError('local-entry', 'cannot tell who opened the local connection to the tunnel entry: /proc/net/tcp does not list it (the client agent needs Linux)'));
+    const { localAddress, localPort, remoteAddress, remotePort } = rsyncSide;
+    if (localAddress === undefined || localPort === undefined || remoteAddress === undefined || remotePort === undefined) {
+      // Gone before we looked: nobody to serve, and nothing that failed.
       rsyncSide.destroy();
       return;
     }
-    if (owner !== process.getuid?.()) {
-      log.warn({ owner, port: rsyncSide.remotePort }, 'refused a local connection that is not ours (uid differs)');
+    const from = `${remoteAddress}:${remotePort}`;
+    const owner = connectionOwner({ local: { address: localAddress, port: localPort }, remote: { address: remoteAddress, port: remotePort } }, tables);
+    if (owner.found === 'unknowable') {
+      // Fail closed, and say why: without /proc/net/tcp (not Linux) nobody can be told apart. Our
+      // own rsync cannot be served either, so this is the migration's failure.
+      record(new TunnelError('local-entry', `cannot tell who opened the local connection to the tunnel entry: no table of sockets (${tables.join(', ')}) can be read (the client agent needs Linux)`));
+      rsyncSide.destroy();
+      return;
+    }
+    if (owner.found !== 'one') {
+      // Fail closed without blaming the tunnel: a connection whose socket the kernel no longer lists
+      // (it closed at once) or lists twice is no one we can vouch for.
+      log.warn({ from, found: owner.found }, 'refused a local connection: the kernel lists no single socket with its exact addresses (closed already, or not ours)');
+      rsyncSide.destroy();
+      return;
+    }
+    if (owner.uid !== process.getuid?.()) {
+      log.warn({ owner: owner.uid, from }, 'refused a local connection that is not ours (uid differs)');
       rsyncSide.destroy();
       return;
     }
