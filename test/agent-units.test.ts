@@ -67,7 +67,7 @@ t.test('argv from settings: MTC defaults, no shell, progress2 always on', async 
   t.notOk(rsyncSettingsSchema.safeParse({ rsync_opt_bwlimit: '1.5' }).success);
 });
 
-t.test('exit classes follow DESIGN.md', async (t) => {
+t.test('exit classes follow docs/contracts.md', async (t) => {
   t.equal(classifyExitCode(0), 'ok');
   t.equal(classifyExitCode(24), 'ok-with-warning');
   for (const code of [1, 2, 3, 4, 11, 23]) t.equal(classifyExitCode(code), 'fail', `${code} fails fast`);

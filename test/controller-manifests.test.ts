@@ -1,4 +1,4 @@
-// Every object `render` produces validates against the real schemas, carries exactly the DESIGN.md
+// Every object `render` produces validates against the real schemas, carries exactly the docs/contracts.md
 // labels, and says what the settings asked for (groups, security, proxy, resources, endpoint).
 import { readFileSync } from 'node:fs';
 import t from 'tap';
@@ -61,7 +61,7 @@ t.test('the unknown-field check catches typos the OpenAPI schema lets through', 
   t.throws(() => validateManifest(typo), /unknown field.*runAsNonroot/);
 });
 
-t.test('labels are exactly those of DESIGN.md', async (t) => {
+t.test('labels are exactly those of docs/contracts.md', async (t) => {
   const rendered = render({ spec, settings: baseSettings, runId: 'run-1', sourcePvcs });
   const run = { app: 'directvolumemigration-rsync-transfer', owner: 'directvolumemigration', directvolumemigration: 'run-1' };
   for (const object of all(rendered)) {

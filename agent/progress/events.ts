@@ -1,4 +1,4 @@
-// The progress contract (DESIGN.md): one JSON object per websocket message and per stdout line.
+// The progress contract (docs/contracts.md): one JSON object per websocket message and per stdout line.
 
 export interface ProgressEvent {
   type: 'progress';

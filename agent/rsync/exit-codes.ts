@@ -1,4 +1,4 @@
-// What an rsync exit code means for the migration (DESIGN.md): succeed, retry, or stop now.
+// What an rsync exit code means for the migration (docs/contracts.md): succeed, retry, or stop now.
 
 export type ExitClass = 'ok' | 'ok-with-warning' | 'retry' | 'fail';
 

@@ -1,4 +1,4 @@
-// Every label dvm puts on an object, defined once (DESIGN.md). NetworkPolicies and cleanup select on
+// Every label dvm puts on an object, defined once (docs/contracts.md). NetworkPolicies and cleanup select on
 // these, so nothing else may spell them.
 import { withHash } from './names.js';
 
