@@ -277,14 +277,13 @@ async function main(): Promise<void> {
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
-    stopAllServices();
     // cgroups (and a tmpfs) can only be removed once the processes in them have gone.
-    setTimeout(() => { cleanUp(); process.exit(130); }, 500);
+    void stopAllServices().then(() => new Promise((resolve) => setTimeout(resolve, 200))).then(() => { cleanUp(); process.exit(130); });
   });
 }
 
-main().catch((error: Error) => {
-  stopAllServices();
+main().catch(async (error: Error) => {
+  await stopAllServices();
   cleanUp();
   process.stderr.write(`${error.message}\n`);
   process.exit(error.message === USAGE ? 0 : 2);

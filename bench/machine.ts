@@ -12,9 +12,10 @@ export interface MachineInfo {
   loadAverage1m: { atStart: number; atEnd: number };
 }
 
-function firstLine(command: string, args: string[]): string {
+/** The first output line matching `pattern` (stunnel4 -version starts with an unrelated line). */
+function firstLine(command: string, args: string[], pattern = /\S/): string {
   const result = spawnSync(command, args, { encoding: 'utf8' });
-  return `${result.stdout ?? ''}${result.stderr ?? ''}`.split('\n').find((l) => l.trim()) ?? 'unknown';
+  return `${result.stdout ?? ''}${result.stderr ?? ''}`.split('\n').find((l) => pattern.test(l))?.trim() ?? 'unknown';
 }
 
 export function currentLoad(): number {
@@ -28,7 +29,7 @@ export function describeMachine(loadAtStart: number): MachineInfo {
     kernel: release(),
     node: process.version,
     rsync: firstLine('rsync', ['--version']),
-    stunnel: firstLine('stunnel4', ['-version']),
+    stunnel: firstLine('stunnel4', ['-version'], /^stunnel \d/),
     loadAverage1m: { atStart: loadAtStart, atEnd: currentLoad() },
   };
 }

@@ -2,6 +2,7 @@
 // through a file descriptor, not a pipe we read: the timed process never waits on the benchmark.
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
+import { trackChild } from './service.js';
 
 export interface CommandSpec {
   command: string;
@@ -22,6 +23,7 @@ export async function runToEnd(spec: CommandSpec): Promise<void> {
   const fd = openSync(spec.logFile, 'w');
   try {
     const child = spawn(spec.command, spec.args, { env: spec.env ?? process.env, stdio: ['ignore', fd, fd] });
+    trackChild(child);
     const code = await new Promise<number | string>((resolve, reject) => {
       child.once('error', reject);
       child.once('exit', (exitCode, signal) => resolve(signal ?? exitCode ?? -1));

@@ -33,9 +33,25 @@ export interface Service {
 const running = new Set<ChildProcess>();
 const OUTPUT_LIMIT = 64 * 1024;
 
-/** Stops every service still running (signal handlers, failures). */
-export function stopAllServices(): void {
-  for (const child of running) child.kill('SIGTERM');
+/** Remembers a child the benchmark started (a service, a client run) until it exits, so an
+ * interrupt stops it too: a client left running keeps its cgroups and the tmpfs busy. */
+export function trackChild(child: ChildProcess): void {
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+}
+
+/** Stops every service and client still running (signal handlers, failures); resolves once they
+ * have exited (SIGKILL after `graceMs`). */
+export async function stopAllServices(graceMs = 3000): Promise<void> {
+  const children = [...running].filter((child) => child.exitCode === null && child.signalCode === null);
+  const exited = children.map((child) => new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  }));
+  for (const child of children) child.kill('SIGTERM');
+  const timer = setTimeout(() => { for (const child of children) child.kill('SIGKILL'); }, graceMs);
+  await Promise.all(exited);
+  clearTimeout(timer);
 }
 
 function tcpAccepts(port: number): Promise<boolean> {
@@ -48,7 +64,7 @@ function tcpAccepts(port: number): Promise<boolean> {
 export async function startService(spec: ServiceSpec): Promise<Service> {
   const log = createWriteStream(spec.logFile, { flags: 'a' });
   const child = spawn(spec.command, spec.args, { env: spec.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
-  running.add(child);
+  trackChild(child);
   let output = '';
   const capture = (chunk: Buffer) => {
     log.write(chunk);
@@ -58,7 +74,6 @@ export async function startService(spec: ServiceSpec): Promise<Service> {
   child.stderr?.on('data', capture);
   let exited: string | undefined;
   const exitedPromise = new Promise<void>((resolve) => child.once('exit', (code, signal) => {
-    running.delete(child);
     exited = `exited with ${signal ?? code}`;
     resolve();
   }));
