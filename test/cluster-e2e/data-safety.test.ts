@@ -4,21 +4,14 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { createPvc, e2eCluster, IMAGE_UID, leftovers, migrate, namespaces, resultsOf, settingsFile, sourcePvc, specFile, uniqueName, workDir } from './support.js';
+import { createPvc, e2eCluster, IMAGE_UID, leftovers, migrate, resultsOf, scenario, settingsFile, sourcePvc, specFile } from './support.js';
 
 const setup = await e2eCluster();
 if ('skip' in setup) t.plan(0, setup.skip);
 else {
   const { cluster } = setup;
   t.test('--exclude=* with verify: never Succeeded or verified for an empty copy; options that delete beyond the copy refused', async (t) => {
-    const work = workDir();
-    const src = uniqueName('safe-src');
-    const dst = uniqueName('safe-dst');
-    await namespaces(cluster, 'restricted', src, dst);
-    t.teardown(async () => {
-      work.remove();
-      await Promise.all([cluster.deleteNamespace(src, false), cluster.deleteNamespace(dst, false)]);
-    });
+    const { work, src, dst } = await scenario(t, cluster, 'safe', 'restricted');
     await sourcePvc(cluster, src, 'data', { seed: 101, files: 30, chownTo: IMAGE_UID });
     const target = await createPvc(cluster, dst, 'data');
     writeFileSync(join(target, 'kept.txt'), 'data the destination already had\n');

@@ -2,7 +2,7 @@
 // enforce Pod Security `restricted`, root pods (migration_rsync_privileged) in `baseline` ones.
 // Source and destination are two namespaces of the one cluster (a migration within a cluster).
 import t from 'tap';
-import { differences, e2eCluster, explain, IMAGE_UID, leftovers, migrate, namespaces, resultsOf, settingsFile, sourcePvc, specFile, uniqueName, workDir } from './support.js';
+import { differences, e2eCluster, explain, IMAGE_UID, leftovers, migrate, resultsOf, scenario, settingsFile, sourcePvc, specFile } from './support.js';
 
 const setup = await e2eCluster();
 if ('skip' in setup) t.plan(0, setup.skip);
@@ -16,14 +16,7 @@ else {
   ] as const;
   for (const { endpoint, root } of cases) {
     t.test(`${endpoint}, ${root ? 'root (baseline)' : 'non-root (restricted)'}`, async (t) => {
-      const work = workDir();
-      const src = uniqueName(`${endpoint.toLowerCase()}-src`);
-      const dst = uniqueName(`${endpoint.toLowerCase()}-dst`);
-      await namespaces(cluster, root ? 'baseline' : 'restricted', src, dst);
-      t.teardown(async () => {
-        work.remove();
-        await Promise.all([cluster.deleteNamespace(src, false), cluster.deleteNamespace(dst, false)]);
-      });
+      const { work, src, dst } = await scenario(t, cluster, endpoint.toLowerCase(), root ? 'baseline' : 'restricted');
       // Root keeps owners, so the tree has several; without root the client reads what the image's
       // user can read: the data of an application that ran as that user.
       const trees = await Promise.all(['data-1', 'data-2'].map((name, index) => sourcePvc(cluster, src, name, {

@@ -1,9 +1,9 @@
 // Faults on the real cluster: the server pod deleted mid-copy, more client pods than the node can
 // run at once, an HTTP CONNECT proxy with BasicAuth in the way, and SIGINT to dvm mid-copy.
 import { execFile } from 'node:child_process';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { startTinyproxy } from '../support/tinyproxy.js';
-import { differences, e2eCluster, explain, IMAGE_UID, leftovers, migrate, namespaces, resultsOf, settingsFile, sourcePvc, specFile, uniqueName, workDir } from './support.js';
+import { differences, e2eCluster, explain, IMAGE_UID, leftovers, migrate, resultsOf, scenario, settingsFile, sourcePvc, specFile } from './support.js';
 
 const setup = await e2eCluster();
 if ('skip' in setup) t.plan(0, setup.skip);
@@ -11,20 +11,8 @@ else {
   const { cluster } = setup;
   const MiB = 1024 * 1024;
 
-  const scenario = async (t: Test, prefix: string) => {
-    const work = workDir();
-    const src = uniqueName(`${prefix}-src`);
-    const dst = uniqueName(`${prefix}-dst`);
-    await namespaces(cluster, 'restricted', src, dst);
-    t.teardown(async () => {
-      work.remove();
-      await Promise.all([cluster.deleteNamespace(src, false), cluster.deleteNamespace(dst, false)]);
-    });
-    return { work, src, dst };
-  };
-
   t.test('the server pod deleted mid-copy is replaced and the copy completes', async (t) => {
-    const { work, src, dst } = await scenario(t, 'srvdel');
+    const { work, src, dst } = await scenario(t, cluster, 'srvdel');
     const tree = await sourcePvc(cluster, src, 'data', { seed: 41, bigFileBytes: 48 * MiB, chownTo: IMAGE_UID });
     const settings = settingsFile(work.dir, { rsync_endpoint_type: 'ClusterIP', rsync_fs_group: 2000, rsync_opt_bwlimit: 4096 });
     const run = migrate(cluster, specFile(work.dir, [{ namespace: src, name: 'data', targetNamespace: dst }]), settings);
@@ -40,7 +28,7 @@ else {
   });
 
   t.test('more client pods than the node can run at once all finish', async (t) => {
-    const { work, src, dst } = await scenario(t, 'busy');
+    const { work, src, dst } = await scenario(t, cluster, 'busy');
     const names = ['p1', 'p2', 'p3', 'p4', 'p5'];
     const trees = await Promise.all(names.map((name, index) => sourcePvc(cluster, src, name, { seed: 50 + index, files: 30, chownTo: IMAGE_UID })));
     // Two CPUs: the server (400m) and two clients of 700m fit; the others wait as Unschedulable.
@@ -57,7 +45,7 @@ else {
   });
 
   t.test('through tinyproxy with BasicAuth to a Route', async (t) => {
-    const { work, src, dst } = await scenario(t, 'proxy');
+    const { work, src, dst } = await scenario(t, cluster, 'proxy');
     const password = 'pr0xy-e2e-s3cret';
     const proxy = await startTinyproxy({ user: 'dvm', password, listen: cluster.nodeIP, allow: [cluster.podCIDR], nameserver: cluster.dnsServer });
     t.teardown(() => proxy.stop());
@@ -72,7 +60,7 @@ else {
   });
 
   t.test('SIGINT mid-copy: exit 130 and nothing of the run left', async (t) => {
-    const { work, src, dst } = await scenario(t, 'sigint');
+    const { work, src, dst } = await scenario(t, cluster, 'sigint');
     await sourcePvc(cluster, src, 'data', { seed: 71, bigFileBytes: 32 * MiB, chownTo: IMAGE_UID });
     const settings = settingsFile(work.dir, { rsync_endpoint_type: 'NodePort', rsync_fs_group: 2000, rsync_opt_bwlimit: 2048 });
     const run = migrate(cluster, specFile(work.dir, [{ namespace: src, name: 'data', targetNamespace: dst }]), settings);
@@ -84,7 +72,7 @@ else {
   });
 
   t.test('root pods into namespaces that enforce restricted: one line naming Pod Security, nothing left', async (t) => {
-    const { work, src, dst } = await scenario(t, 'psa');
+    const { work, src, dst } = await scenario(t, cluster, 'psa');
     await sourcePvc(cluster, src, 'data', { seed: 81, files: 20 });
     const settings = settingsFile(work.dir, { rsync_endpoint_type: 'ClusterIP', migration_rsync_privileged: true });
     const run = migrate(cluster, specFile(work.dir, [{ namespace: src, name: 'data', targetNamespace: dst }]), settings);
@@ -98,7 +86,7 @@ else {
   });
 
   t.test('one cluster on both sides: status lists each object once; a PVC into itself is refused', async (t) => {
-    const { work, src, dst } = await scenario(t, 'same');
+    const { work, src, dst } = await scenario(t, cluster, 'same');
     await sourcePvc(cluster, src, 'data', { seed: 91, bigFileBytes: 8 * MiB, chownTo: IMAGE_UID });
     const self = migrate(cluster, specFile(work.dir, [{ namespace: src, name: 'data', targetNamespace: src }]), settingsFile(work.dir, { rsync_endpoint_type: 'ClusterIP' }));
     t.equal((await self.done).code, 2, 'bad input');
@@ -124,7 +112,7 @@ else {
   });
 
   t.test('non-root without an fsGroup on plain Kubernetes: the server\'s own reason, not just CrashLoopBackOff', async (t) => {
-    const { work, src, dst } = await scenario(t, 'nofsg');
+    const { work, src, dst } = await scenario(t, cluster, 'nofsg');
     await sourcePvc(cluster, src, 'data', { seed: 95, files: 20, chownTo: IMAGE_UID });
     const run = migrate(cluster, specFile(work.dir, [{ namespace: src, name: 'data', targetNamespace: dst }]), settingsFile(work.dir, { rsync_endpoint_type: 'ClusterIP' }));
     t.equal((await run.done).code, 1, 'the run failed');

@@ -6,21 +6,14 @@ import { existsSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSyn
 import { join } from 'node:path';
 import t from 'tap';
 import { mutateTree } from '../support/tree.js';
-import { chownTree, createPvc, differences, e2eCluster, explain, IMAGE_UID, leftovers, migrate, namespaces, resultsOf, settingsFile, sourcePvc, specFile, uniqueName, workDir } from './support.js';
+import { chownTree, createPvc, differences, e2eCluster, explain, IMAGE_UID, leftovers, migrate, resultsOf, scenario, settingsFile, sourcePvc, specFile } from './support.js';
 
 const setup = await e2eCluster();
 if ('skip' in setup) t.plan(0, setup.skip);
 else {
   const { cluster } = setup;
   t.test('reused destination PVCs: only what the source lacks is removed; Stage then CutOver', async (t) => {
-    const work = workDir();
-    const src = uniqueName('reuse-src');
-    const dst = uniqueName('reuse-dst');
-    await namespaces(cluster, 'restricted', src, dst);
-    t.teardown(async () => {
-      work.remove();
-      await Promise.all([cluster.deleteNamespace(src, false), cluster.deleteNamespace(dst, false)]);
-    });
+    const { work, src, dst } = await scenario(t, cluster, 'reuse', 'restricted');
     const sibling = await sourcePvc(cluster, src, 'sibling', { seed: 31, chownTo: IMAGE_UID });
     const data = await sourcePvc(cluster, src, 'data', { seed: 32, chownTo: IMAGE_UID });
     writeFileSync(join(sibling, 'sentinel'), 'the sibling keeps this\n');

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { stringify as toYaml } from 'yaml';
 import type { ControllerEvent } from '../../controller/migration/events.js';
+import type { Test } from 'tap';
 import { testCluster, type PodSecurityLevel, type TestCluster } from '../support/cluster.js';
 import { compareTrees, formatDifferences, generateTree, type CompareOptions, type TreeOptions } from '../support/tree.js';
 
@@ -159,6 +160,26 @@ export async function differences(source: string, destination: string, options: 
 export function workDir(): { dir: string; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'dvm-e2e-'));
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export interface Scenario {
+  work: { dir: string; remove: () => void };
+  /** Source and destination namespaces, enforcing the test's Pod Security level. */
+  src: string;
+  dst: string;
+}
+
+/** A work directory and a fresh pair of namespaces, all removed when the test ends. */
+export async function scenario(t: Test, cluster: TestCluster, prefix: string, level: PodSecurityLevel = 'restricted'): Promise<Scenario> {
+  const work = workDir();
+  const src = uniqueName(`${prefix}-src`);
+  const dst = uniqueName(`${prefix}-dst`);
+  await namespaces(cluster, level, src, dst);
+  t.teardown(async () => {
+    work.remove();
+    await Promise.all([cluster.deleteNamespace(src, false), cluster.deleteNamespace(dst, false)]);
+  });
+  return { work, src, dst };
 }
 
 /** Objects any dvm run left labelled in these namespaces. */
