@@ -1,6 +1,6 @@
 # Everyday commands. `make demo` and `make test` are the two set-up commands the README promises:
 # each installs what it needs on a fresh Debian machine (as root) before it runs.
-.PHONY: demo test test-slow test-cluster cluster image bench build deps-demo deps-test clean
+.PHONY: demo test test-slow test-cluster cluster image lint bench build deps-demo deps-test clean
 
 DEMO_PACKAGES := rsync
 TEST_PACKAGES := rsync tinyproxy stunnel4 iproute2 util-linux procps chromium python3 openssl
@@ -15,7 +15,7 @@ CONTAINERD_SOCK := $(CLUSTER_DIR)/containerd/containerd.sock
 # Everything: type checks, the unit/local/fault suite, then the end-to-end suite on the real
 # single-node cluster (brought up by test/cluster/up.sh, left running; test/cluster/down.sh stops it)
 # with the agent image built here and imported into it.
-test: deps-test build cluster image
+test: deps-test build lint cluster image
 	npx tsc -p tsconfig.test.json
 	npx tap
 	$(MAKE) --no-print-directory test-cluster
@@ -23,6 +23,9 @@ test: deps-test build cluster image
 # The real-cluster tests alone, one file at a time (they share one node's CPUs).
 test-cluster:
 	npx tap --jobs=1 --include 'test/cluster-e2e/**/*.test.ts' --include test/cluster-smoke.test.ts --exclude 'test/support/**'
+
+lint: $(NODE_DEPS)
+	npx eslint .
 
 cluster:
 	test/cluster/up.sh >/dev/null

@@ -84,7 +84,7 @@ t.test('status and cleanup of one run on both clusters', async (t) => {
   t.equal(destination.labelled('directvolumemigration=run2').length, 1, 'another run is untouched');
 
   const all = await dvm('status', ...flags) as { stdout: string };
-  t.match(all.stdout, /source: 0 object\(s\)\ndestination: 1 object\(s\)\n  Secret n1\/s-run2/);
+  t.match(all.stdout, /source: 0 object\(s\)\ndestination: 1 object\(s\)\n {2}Secret n1\/s-run2/);
 });
 
 t.test('package.json names commands that the build produces', async (t) => {

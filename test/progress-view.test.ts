@@ -47,7 +47,7 @@ t.test('plain: state changes at once, progress at most once per interval per PVC
 });
 
 t.test('plain: several PVCs get a total line; stop() prints what was held back; failures show their message', async (t) => {
-  let now = 0;
+  const now = 0;
   const agg = new ProgressAggregate(['a', 'b']);
   const out = capture();
   const view = startProgressView(agg, { mode: 'plain', stream: out.stream as unknown as NodeJS.WriteStream, now: () => now, intervalMs: 60_000 });

@@ -2,7 +2,6 @@
 // ConfigError: the CLI exits 2, as for every bad input).
 import { accessSync, constants, lstatSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { z } from 'zod';
 import { hostPort } from '../../agent/config.js';
 import { rsyncSettingsSchema, type RsyncSettings } from '../../agent/rsync/options.js';
 import { proxySettingsSchema, type ProxySettings } from '../../agent/tunnel/proxy-settings.js';

@@ -2,7 +2,7 @@
 // the client on the src host of a namespace topology, optionally with tinyproxy (BasicAuth) on the
 // proxy host as the only way across. Captures every line each process prints, so scenarios can
 // check events and grep for secrets.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,7 +23,6 @@ export const SERVER_PORT = 2222;
 export const HEALTH_PORT = 8080;
 export const MODULE = 'data';
 export const CLIENT_IDENTITY = pvcIdentity('faults', MODULE);
-const IS_ROOT = process.getuid?.() === 0;
 
 export interface FaultRigOptions {
   /** tinyproxy with BasicAuth on the proxy host, and no other route from src to dst. */
