@@ -1,28 +1,32 @@
-// Exposing a server by the configured rsync_endpoint_type.
-import { exposeClusterIp } from './cluster-ip.js';
-import { exposeLoadBalancer } from './load-balancer.js';
-import { exposeNodePort } from './node-port.js';
-import { exposeRoute, waitRouteAdmitted } from './route.js';
-import type { EndpointContext, ResolvedEndpoint } from './types.js';
+// The endpoint kinds by rsync_endpoint_type, and exposing a server with one of them.
+import type { EndpointType } from '../config/settings.js';
+import { createObject, type Obj } from '../cluster/objects.js';
+import { clusterIpEndpoint } from './cluster-ip.js';
+import type { Endpoint, EndpointContext, ResolvedEndpoint } from './endpoint.js';
+import { loadBalancerEndpoint } from './load-balancer.js';
+import { nodePortEndpoint } from './node-port.js';
+import { routeEndpoint } from './route.js';
 
-export { resolveRouteSubdomain } from './route.js';
-export type { EndpointContext, ResolvedEndpoint } from './types.js';
+export type { Endpoint, EndpointContext, EndpointFacts, ResolvedEndpoint } from './endpoint.js';
 
-/** Creates the Service (and Route) and returns the address clients will dial. */
-export function exposeServer(context: EndpointContext, namespace: string): Promise<ResolvedEndpoint> {
-  switch (context.settings.rsync_endpoint_type) {
-    case 'Route':
-      return exposeRoute(context, namespace);
-    case 'NodePort':
-      return exposeNodePort(context, namespace);
-    case 'LoadBalancer':
-      return exposeLoadBalancer(context, namespace);
-    case 'ClusterIP':
-      return exposeClusterIp(context, namespace);
-  }
+const ENDPOINTS: Record<EndpointType, Endpoint> = {
+  Route: routeEndpoint,
+  NodePort: nodePortEndpoint,
+  ClusterIP: clusterIpEndpoint,
+  LoadBalancer: loadBalancerEndpoint,
+};
+
+export function endpointFor(type: EndpointType): Endpoint {
+  return ENDPOINTS[type];
 }
 
-/** Anything the endpoint itself must reach before clients can dial it (a Route's admission). */
-export async function waitEndpointReady(context: EndpointContext, namespace: string): Promise<void> {
-  if (context.settings.rsync_endpoint_type === 'Route') await waitRouteAdmitted(context, namespace);
+/** Creates the namespace's exposure (the same objects `dvm render` shows) and returns the address
+ * clients will dial. */
+export async function exposeServer(context: EndpointContext, namespace: string): Promise<ResolvedEndpoint> {
+  const endpoint = endpointFor(context.settings.rsync_endpoint_type);
+  const created: Obj[] = [];
+  for (const object of endpoint.exposure(context.runId, namespace, context)) {
+    created.push(await createObject(context.cluster, object, context.writes, context.scope));
+  }
+  return endpoint.resolve(context, namespace, created);
 }

@@ -3,28 +3,35 @@
 import { SERVICE_KIND } from '../cluster/kinds.js';
 import { waitFor } from '../cluster/watch.js';
 import { RSYNC_PORT, serviceName } from '../manifests/names.js';
-import { createServerService, serviceSans } from './service.js';
-import { isIpAddress, type EndpointContext, type ResolvedEndpoint } from './types.js';
+import { serverService } from '../manifests/server.js';
+import { isIpAddress, PLACEHOLDER_HOST, type Endpoint } from './endpoint.js';
+import { createdService, readyWithThePod, serviceSans } from './service.js';
 
-export async function exposeLoadBalancer(context: EndpointContext, namespace: string): Promise<ResolvedEndpoint> {
-  const created = await createServerService(context, namespace);
-  const name = serviceName(context.runId);
-  const host = await waitFor(context.cluster, { ...SERVICE_KIND, namespace, fieldSelector: `metadata.name=${name}` }, {
-    check: (services) => {
-      const ingress = services[0]?.status?.loadBalancer?.ingress?.[0];
-      return ingress?.ip ?? ingress?.hostname;
-    },
-    timeoutMs: context.timeoutMs,
-    describeTimeout: () => `LoadBalancer Service ${namespace}/${name} got no ingress address within ${Math.round(context.timeoutMs / 1000)}s: ` +
-      'does the destination cluster have a load-balancer controller? (or choose another rsync_endpoint_type)',
-    ...(context.signal ? { signal: context.signal } : {}),
-  }) as string;
-  const sans = serviceSans(context, namespace, created);
-  return {
-    host,
-    port: RSYNC_PORT,
-    serverName: isIpAddress(host) ? sans.dnsNames[0]! : host,
-    dnsNames: isIpAddress(host) ? sans.dnsNames : [host, ...sans.dnsNames],
-    ipAddresses: isIpAddress(host) ? [...sans.ipAddresses, host] : sans.ipAddresses,
-  };
-}
+export const loadBalancerEndpoint: Endpoint = {
+  type: 'LoadBalancer',
+  preflight: async () => ({}),
+  exposure: (runId, namespace) => [serverService(runId, namespace, 'LoadBalancer')],
+  provisionalAddress: () => ({ host: PLACEHOLDER_HOST, port: RSYNC_PORT, serverName: PLACEHOLDER_HOST }),
+  resolve: async (context, namespace, created) => {
+    const name = serviceName(context.runId);
+    const host = await waitFor(context.cluster, { ...SERVICE_KIND, namespace, fieldSelector: `metadata.name=${name}` }, {
+      check: (services) => {
+        const ingress = services[0]?.status?.loadBalancer?.ingress?.[0];
+        return ingress?.ip ?? ingress?.hostname;
+      },
+      timeoutMs: context.timeoutMs,
+      describeTimeout: () => `LoadBalancer Service ${namespace}/${name} got no ingress address within ${Math.round(context.timeoutMs / 1000)}s: ` +
+        'does the destination cluster have a load-balancer controller? (or choose another rsync_endpoint_type)',
+      ...(context.signal ? { signal: context.signal } : {}),
+    }) as string;
+    const sans = serviceSans(context.runId, namespace, createdService(created));
+    return {
+      host,
+      port: RSYNC_PORT,
+      serverName: isIpAddress(host) ? sans.dnsNames[0]! : host,
+      dnsNames: isIpAddress(host) ? sans.dnsNames : [host, ...sans.dnsNames],
+      ipAddresses: isIpAddress(host) ? [...sans.ipAddresses, host] : sans.ipAddresses,
+    };
+  },
+  waitReady: readyWithThePod,
+};

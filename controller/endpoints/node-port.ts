@@ -1,9 +1,10 @@
 // NodePort: clients dial a node's address and the allocated node port.
 import { ConfigError } from '../config/errors.js';
 import { listObjects, type Obj } from '../cluster/objects.js';
-import { RSYNC_PORT_NAME } from '../manifests/names.js';
-import { createServerService, serviceSans } from './service.js';
-import type { EndpointContext, ResolvedEndpoint } from './types.js';
+import { RSYNC_PORT, RSYNC_PORT_NAME } from '../manifests/names.js';
+import { serverService } from '../manifests/server.js';
+import { PLACEHOLDER_HOST, type Endpoint } from './endpoint.js';
+import { createdService, readyWithThePod, serviceSans } from './service.js';
 
 /** A Ready node's ExternalIP if it has one (reachable from the other cluster), else its InternalIP. */
 export function pickNodeAddress(nodes: Obj[]): string | undefined {
@@ -17,13 +18,20 @@ export function pickNodeAddress(nodes: Obj[]): string | undefined {
   return undefined;
 }
 
-export async function exposeNodePort(context: EndpointContext, namespace: string): Promise<ResolvedEndpoint> {
-  const service = await createServerService(context, namespace);
-  const port = (service.spec?.ports ?? []).find((entry: Obj) => entry.name === RSYNC_PORT_NAME)?.nodePort;
-  if (typeof port !== 'number') throw new Error(`Service ${namespace}/${service.metadata?.name} got no nodePort on the destination cluster`);
-  const nodes = await listObjects(context.cluster, 'v1', 'Node', undefined);
-  const host = pickNodeAddress(nodes.items);
-  if (!host) throw new ConfigError('rsync_endpoint_type NodePort: the destination cluster has no Ready node with an address');
-  const sans = serviceSans(context, namespace, service);
-  return { host, port, serverName: sans.dnsNames[0]!, dnsNames: sans.dnsNames, ipAddresses: [...sans.ipAddresses, host] };
-}
+export const nodePortEndpoint: Endpoint = {
+  type: 'NodePort',
+  preflight: async () => ({}),
+  exposure: (runId, namespace) => [serverService(runId, namespace, 'NodePort')],
+  provisionalAddress: () => ({ host: PLACEHOLDER_HOST, port: RSYNC_PORT, serverName: PLACEHOLDER_HOST }),
+  resolve: async (context, namespace, created) => {
+    const service = createdService(created);
+    const port = (service?.spec?.ports ?? []).find((entry: Obj) => entry.name === RSYNC_PORT_NAME)?.nodePort;
+    if (typeof port !== 'number') throw new Error(`Service ${namespace}/${service?.metadata?.name} got no nodePort on the destination cluster`);
+    const nodes = await listObjects(context.cluster, 'v1', 'Node', undefined);
+    const host = pickNodeAddress(nodes.items);
+    if (!host) throw new ConfigError('rsync_endpoint_type NodePort: the destination cluster has no Ready node with an address');
+    const sans = serviceSans(context.runId, namespace, service);
+    return { host, port, serverName: sans.dnsNames[0]!, dnsNames: sans.dnsNames, ipAddresses: [...sans.ipAddresses, host] };
+  },
+  waitReady: readyWithThePod,
+};

@@ -5,12 +5,13 @@ import { ConfigError } from '../config/errors.js';
 import { describeApiError } from '../cluster/api-error.js';
 import type { Cluster } from '../cluster/connection.js';
 import { ROUTE_KIND } from '../cluster/kinds.js';
-import { createObject, servesGroupVersion, type Obj } from '../cluster/objects.js';
+import { servesGroupVersion, type Obj } from '../cluster/objects.js';
 import { waitFor } from '../cluster/watch.js';
 import { routeHost, routeName, ROUTE_PORT } from '../manifests/names.js';
 import { serverRoute } from '../manifests/route.js';
-import { createServerService, serviceSans } from './service.js';
-import type { EndpointContext, ResolvedEndpoint } from './types.js';
+import { serverService } from '../manifests/server.js';
+import type { Endpoint, EndpointContext, EndpointFacts } from './endpoint.js';
+import { createdService, serviceSans } from './service.js';
 
 /** Read-only, before anything is created: fails with one line when Routes cannot work. */
 export async function resolveRouteSubdomain(cluster: Cluster, configured: string | undefined): Promise<string> {
@@ -32,17 +33,33 @@ export async function resolveRouteSubdomain(cluster: Cluster, configured: string
   return domain;
 }
 
-export async function exposeRoute(context: EndpointContext, namespace: string): Promise<ResolvedEndpoint> {
-  if (!context.routeSubdomain) throw new Error('route subdomain was not resolved in preflight');
-  const service = await createServerService(context, namespace);
-  const host = routeHost(context.runId, namespace, context.routeSubdomain);
-  await createObject(context.cluster, serverRoute(context.runId, namespace, host), context.writes, context.scope);
-  const sans = serviceSans(context, namespace, service);
-  return { host, port: ROUTE_PORT, serverName: host, dnsNames: [host, ...sans.dnsNames], ipAddresses: sans.ipAddresses };
+/** Stands in for the apps domain when rendering without a cluster and without cluster_subdomain. */
+export const PLACEHOLDER_SUBDOMAIN = 'cluster-subdomain.invalid';
+
+function hostOf(runId: string, namespace: string, facts: EndpointFacts): string {
+  return routeHost(runId, namespace, facts.routeSubdomain ?? PLACEHOLDER_SUBDOMAIN);
 }
 
+export const routeEndpoint: Endpoint = {
+  type: 'Route',
+  preflight: async (cluster, settings) => ({ routeSubdomain: await resolveRouteSubdomain(cluster, settings.cluster_subdomain) }),
+  // The Route points at a ClusterIP Service; the router passes the TLS stream through to it.
+  exposure: (runId, namespace, facts) => [serverService(runId, namespace, 'ClusterIP'), serverRoute(runId, namespace, hostOf(runId, namespace, facts))],
+  provisionalAddress: (runId, namespace, facts) => {
+    const host = hostOf(runId, namespace, facts);
+    return { host, port: ROUTE_PORT, serverName: host };
+  },
+  resolve: async (context, namespace, created) => {
+    if (!context.routeSubdomain) throw new Error('route subdomain was not resolved in preflight');
+    const host = hostOf(context.runId, namespace, context);
+    const sans = serviceSans(context.runId, namespace, createdService(created));
+    return { host, port: ROUTE_PORT, serverName: host, dnsNames: [host, ...sans.dnsNames], ipAddresses: sans.ipAddresses };
+  },
+  waitReady: (context, namespace) => waitRouteAdmitted(context, namespace),
+};
+
 /** Until a router has admitted the Route; a rejection (e.g. host already claimed) fails at once. */
-export async function waitRouteAdmitted(context: EndpointContext, namespace: string): Promise<void> {
+async function waitRouteAdmitted(context: EndpointContext, namespace: string): Promise<void> {
   const name = routeName(context.runId);
   await waitFor(context.cluster, { ...ROUTE_KIND, namespace, fieldSelector: `metadata.name=${name}` }, {
     check: (routes) => {

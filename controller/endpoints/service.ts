@@ -1,17 +1,20 @@
-// The Service in front of a server pod: created for every endpoint type (a Route points at it).
-import { createObject, type Obj } from '../cluster/objects.js';
+// The Service in front of a server pod: part of every endpoint kind's exposure (a Route points at it).
+import type { Obj } from '../cluster/objects.js';
 import { serviceDnsNames } from '../manifests/names.js';
-import { serverService } from '../manifests/server.js';
-import type { EndpointContext } from './types.js';
 
-export async function createServerService(context: EndpointContext, namespace: string): Promise<Obj> {
-  return createObject(context.cluster, serverService(context.runId, namespace, context.settings.rsync_endpoint_type), context.writes, context.scope);
-}
-
-export function serviceSans(context: EndpointContext, namespace: string, service: Obj): { dnsNames: string[]; ipAddresses: string[] } {
-  const clusterIp: unknown = service.spec?.clusterIP;
+/** The Service's names and ClusterIP: what the server certificate carries for in-cluster clients. */
+export function serviceSans(runId: string, namespace: string, service: Obj | undefined): { dnsNames: string[]; ipAddresses: string[] } {
+  const clusterIp: unknown = service?.spec?.clusterIP;
   return {
-    dnsNames: serviceDnsNames(context.runId, namespace),
+    dnsNames: serviceDnsNames(runId, namespace),
     ipAddresses: typeof clusterIp === 'string' && clusterIp !== 'None' ? [clusterIp] : [],
   };
 }
+
+/** The created Service among an exposure's objects. */
+export function createdService(created: Obj[]): Obj | undefined {
+  return created.find((object) => object.kind === 'Service');
+}
+
+/** Nothing to wait for beyond the server pod's own readiness. */
+export async function readyWithThePod(): Promise<void> {}

@@ -2,16 +2,16 @@
 // render` prints this, and the migration creates the same objects piece by piece.
 import type { ControllerSettings } from '../config/settings.js';
 import type { MigrationSpec } from '../config/spec.js';
+import { endpointFor } from '../endpoints/index.js';
 import { clientAgentConfig, serverAgentConfig, type EndpointAddress } from './agent-config.js';
 import { clientPod } from './client.js';
 import { runLabels } from './labels.js';
-import { clientConfigSecretName, clientTlsSecretName, RSYNC_PORT, routeHost, serverConfigSecretName, serverTlsSecretName, serviceDnsNames } from './names.js';
+import { clientConfigSecretName, clientTlsSecretName, serverConfigSecretName, serverTlsSecretName } from './names.js';
 import { networkPolicies } from './netpol.js';
 import { planTransfer, type ClientPlan, type ServerPlan, type TransferPlan } from './plan.js';
 import { destinationNamespace, destinationPvc, type SourcePvcInfo } from './pvc.js';
-import { serverRoute } from './route.js';
 import { configSecret, tlsSecret, type TlsMaterial } from './secrets.js';
-import { serverPod, serverService } from './server.js';
+import { serverPod } from './server.js';
 
 export type KubeObject = Record<string, unknown>;
 
@@ -23,8 +23,6 @@ export interface RunPkiPems {
 }
 
 /** Stands in for run-time values when rendering without clusters. */
-export const PLACEHOLDER_SUBDOMAIN = 'cluster-subdomain.invalid';
-export const PLACEHOLDER_HOST = 'resolved-at-run-time.invalid';
 const PLACEHOLDER_PEM = '(generated per run)';
 
 export const PLACEHOLDER_PKI: RunPkiPems = {
@@ -42,31 +40,12 @@ export function clientTls(pki: RunPkiPems, client: ClientPlan): TlsMaterial {
   return { caPem: pki.caPem, certPem: pair.certPem, keyPem: pair.keyPem };
 }
 
-/** The address a client would dial, as far as it is known without asking a cluster. */
-export function provisionalEndpoint(runId: string, namespace: string, settings: ControllerSettings): EndpointAddress {
-  switch (settings.rsync_endpoint_type) {
-    case 'Route': {
-      const host = routeHost(runId, namespace, settings.cluster_subdomain ?? PLACEHOLDER_SUBDOMAIN);
-      return { host, port: 443, serverName: host };
-    }
-    case 'ClusterIP': {
-      const [dnsName] = serviceDnsNames(runId, namespace);
-      return { host: dnsName!, port: RSYNC_PORT, serverName: dnsName! };
-    }
-    default:
-      return { host: PLACEHOLDER_HOST, port: RSYNC_PORT, serverName: PLACEHOLDER_HOST };
-  }
-}
-
-/** Destination objects of one server namespace, in creation order after the PVCs. */
-export function serverObjects(runId: string, server: ServerPlan, settings: ControllerSettings, endpoint: EndpointAddress, pki: RunPkiPems): {
-  exposure: KubeObject[]; secrets: KubeObject[]; pod: KubeObject;
+/** A namespace's server after its exposure (endpoints/: Service, Route): Secrets, then the pod. */
+export function serverObjects(runId: string, server: ServerPlan, settings: ControllerSettings, pki: RunPkiPems): {
+  secrets: KubeObject[]; pod: KubeObject;
 } {
   const labels = runLabels(runId);
-  const exposure = [serverService(runId, server.namespace, settings.rsync_endpoint_type)];
-  if (settings.rsync_endpoint_type === 'Route') exposure.push(serverRoute(runId, server.namespace, endpoint.host));
   return {
-    exposure,
     secrets: [
       configSecret(serverConfigSecretName(runId), server.namespace, labels, serverAgentConfig(server)),
       tlsSecret(serverTlsSecretName(runId), server.namespace, labels, serverTls(pki)),
@@ -111,7 +90,9 @@ export function renderRun(input: RenderInput): RenderedRun {
   const { runId, spec, settings } = input;
   const plan = planTransfer(runId, spec);
   const pki = input.pki ?? PLACEHOLDER_PKI;
-  const endpointOf = (namespace: string) => input.endpoints?.[namespace] ?? provisionalEndpoint(runId, namespace, settings);
+  const endpoint = endpointFor(settings.rsync_endpoint_type);
+  const facts = settings.cluster_subdomain ? { routeSubdomain: settings.cluster_subdomain } : {};
+  const endpointOf = (namespace: string) => input.endpoints?.[namespace] ?? endpoint.provisionalAddress(runId, namespace, facts);
   const destination: KubeObject[] = [];
   const source: KubeObject[] = [];
   if (spec.createDestinationNamespaces) destination.push(...plan.destinationNamespaces.map((name) => destinationNamespace(name, runId)));
@@ -124,8 +105,8 @@ export function renderRun(input: RenderInput): RenderedRun {
     source.push(...networkPolicies(runId, plan.sourceNamespaces));
   }
   for (const server of plan.servers) {
-    const objects = serverObjects(runId, server, settings, endpointOf(server.namespace), pki);
-    destination.push(...objects.secrets, ...objects.exposure, objects.pod);
+    const objects = serverObjects(runId, server, settings, pki);
+    destination.push(...objects.secrets, ...endpoint.exposure(runId, server.namespace, facts), objects.pod);
   }
   for (const client of plan.clients) {
     source.push(clientTlsSecret(runId, client, pki));

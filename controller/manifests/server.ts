@@ -1,5 +1,5 @@
 // The destination side: one server pod per destination namespace (every PVC a module) and its Service.
-import type { ControllerSettings, EndpointType } from '../config/settings.js';
+import type { ControllerSettings } from '../config/settings.js';
 import { serverLabels } from './labels.js';
 import {
   CONFIG_DIR, CONFIG_FILE, HEALTH_PORT, HEALTH_PORT_NAME, RSYNC_PORT, RSYNC_PORT_NAME, SERVER_CONTAINER,
@@ -54,20 +54,16 @@ export function serverPod(runId: string, server: ServerPlan, settings: Controlle
   };
 }
 
-const SERVICE_TYPE: Record<EndpointType, string> = {
-  Route: 'ClusterIP',
-  ClusterIP: 'ClusterIP',
-  NodePort: 'NodePort',
-  LoadBalancer: 'LoadBalancer',
-};
+export type ServiceType = 'ClusterIP' | 'NodePort' | 'LoadBalancer';
 
-export function serverService(runId: string, namespace: string, endpointType: EndpointType): Record<string, unknown> {
+/** The Service in front of a namespace's server pod; its type is the endpoint kind's choice. */
+export function serverService(runId: string, namespace: string, type: ServiceType): Record<string, unknown> {
   return {
     apiVersion: 'v1',
     kind: 'Service',
     metadata: { name: serviceName(runId), namespace, labels: serverLabels(runId) },
     spec: {
-      type: SERVICE_TYPE[endpointType],
+      type,
       selector: serverLabels(runId),
       ports: [{ name: RSYNC_PORT_NAME, port: RSYNC_PORT, targetPort: RSYNC_PORT_NAME, protocol: 'TCP' }],
     },

@@ -9,7 +9,7 @@ import type { ControllerSettings } from '../config/settings.js';
 import { checkSameClusterPairs } from '../config/spec.js';
 import type { TransferPlan } from '../manifests/plan.js';
 import type { SourcePvcInfo } from '../manifests/pvc.js';
-import { resolveRouteSubdomain } from '../endpoints/index.js';
+import { endpointFor } from '../endpoints/index.js';
 import type { Clusters, Preflight } from './context.js';
 import { nodePins } from './node-pins.js';
 
@@ -41,9 +41,7 @@ export async function preflight(clusters: Clusters, plan: TransferPlan, settings
   for (const namespace of plan.destinationNamespaces) {
     if (!(await read(clusters.destination, 'Namespace', undefined, namespace, 'destination'))) missingNamespaces.push(namespace);
   }
-  const routeSubdomain = settings.rsync_endpoint_type === 'Route'
-    ? await resolveRouteSubdomain(clusters.destination, settings.cluster_subdomain)
-    : undefined;
+  const { routeSubdomain } = await endpointFor(settings.rsync_endpoint_type).preflight(clusters.destination, settings);
   const pods: Obj[] = [];
   for (const namespace of plan.sourceNamespaces) pods.push(...(await listObjects(clusters.source, 'v1', 'Pod', namespace)).items);
   const pinned = nodePins(pods, plan.clients.map((client) => ({

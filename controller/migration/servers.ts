@@ -6,7 +6,7 @@ import { POD_KIND } from '../cluster/kinds.js';
 import { createObject } from '../cluster/objects.js';
 import { waitFor } from '../cluster/watch.js';
 import { SHARED } from '../cluster/write-counter.js';
-import { exposeServer, waitEndpointReady, type EndpointContext, type ResolvedEndpoint } from '../endpoints/index.js';
+import { endpointFor, exposeServer, type EndpointContext, type ResolvedEndpoint } from '../endpoints/index.js';
 import { serverPodName } from '../manifests/names.js';
 import { serverObjects, type KubeObject, type RunPkiPems } from '../manifests/render.js';
 import type { Preflight, RunContext } from './context.js';
@@ -48,14 +48,14 @@ export async function startServers(context: RunContext, preflight: Preflight): P
 
   const pods: KubeObject[] = [];
   for (const server of context.plan.servers) {
-    const objects = serverObjects(context.runId, server, context.settings, endpoints[server.namespace]!, pki);
+    const objects = serverObjects(context.runId, server, context.settings, pki);
     for (const secret of objects.secrets) await createObject(context.clusters.destination, secret, context.writes, SHARED);
     await createObject(context.clusters.destination, objects.pod, context.writes, SHARED);
     pods.push(objects.pod);
   }
   await Promise.all(context.plan.servers.flatMap((server) => [
     waitServerReady(context, server.namespace),
-    waitEndpointReady(endpointCtx, server.namespace),
+    endpointFor(context.settings.rsync_endpoint_type).waitReady(endpointCtx, server.namespace),
   ]));
   return { endpoints, pki, pods };
 }
