@@ -10,7 +10,7 @@ import { LineSplitter, parseProgress2Line } from '../agent/rsync/progress2.js';
 import { bypassesProxy } from '../agent/tunnel/no-proxy.js';
 import { findConnectionOwner } from '../agent/tunnel/socket-owner.js';
 import type { TunnelErrorKind } from '../agent/tunnel/tunnel-error.js';
-import { judgeAttempt } from '../agent/rsync/outcome.js';
+import { judgeAttempt, onlyRootAttributesFailed } from '../agent/rsync/outcome.js';
 import { parseProxyUrl, redactProxyUrl } from '../agent/tunnel/proxy-settings.js';
 
 t.test('progress2 lines parse, with any digit grouping; other lines do not', async (t) => {
@@ -134,4 +134,20 @@ t.test('attempt verdicts: a tunnel failure that will not fix itself fails at onc
   t.equal(judgeAttempt(0, [], { kind: 'proxy-auth', message: 'ignored' }).verdict, 'ok', 'rsync succeeded: a stale status does not matter');
   t.equal(judgeAttempt(11, ['rsync: write failed: No space left on device (28)'], null).verdict, 'fail');
   t.equal(judgeAttempt(23, [], null).verdict, 'fail');
+});
+
+t.test('exit 23 is a warning only when every error is about the volume root\'s own attributes', async (t) => {
+  const root = [
+    'rsync: [generator] failed to set times on "/mnt/dvm/data/." (in data): Operation not permitted (1)',
+    'rsync: [generator] chgrp "/mnt/dvm/data/." (in data) failed: Operation not permitted (1)',
+    'rsync: [generator] failed to set permissions on "/mnt/dvm/data/." (in data): Operation not permitted (1)',
+    'rsync error: some files/attrs were not transferred (see previous errors) (code 23) at main.c(1394) [sender=3.5.0]',
+  ];
+  t.ok(onlyRootAttributesFailed(23, root, false), 'the root directory only');
+  t.notOk(onlyRootAttributesFailed(23, [...root, 'rsync: [generator] failed to set times on "/mnt/dvm/data/sub" (in data): Operation not permitted (1)'], false), 'a subdirectory is data');
+  t.notOk(onlyRootAttributesFailed(23, [root[0]!, 'rsync: [receiver] mkstemp "/mnt/dvm/data/.a.XXXX" (in data) failed: Permission denied (13)'], false), 'a file that did not arrive');
+  t.notOk(onlyRootAttributesFailed(23, root, true), 'not when some error lines were not seen');
+  t.notOk(onlyRootAttributesFailed(23, [root[3]!], false), 'not without a root error at all');
+  t.notOk(onlyRootAttributesFailed(24, root, false), 'only for exit 23');
+  t.equal(judgeAttempt(23, [], null, { lines: root, truncated: false }).verdict, 'ok-with-warning');
 });
