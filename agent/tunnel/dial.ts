@@ -77,16 +77,66 @@ function startTls(tcp: Socket, options: DialOptions, timeoutMs: number): Promise
   });
 }
 
-function classifyTlsError(error: NodeJS.ErrnoException, serverName: string): TunnelError {
+/** Why our own verification of the server's certificate failed, for each OpenSSL verify code Node
+ * reports with rejectUnauthorized (what the client refused, not what the server did). */
+const SERVER_CERT_PROBLEMS: Readonly<Record<string, string>> = {
+  INVALID_PURPOSE: 'it is not a server certificate (its extended key usage does not allow TLS server authentication: a client or CA certificate)',
+  CERT_HAS_EXPIRED: 'it has expired',
+  CERT_NOT_YET_VALID: 'it is not valid yet (are the clocks right?)',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'it is not signed by this run\'s CA',
+  UNABLE_TO_GET_ISSUER_CERT: 'it is not signed by this run\'s CA',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'it is not signed by this run\'s CA',
+  SELF_SIGNED_CERT_IN_CHAIN: 'it is not signed by this run\'s CA (its chain ends in another, self-signed CA)',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'it is self-signed, not signed by this run\'s CA',
+  CERT_SIGNATURE_FAILURE: 'its signature does not verify: it is not signed by this run\'s CA',
+  UNABLE_TO_DECRYPT_CERT_SIGNATURE: 'its signature does not verify: it is not signed by this run\'s CA',
+  UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY: 'its issuer\'s key cannot be read',
+  ERROR_IN_CERT_NOT_BEFORE_FIELD: 'its validity period cannot be read',
+  ERROR_IN_CERT_NOT_AFTER_FIELD: 'its validity period cannot be read',
+  CERT_CHAIN_TOO_LONG: 'its chain is too long for this run\'s CA',
+  PATH_LENGTH_EXCEEDED: 'its chain is too long for this run\'s CA',
+  INVALID_CA: 'it was issued by a certificate that is not a CA',
+  CERT_REVOKED: 'it is revoked',
+  CERT_UNTRUSTED: 'it is not trusted for TLS server authentication',
+  CERT_REJECTED: 'it is marked as rejected for TLS server authentication',
+  HOSTNAME_MISMATCH: 'it is not valid for the expected name',
+};
+
+/** TLS alerts the server sends when it refuses the certificate we presented. */
+export const CLIENT_CERT_ALERT = /ALERT_(BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_\w+|UNSUPPORTED_CERTIFICATE|ACCESS_DENIED)/;
+
+/** Who refused whom, and why, for a failed handshake. The client verifies the server's certificate
+ * itself (rejectUnauthorized): those failures are the client's refusal of the server, never the
+ * other way round. What the server refuses reaches us as a TLS alert (or, for our certificate in
+ * TLS 1.3, as the tunnel closing after the handshake: rsync-entry.ts). */
+export function classifyTlsError(error: NodeJS.ErrnoException, serverName: string): TunnelError {
   const code = error.code ?? '';
+  const detail = code || error.message;
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
-    return new TunnelError('server-identity', `server certificate is not valid for ${serverName}: ${error.message}`);
+    const reason = (error as { reason?: unknown }).reason;
+    return new TunnelError('server-identity', `the client refused the server's certificate (${code}): it is not valid for ${serverName}${typeof reason === 'string' ? ` (${reason})` : ''}; the other end is not this run's server (a man in the middle, or the wrong address)`);
   }
-  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(code)) {
-    return new TunnelError('server-identity', `server certificate refused (${code}): it is not from this run's CA or not valid now`);
+  const problem = SERVER_CERT_PROBLEMS[code];
+  if (problem !== undefined) {
+    return new TunnelError('server-identity', `the client refused the server's certificate (${code}): ${problem}; the other end is not this run's server for ${serverName} (a man in the middle, or the wrong address)`);
   }
   if (code === 'ECONNRESET' || code === 'EPIPE') {
     return new TunnelError('server-unreachable', `connection to ${serverName} closed during the TLS handshake (${code})`);
   }
-  return new TunnelError('tls-refused', `TLS handshake with ${serverName} failed (${code || error.message}): the server refused our certificate or protocol`);
+  if (/ALERT_PROTOCOL_VERSION/.test(code)) {
+    return new TunnelError('tls-refused', `the server refused the TLS handshake (${code}): it does not accept TLS 1.3, the only version the client speaks`);
+  }
+  if (CLIENT_CERT_ALERT.test(code)) {
+    return new TunnelError('tls-refused', `the server refused our client certificate during the TLS handshake (${code}): it is not from this run's CA, or expired`);
+  }
+  if (/ALERT_/.test(code)) {
+    return new TunnelError('tls-refused', `the server refused the TLS handshake (${code})`);
+  }
+  if (code === 'ERR_SSL_UNSUPPORTED_PROTOCOL' || code === 'ERR_SSL_TLSV1_ALERT_INAPPROPRIATE_FALLBACK') {
+    return new TunnelError('tls-refused', `the client refused the server's TLS version (${code}): the server does not speak TLS 1.3`);
+  }
+  if (/WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|HTTP_REQUEST|HTTPS_PROXY_REQUEST|RECORD_LAYER_FAILURE|UNEXPECTED_MESSAGE|UNEXPECTED_RECORD|RECORD_LENGTH_MISMATCH/.test(code)) {
+    return new TunnelError('tls-refused', `the other end does not speak TLS (${code}): ${serverName} at this address is not a dvm server (the wrong port, or a proxy answering itself)`);
+  }
+  return new TunnelError('tls-refused', `TLS handshake with ${serverName} failed (${detail})`);
 }

@@ -7,7 +7,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../log.js';
-import { dialTunnel, type DialOptions } from './dial.js';
+import { CLIENT_CERT_ALERT, dialTunnel, type DialOptions } from './dial.js';
 import { connectionOwner, PROC_NET_TABLES } from './socket-owner.js';
 import { TunnelError, type TunnelStatus } from './tunnel-error.js';
 
@@ -22,11 +22,12 @@ export interface RsyncEntry {
 const LOOPBACK = '127.0.0.1';
 
 /** In TLS 1.3 the server judges our certificate after our side already saw the handshake end, so
- * its refusal arrives as an alert on the first read. */
+ * its refusal arrives as an alert on the first read. (The client's own refusals of the server's
+ * certificate happen in the handshake: dial.ts.) */
 function refusalAfterHandshake(error: NodeJS.ErrnoException): TunnelError | null {
   const text = `${error.code ?? ''} ${error.message}`;
-  if (/ALERT_(CERTIFICATE|BAD_CERTIFICATE|UNKNOWN_CA)|alert (certificate|bad certificate|unknown ca)/i.test(text)) {
-    return new TunnelError('tls-refused', `the server refused our client certificate (${error.code ?? error.message})`);
+  if (CLIENT_CERT_ALERT.test(error.code ?? '') || /alert (certificate|bad certificate|unknown ca|unsupported certificate|access denied)/i.test(text)) {
+    return new TunnelError('tls-refused', `the server refused our client certificate (${error.code ?? error.message}): it is not from this run's CA, or expired`);
   }
   return null;
 }

@@ -6,7 +6,9 @@ export type TunnelErrorKind =
   | 'proxy-auth'
   | 'proxy-refused'
   | 'server-unreachable'
+  /** The server refused us (our client certificate, our TLS version), or the other end speaks no TLS. */
   | 'tls-refused'
+  /** The client refused the server's certificate: wrong CA, name, purpose or validity. */
   | 'server-identity'
   /** The client's loopback entry cannot tell who connected to it (no /proc/net/tcp). */
   | 'local-entry';
