@@ -1,0 +1,274 @@
+// Runs the real block agents (dist/agent/block/cli.js) as child processes: a per-test PKI with a
+// certificate for the target's PVC and one for another PVC, a TCP relay that counts the bytes on the
+// wire and can cut connections, device images, and loop devices when running as root.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeFileSync, writeSync, ftruncateSync } from 'node:fs';
+import { createServer, connect, type Server, type Socket, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { blockClientConfigSchema, blockServerConfigSchema, type BlockClientConfig, type BlockServerConfig } from '../../agent/block/config.js';
+import { isAgentEvent, type AgentEvent, type ResultEvent } from '../../agent/progress/events.js';
+import { pvcIdentity } from '../../agent/rsync/daemon-request.js';
+import { createRunPki, type PemPair } from '../../controller/pki/pki.js';
+
+export const BLOCK_CLI = resolve(import.meta.dirname, '../../dist/agent/block/cli.js');
+export const TARGET = 'disk';
+export const IDENTITY = pvcIdentity('test', 'disk');
+export const OTHER_IDENTITY = pvcIdentity('test', 'other-disk');
+export const MiB = 1024 * 1024;
+
+export interface BlockServerAgent {
+  port: number;
+  healthPort: number;
+  child: ChildProcess;
+  logLines: Record<string, unknown>[];
+  metric(name: string): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export interface BlockClientAgent {
+  child: ChildProcess;
+  events: AgentEvent[];
+  stderr: string[];
+  done: Promise<{ exitCode: number; result: ResultEvent | undefined }>;
+}
+
+export interface Relay {
+  port: number;
+  /** Bytes client → server and server → client through the relay so far. */
+  up: number;
+  down: number;
+  /** Cut every open connection (both sides reset). */
+  cutAll(): void;
+  /** Called on every chunk client → server with the running total. */
+  onUp?: (total: number) => void;
+  close(): Promise<void>;
+}
+
+export interface BlockRig {
+  dir: string;
+  startServer(targetPath: string, overrides?: Partial<BlockServerConfig>): Promise<BlockServerAgent>;
+  clientConfig(port: number, source: string, overrides?: Partial<BlockClientConfig> & { identity?: string }): BlockClientConfig;
+  startClient(config: BlockClientConfig): BlockClientAgent;
+  relay(serverPort: number): Promise<Relay>;
+  cleanup(): void;
+}
+
+export async function createBlockRig(): Promise<BlockRig> {
+  const dir = mkdtempSync(join(tmpdir(), 'dvm-block-test-'));
+  const pki = await createRunPki({ runId: 'block', serverDnsNames: ['localhost'], serverIpAddresses: ['127.0.0.1'], clientIdentities: [IDENTITY, OTHER_IDENTITY] });
+  const write = (name: string, text: string): string => {
+    const path = join(dir, name);
+    writeFileSync(path, text, { mode: 0o600 });
+    return path;
+  };
+  const ca = write('ca.crt', pki.ca.certPem);
+  const pair = (name: string, value: PemPair) => ({ cert: write(`${name}.crt`, value.certPem), key: write(`${name}.key`, value.keyPem) });
+  const serverTls = { ca, ...pair('server', pki.server) };
+  const clientTls = { [IDENTITY]: { ca, ...pair('client', pki.clients[IDENTITY] as PemPair) }, [OTHER_IDENTITY]: { ca, ...pair('other', pki.clients[OTHER_IDENTITY] as PemPair) } };
+  const children: ChildProcess[] = [];
+  const relays: Relay[] = [];
+  let configs = 0;
+  return {
+    dir,
+    async startServer(targetPath, overrides = {}) {
+      const config = blockServerConfigSchema.parse({
+        listen: '127.0.0.1:0', healthListen: '127.0.0.1:0', tls: serverTls,
+        targets: [{ name: TARGET, path: targetPath, client: IDENTITY }], ...overrides,
+      });
+      const path = write(`server-${++configs}.json`, JSON.stringify(config));
+      const child = spawn(process.execPath, ['--single-threaded-gc', BLOCK_CLI, 'server', '--config', path], { stdio: ['ignore', 'pipe', 'pipe'] });
+      children.push(child);
+      const logLines: Record<string, unknown>[] = [];
+      const stderr: string[] = [];
+      createInterface({ input: child.stderr! }).on('line', (line) => stderr.push(line));
+      const ports = await new Promise<{ port: number; healthPort: number }>((resolvePorts, reject) => {
+        createInterface({ input: child.stdout! }).on('line', (line) => {
+          try {
+            const entry = JSON.parse(line) as Record<string, unknown>;
+            logLines.push(entry);
+            if (entry.msg === 'listening') resolvePorts({ port: entry.port as number, healthPort: entry.healthPort as number });
+          } catch { /* not a log line */ }
+        });
+        child.once('exit', (code) => reject(new Error(`block server exited ${code}: ${stderr.join(' | ')}`)));
+      });
+      return {
+        ...ports, child, logLines,
+        async metric(name) {
+          const text = await (await fetch(`http://127.0.0.1:${ports.healthPort}/metrics`)).text();
+          const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+          return line ? Number(line.split(' ').pop()) : 0;
+        },
+        stop: () => stopChild(child),
+      };
+    },
+    clientConfig(port, source, overrides = {}) {
+      const { identity = IDENTITY, ...rest } = overrides;
+      return blockClientConfigSchema.parse({
+        pvc: 'test/disk',
+        server: { host: '127.0.0.1', port, serverName: 'localhost' },
+        tls: clientTls[identity],
+        target: TARGET,
+        source,
+        terminationLog: join(dir, `result-${++configs}.json`),
+        retryBaseMs: 200,
+        retryMaxMs: 1000,
+        progressIntervalMs: 200,
+        ...rest,
+      });
+    },
+    startClient(config) {
+      const path = write(`client-${++configs}.json`, JSON.stringify(config));
+      const child = spawn(process.execPath, ['--single-threaded-gc', BLOCK_CLI, 'client', '--config', path], { stdio: ['ignore', 'pipe', 'pipe'] });
+      children.push(child);
+      const events: AgentEvent[] = [];
+      const stderr: string[] = [];
+      createInterface({ input: child.stdout! }).on('line', (line) => {
+        try {
+          const value: unknown = JSON.parse(line);
+          if (isAgentEvent(value)) events.push(value);
+        } catch { /* not an event */ }
+      });
+      createInterface({ input: child.stderr! }).on('line', (line) => stderr.push(line));
+      const done = new Promise<{ exitCode: number; result: ResultEvent | undefined }>((resolveDone) => {
+        child.once('close', (code, signal) => resolveDone({
+          exitCode: code ?? (signal ? 128 : 1),
+          result: events.find((event): event is ResultEvent => event.type === 'result'),
+        }));
+      });
+      return { child, events, stderr, done };
+    },
+    async relay(serverPort) {
+      const relay = await startRelay(serverPort);
+      relays.push(relay);
+      return relay;
+    },
+    cleanup() {
+      for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+      for (const relay of relays) void relay.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function startRelay(serverPort: number): Promise<Relay> {
+  const open = new Set<Socket>();
+  const server: Server = createServer((inbound) => {
+    const outbound = connect(serverPort, '127.0.0.1');
+    open.add(inbound);
+    open.add(outbound);
+    inbound.on('data', (chunk: Buffer) => {
+      relay.up += chunk.length;
+      relay.onUp?.(relay.up);
+    });
+    outbound.on('data', (chunk: Buffer) => { relay.down += chunk.length; });
+    inbound.pipe(outbound);
+    outbound.pipe(inbound);
+    const end = (): void => { inbound.destroy(); outbound.destroy(); open.delete(inbound); open.delete(outbound); };
+    inbound.on('error', end).on('close', end);
+    outbound.on('error', end).on('close', end);
+  });
+  await new Promise<void>((resolveListen) => server.listen(0, '127.0.0.1', resolveListen));
+  const relay: Relay = {
+    port: (server.address() as AddressInfo).port,
+    up: 0,
+    down: 0,
+    cutAll() {
+      for (const socket of open) socket.resetAndDestroy();
+      open.clear();
+    },
+    close: () => new Promise((resolveClose) => {
+      relay.cutAll();
+      server.close(() => resolveClose());
+    }),
+  };
+  return relay;
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return Promise.resolve();
+  return new Promise((resolveStop) => {
+    child.once('exit', () => resolveStop());
+    child.kill('SIGTERM');
+  });
+}
+
+/** A deterministic pseudo-random block (content depends on seed). */
+export function randomBlock(seed: number, length = MiB): Buffer {
+  const out = Buffer.allocUnsafe(length);
+  let at = 0;
+  let counter = 0;
+  while (at < length) {
+    const digest = createHash('sha512').update(`${seed}:${counter++}`).digest();
+    at += digest.copy(out, at);
+  }
+  return out;
+}
+
+/** Writes an image of `blocks` MiB blocks: `isZero(i)` blocks are left as holes, the others random. */
+export function writeImage(path: string, blocks: number, isZero: (index: number) => boolean = () => false, seed = 1): void {
+  const fd = openSync(path, 'w');
+  try {
+    ftruncateSync(fd, blocks * MiB);
+    // One random block reused with a per-block stamp keeps generation fast and every block distinct.
+    const base = randomBlock(seed);
+    for (let index = 0; index < blocks; index++) {
+      if (isZero(index)) continue;
+      base.writeUInt32BE(index, 0);
+      base.writeUInt32BE(seed, 4);
+      writeSync(fd, base, 0, base.length, index * MiB);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Overwrites block `index` with fresh random content. */
+export function changeBlock(path: string, index: number, seed: number): void {
+  const fd = openSync(path, 'r+');
+  try {
+    writeSync(fd, randomBlock(seed), 0, MiB, index * MiB);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** SHA-256 of the first `bytes` of a file or device. */
+export function hashPrefix(path: string, bytes: number): string {
+  const hash = createHash('sha256');
+  const fd = openSync(path, 'r');
+  const buffer = Buffer.allocUnsafe(4 * MiB);
+  try {
+    for (let at = 0; at < bytes;) {
+      const read = readSync(fd, buffer, 0, Math.min(buffer.length, bytes - at), at);
+      if (read === 0) break;
+      hash.update(buffer.subarray(0, read));
+      at += read;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return hash.digest('hex');
+}
+
+export function allocatedBytes(path: string): number {
+  return statSync(path).blocks * 512;
+}
+
+/** A loop device over `file`, or null when this process cannot make one (not root, no loop driver). */
+export function attachLoop(file: string): string | null {
+  if (process.getuid?.() !== 0) return null;
+  try {
+    return execFileSync('losetup', ['-f', '--show', file], { encoding: 'utf8' }).trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+export function detachLoop(device: string): void {
+  try {
+    execFileSync('losetup', ['-d', device]);
+  } catch { /* already gone */ }
+}
