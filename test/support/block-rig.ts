@@ -24,7 +24,8 @@ export interface BlockServerAgent {
   healthPort: number;
   child: ChildProcess;
   logLines: Record<string, unknown>[];
-  metric(name: string): Promise<number>;
+  /** A metric's value; `labels` as Prometheus prints them, e.g. 'reason="target-too-small"'. */
+  metric(name: string, labels?: string): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -44,6 +45,9 @@ export interface Relay {
   cutAll(): void;
   /** Called on every chunk client → server with the running total. */
   onUp?: (total: number) => void;
+  /** Called with the connection's number (1, 2, ...) before it is relayed. */
+  onConnection?: (count: number) => void;
+  connections: number;
   close(): Promise<void>;
 }
 
@@ -96,9 +100,9 @@ export async function createBlockRig(): Promise<BlockRig> {
       });
       return {
         ...ports, child, logLines,
-        async metric(name) {
+        async metric(name, labels) {
           const text = await (await fetch(`http://127.0.0.1:${ports.healthPort}/metrics`)).text();
-          const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+          const line = text.split('\n').find((l) => l.startsWith(`${name}${labels ? `{${labels}}` : ''} `));
           return line ? Number(line.split(' ').pop()) : 0;
         },
         stop: () => stopChild(child),
@@ -156,6 +160,8 @@ export async function createBlockRig(): Promise<BlockRig> {
 async function startRelay(serverPort: number): Promise<Relay> {
   const open = new Set<Socket>();
   const server: Server = createServer((inbound) => {
+    relay.connections += 1;
+    relay.onConnection?.(relay.connections);
     const outbound = connect(serverPort, '127.0.0.1');
     open.add(inbound);
     open.add(outbound);
@@ -175,6 +181,7 @@ async function startRelay(serverPort: number): Promise<Relay> {
     port: (server.address() as AddressInfo).port,
     up: 0,
     down: 0,
+    connections: 0,
     cutAll() {
       for (const socket of open) socket.resetAndDestroy();
       open.clear();
