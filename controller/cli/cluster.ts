@@ -18,6 +18,7 @@
 // Exit codes: 0 all PVCs migrated, 1 a PVC or the run failed, 2 bad input (nothing created),
 // 130 interrupted (SIGINT/SIGTERM; the run's objects are removed first).
 import { writeFileSync } from 'node:fs';
+import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Command } from 'commander';
 import { stringify as toYaml } from 'yaml';
 import { isAgentEvent } from '../../agent/progress/events.js';
@@ -236,6 +237,6 @@ export function registerClusterCommands(program: Command): void {
     }));
 }
 
-function asList(items: Record<string, unknown>[]): Record<string, unknown> {
+function asList(items: KubernetesObject[]): Record<string, unknown> {
   return { apiVersion: 'v1', kind: 'List', items };
 }

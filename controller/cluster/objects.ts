@@ -8,13 +8,13 @@ import type { WriteCounter } from './write-counter.js';
 
 export type Obj = KubernetesObject & Record<string, any>;
 
-export async function createObject(cluster: Cluster, object: Record<string, unknown>, writes: WriteCounter, scope: string): Promise<Obj> {
+export async function createObject(cluster: Cluster, object: KubernetesObject, writes: WriteCounter, scope: string): Promise<Obj> {
   writes.record(scope);
-  return await cluster.objects.create(object as KubernetesObject) as Obj;
+  return await cluster.objects.create(object) as Obj;
 }
 
 /** Creates, or returns the existing object of that name untouched (existing = reuse, not overwrite). */
-export async function ensureObject(cluster: Cluster, object: Record<string, unknown>, writes: WriteCounter, scope: string): Promise<{ object: Obj; created: boolean }> {
+export async function ensureObject(cluster: Cluster, object: KubernetesObject, writes: WriteCounter, scope: string): Promise<{ object: Obj; created: boolean }> {
   const existing = await readObject(cluster, object);
   if (existing) return { object: existing, created: false };
   try {
@@ -25,7 +25,7 @@ export async function ensureObject(cluster: Cluster, object: Record<string, unkn
   }
 }
 
-export async function readObject(cluster: Cluster, object: Record<string, unknown>): Promise<Obj | undefined> {
+export async function readObject(cluster: Cluster, object: KubernetesObject): Promise<Obj | undefined> {
   const metadata = object.metadata as { name: string; namespace?: string };
   try {
     return await cluster.objects.read({

@@ -2,6 +2,7 @@
 // between the ways clients reach a server is decided here, and nowhere else. `dvm render` and
 // `dvm migrate` build the exposing objects from the same exposure(), so what render shows is what
 // migrate creates.
+import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Cluster } from '../cluster/connection.js';
 import type { Obj } from '../cluster/objects.js';
 import type { WriteCounter } from '../cluster/write-counter.js';
@@ -35,7 +36,7 @@ export interface Endpoint {
   /** Read-only, before anything exists: what this kind needs to know, or one line why it cannot work. */
   preflight(cluster: Cluster, settings: ControllerSettings): Promise<EndpointFacts>;
   /** Pure: the objects that expose a namespace's server (its Service, and a Route for Routes). */
-  exposure(runId: string, namespace: string, facts: EndpointFacts): Record<string, unknown>[];
+  exposure(runId: string, namespace: string, facts: EndpointFacts): KubernetesObject[];
   /** Pure: the address clients would dial, as far as it is known without asking a cluster. */
   provisionalAddress(runId: string, namespace: string, facts: EndpointFacts): EndpointAddress;
   /** Once the exposure exists (as the cluster returned it): the address clients dial. */

@@ -1,5 +1,6 @@
 // Every object of a run, from spec + settings + (optionally) what the clusters told us. Pure: `dvm
 // render` prints this, and the migration creates the same objects piece by piece.
+import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ControllerSettings } from '../config/settings.js';
 import type { MigrationSpec } from '../config/spec.js';
 import { endpointFor } from '../endpoints/index.js';
@@ -13,7 +14,7 @@ import { destinationNamespace, destinationPvc, type SourcePvcInfo } from './pvc.
 import { configSecret, tlsSecret, type TlsMaterial } from './secrets.js';
 import { serverPod } from './server.js';
 
-export type KubeObject = Record<string, unknown>;
+export type KubeObject = KubernetesObject;
 
 export interface RunPkiPems {
   caPem: string;

@@ -1,5 +1,6 @@
 // Pod and container security: non-root and locked down by default (the `restricted` Pod Security
 // Standard), root on request (migration_rsync_privileged) so rsync can keep file ownership.
+import type { V1PodSecurityContext, V1ResourceRequirements, V1SecurityContext } from '@kubernetes/client-node';
 import type { ControllerSettings } from '../config/settings.js';
 
 export type Side = 'source' | 'target';
@@ -10,9 +11,9 @@ export type Side = 'source' | 'target';
  * numeric ids of the files. All of them are in `baseline`'s allowed list. */
 const ROOT_CAPABILITIES = ['CHOWN', 'FOWNER', 'DAC_OVERRIDE', 'SETGID', 'SETUID', 'FSETID', 'MKNOD', 'SYS_CHROOT'];
 
-export function podSecurityContext(settings: ControllerSettings, side: Side): Record<string, unknown> {
+export function podSecurityContext(settings: ControllerSettings, side: Side): V1PodSecurityContext {
   const groups = side === 'source' ? settings.src_supplemental_groups : settings.target_supplemental_groups;
-  const context: Record<string, unknown> = {
+  const context: V1PodSecurityContext = {
     seccompProfile: { type: 'RuntimeDefault' },
     ...(groups.length > 0 ? { supplementalGroups: groups } : {}),
   };
@@ -28,7 +29,7 @@ export function podSecurityContext(settings: ControllerSettings, side: Side): Re
   };
 }
 
-export function containerSecurityContext(settings: ControllerSettings): Record<string, unknown> {
+export function containerSecurityContext(settings: ControllerSettings): V1SecurityContext {
   return {
     allowPrivilegeEscalation: false,
     readOnlyRootFilesystem: true,
@@ -37,7 +38,7 @@ export function containerSecurityContext(settings: ControllerSettings): Record<s
   };
 }
 
-export function containerResources(settings: ControllerSettings, side: Side): Record<string, unknown> {
+export function containerResources(settings: ControllerSettings, side: Side): V1ResourceRequirements {
   const pick = side === 'source'
     ? { limits: { cpu: settings.source_rsync_pod_cpu_limits, memory: settings.source_rsync_pod_memory_limits },
         requests: { cpu: settings.source_rsync_pod_cpu_requests, memory: settings.source_rsync_pod_memory_requests } }

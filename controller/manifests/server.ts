@@ -1,63 +1,28 @@
 // The destination side: one server pod per destination namespace (every PVC a module) and its Service.
+import type { V1Pod, V1Service } from '@kubernetes/client-node';
 import type { ControllerSettings } from '../config/settings.js';
 import { serverLabels } from './labels.js';
-import {
-  CONFIG_DIR, CONFIG_FILE, HEALTH_PORT, HEALTH_PORT_NAME, RSYNC_PORT, RSYNC_PORT_NAME, SERVER_CONTAINER,
-  serverConfigSecretName, serverPodName, serverTlsSecretName, serviceName, TERMINATION_LOG, TLS_DIR, TMP_DIR,
-} from './names.js';
+import { RSYNC_PORT, RSYNC_PORT_NAME, serverConfigSecretName, serverPodName, serverTlsSecretName, serviceName } from './names.js';
 import type { ServerPlan } from './plan.js';
-import { containerResources, containerSecurityContext, podSecurityContext, SECRET_FILE_MODE } from './security.js';
+import { transferPod } from './transfer-pod.js';
 
-export function serverPod(runId: string, server: ServerPlan, settings: ControllerSettings): Record<string, unknown> {
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name: serverPodName(runId), namespace: server.namespace, labels: serverLabels(runId) },
-    spec: {
-      // A crashed server comes back on its own; clients retry the connection meanwhile.
-      restartPolicy: 'Always',
-      automountServiceAccountToken: false,
-      securityContext: podSecurityContext(settings, 'target'),
-      containers: [{
-        name: SERVER_CONTAINER,
-        image: settings.rsync_transfer_image_fqin,
-        imagePullPolicy: 'IfNotPresent',
-        command: ['dvm-agent', 'server', '--config', CONFIG_FILE],
-        ports: [
-          { name: RSYNC_PORT_NAME, containerPort: RSYNC_PORT, protocol: 'TCP' },
-          { name: HEALTH_PORT_NAME, containerPort: HEALTH_PORT, protocol: 'TCP' },
-        ],
-        readinessProbe: { httpGet: { path: '/readyz', port: HEALTH_PORT_NAME }, periodSeconds: 2, failureThreshold: 3 },
-        livenessProbe: { httpGet: { path: '/healthz', port: HEALTH_PORT_NAME }, periodSeconds: 10, failureThreshold: 6 },
-        resources: containerResources(settings, 'target'),
-        securityContext: containerSecurityContext(settings),
-        terminationMessagePath: TERMINATION_LOG,
-        // The agent writes its result there; if it dies first, the kubelet keeps its last log lines instead.
-        terminationMessagePolicy: 'FallbackToLogsOnError',
-        volumeMounts: [
-          { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
-          { name: 'tls', mountPath: TLS_DIR, readOnly: true },
-          { name: 'tmp', mountPath: TMP_DIR },
-          ...server.modules.map((module) => ({ name: module.volumeName, mountPath: module.mountPath })),
-        ],
-      }],
-      volumes: [
-        { name: 'config', secret: { secretName: serverConfigSecretName(runId), defaultMode: SECRET_FILE_MODE } },
-        { name: 'tls', secret: { secretName: serverTlsSecretName(runId), defaultMode: SECRET_FILE_MODE } },
-        { name: 'tmp', emptyDir: {} },
-        ...server.modules.map((module) => ({
-          name: module.volumeName,
-          persistentVolumeClaim: { claimName: module.pair.target.name },
-        })),
-      ],
-    },
-  };
+export function serverPod(runId: string, server: ServerPlan, settings: ControllerSettings): V1Pod {
+  return transferPod({
+    side: 'target',
+    name: serverPodName(runId),
+    namespace: server.namespace,
+    labels: serverLabels(runId),
+    configSecret: serverConfigSecretName(runId),
+    tlsSecret: serverTlsSecretName(runId),
+    data: server.modules.map((module) => ({ volumeName: module.volumeName, claimName: module.pair.target.name, mountPath: module.mountPath })),
+    settings,
+  });
 }
 
 export type ServiceType = 'ClusterIP' | 'NodePort' | 'LoadBalancer';
 
 /** The Service in front of a namespace's server pod; its type is the endpoint kind's choice. */
-export function serverService(runId: string, namespace: string, type: ServiceType): Record<string, unknown> {
+export function serverService(runId: string, namespace: string, type: ServiceType): V1Service {
   return {
     apiVersion: 'v1',
     kind: 'Service',
