@@ -20,7 +20,7 @@ export async function migrateLocal(source: string | undefined, destination: stri
   process.once('SIGINT', interrupt);
   process.once('SIGTERM', interrupt);
   try {
-    const { result, exitCode } = await runLocalMigration(options, (event) => aggregate.apply(event), abort.signal);
+    const { result, exitCode } = await runLocalMigration(options, (event) => aggregate.apply(event), abort.signal, (notice) => process.stderr.write(`dvm: ${notice}\n`));
     aggregate.finish(abort.signal.aborted ? 'interrupted' : result?.status === 'Succeeded' ? undefined : result?.message);
     return abort.signal.aborted ? 130 : exitCode;
   } finally {

@@ -6,6 +6,18 @@ import { AGENT_NODE_FLAGS } from '../../agent/node-flags.js';
 import { isAgentEvent, type AgentEvent } from '../../agent/progress/events.js';
 
 const AGENT_MAIN = fileURLToPath(new URL('../../agent/main.js', import.meta.url));
+/** The agent's end of a pipe only this process holds the other end of: when we die, however we die
+ * (kill -9 too), the agent reads end of file and stops (dvm-agent --parent-pipe). */
+const PARENT_PIPE_FD = 3;
+/** Where `dvm migrate --local` reads secrets from; the agents get them from their config files only. */
+export const SECRET_ENV = ['DVM_PROXY', 'DVM_TOKEN'] as const;
+
+/** Our environment without the secrets meant for the controller. */
+export function agentEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const copy = { ...env };
+  for (const name of SECRET_ENV) delete copy[name];
+  return copy;
+}
 
 export interface AgentProcess {
   child: ChildProcess;
@@ -15,7 +27,10 @@ export interface AgentProcess {
 }
 
 export function startAgent(role: 'server' | 'client', configPath: string, onLine: (value: unknown) => void): AgentProcess {
-  const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, AGENT_MAIN, role, '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, AGENT_MAIN, role, '--config', configPath, '--parent-pipe', String(PARENT_PIPE_FD)], {
+    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+    env: agentEnv(),
+  });
   const tail: string[] = [];
   createInterface({ input: child.stdout! }).on('line', (line) => {
     try {

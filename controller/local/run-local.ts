@@ -2,9 +2,11 @@
 // runs, as child processes on loopback, with a throw-away PKI; no cluster anywhere.
 import { mkdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
 import type { AgentEvent, ResultEvent } from '../../agent/progress/events.js';
 import { agentEventFrom, serverPortFrom, startAgent, type AgentProcess } from './agent-process.js';
 import type { LocalMigrationOptions } from './options.js';
+import { removeStaleWorkspaces } from './stale-workspaces.js';
 import { createLocalWorkspace } from './workspace.js';
 
 export interface LocalMigrationResult {
@@ -18,7 +20,11 @@ export async function runLocalMigration(
   options: LocalMigrationOptions,
   onEvent: (event: AgentEvent) => void,
   signal?: AbortSignal,
+  onNotice: (message: string) => void = () => undefined,
 ): Promise<LocalMigrationResult> {
+  for (const dir of removeStaleWorkspaces(tmpdir())) {
+    onNotice(`removed ${dir}: the temp directory (keys included) of an earlier local run that was killed`);
+  }
   mkdirSync(options.destination, { recursive: true });
   const { listen: _pageListener, ...agentOptions } = options;
   const workspace = await createLocalWorkspace({ ...agentOptions, runId: randomBytes(4).toString('hex') });
@@ -39,6 +45,7 @@ export async function runLocalMigration(
           resolve(found);
         }
       });
+      if (server.child.pid !== undefined) workspace.recordAgents([server.child.pid]);
       server.exited.then((code) => {
         clearTimeout(timer);
         reject(new Error(`the server agent exited (${code}) before listening: ${server?.stderrTail() ?? ''}`.trim()));
@@ -53,6 +60,7 @@ export async function runLocalMigration(
       if (event.type === 'result') result = event;
       onEvent(event);
     });
+    workspace.recordAgents([server, client].flatMap((agent) => (agent?.child.pid !== undefined ? [agent.child.pid] : [])));
     const exitCode = await client.exited;
     if (!result && exitCode !== 0) throw new Error(`the client agent failed (${exitCode}): ${client.stderrTail()}`);
     return { result, exitCode };

@@ -1,5 +1,6 @@
 // The throw-away material of one local migration: a 0700 directory with a fresh CA, the two
-// agents' certificates and their config files. remove() leaves nothing behind.
+// agents' certificates and their config files. remove() leaves nothing behind; a run killed before
+// it could remove it leaves an owner record by which the next run removes it (stale-workspaces.ts).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +8,7 @@ import type { ClientConfig, ServerConfig } from '../../agent/config.js';
 import type { LocalMigrationOptions } from './options.js';
 import { pvcIdentity } from '../../agent/rsync/daemon-request.js';
 import { createRunPki, type PemPair } from '../pki/pki.js';
+import { WORKSPACE_PREFIX, writeOwnerRecord } from './stale-workspaces.js';
 
 export const LOCAL_SERVER_NAME = 'localhost';
 export const LOCAL_MODULE = 'data';
@@ -21,13 +23,17 @@ export interface LocalWorkspace {
   clientConfigPath: string;
   /** The client config once the server's port is known. */
   writeClientConfig(serverPort: number): void;
+  /** Adds the agents' pids to the owner record: the directory is in use while any of them runs. */
+  recordAgents(pids: readonly number[]): void;
   remove(): void;
 }
 
 export async function createLocalWorkspace(request: LocalWorkspaceRequest): Promise<LocalWorkspace> {
   const pki = await createRunPki({ runId: request.runId, serverDnsNames: [LOCAL_SERVER_NAME], serverIpAddresses: ['127.0.0.1'], clientIdentities: [LOCAL_IDENTITY] });
-  const dir = mkdtempSync(join(tmpdir(), 'dvm-local-'));
+  const dir = mkdtempSync(join(tmpdir(), WORKSPACE_PREFIX));
   try {
+    // First, before any key: whoever finds this directory can tell whose it is and whether it is stale.
+    writeOwnerRecord(dir);
     const writeSecret = (name: string, text: string): string => {
       const path = join(dir, name);
       writeFileSync(path, text, { mode: 0o600 });
@@ -74,6 +80,7 @@ export async function createLocalWorkspace(request: LocalWorkspaceRequest): Prom
         };
         writeSecret('client.json', JSON.stringify(client));
       },
+      recordAgents: (pids) => writeOwnerRecord(dir, pids),
       remove: () => rmSync(dir, { recursive: true, force: true }),
     };
   } catch (error) {
