@@ -33,7 +33,7 @@ t.test('loop device to loop device: full copy, 1% re-sync, a smaller device refu
   const small = target === null ? null : attachLoop(smallFile);
   for (const loop of [source, target, small]) if (loop) loops.push(loop);
   if (!source || !target || !small) {
-    t.skip('loop devices are not available (needs root and the loop driver)');
+    t.plan(0, 'loop devices are not available (needs root and the loop driver)');
     return;
   }
   t.equal(hashPrefix(target, SIZE) === hashPrefix(source, SIZE), false, 'the devices start different');
