@@ -1,19 +1,32 @@
 // The --local half of `dvm migrate`: flags in, a local migration with progress out, exit code back.
 import { parseLocalOptions, type LocalFlags } from '../local/options.js';
 import { runLocalMigration } from '../local/run-local.js';
+import { resolveSecret } from '../local/secrets.js';
 import { startProgressOutputs } from '../progress/outputs.js';
 import { checkProgressListen } from './cluster.js';
 
 export interface LocalCommandFlags extends LocalFlags {
   json?: boolean;
+  /** Seen by every user in ps: --token-file or DVM_TOKEN keep it out of sight. */
   token?: string;
+  tokenFile?: string;
+  /** The proxy URL from a file instead of --proxy (which ps shows). */
+  proxyFile?: string;
 }
 
+/** The environment variables the proxy URL and the progress token may come from. */
+export const PROXY_ENV = 'DVM_PROXY';
+export const TOKEN_ENV = 'DVM_TOKEN';
+
 export async function migrateLocal(source: string | undefined, destination: string | undefined, flags: LocalCommandFlags): Promise<number> {
-  const options = parseLocalOptions(source, destination, flags);
-  checkProgressListen(options.listen, flags.token);
+  const { proxyFile, tokenFile, token: tokenFlag, ...rest } = flags;
+  const proxy = resolveSecret({ flag: '--proxy', flagValue: rest.proxy, fileFlag: '--proxy-file', file: proxyFile, envName: PROXY_ENV });
+  const token = resolveSecret({ flag: '--token', flagValue: tokenFlag, fileFlag: '--token-file', file: tokenFile, envName: TOKEN_ENV })?.value;
+  const { proxy: _flag, ...others } = rest;
+  const options = parseLocalOptions(source, destination, { ...others, ...(proxy ? { proxy: proxy.value, proxySource: proxy.from } : {}) });
+  checkProgressListen(options.listen, token);
   const { aggregate, stop } = await startProgressOutputs([options.pvc], {
-    json: flags.json === true, ...(options.listen ? { listen: options.listen } : {}), ...(flags.token ? { token: flags.token } : {}),
+    json: flags.json === true, ...(options.listen ? { listen: options.listen } : {}), ...(token ? { token } : {}),
   });
   const abort = new AbortController();
   const interrupt = (): void => abort.abort();

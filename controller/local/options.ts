@@ -9,6 +9,8 @@ import { ConfigError } from '../config/errors.js';
 
 export interface LocalFlags {
   proxy?: string;
+  /** Where `proxy` came from, for errors: "--proxy" (default), "--proxy-file FILE", "DVM_PROXY". */
+  proxySource?: string;
   noProxy?: string;
   bwlimit?: string;
   verify?: boolean;
@@ -61,7 +63,8 @@ export function parseLocalOptions(source: string | undefined, destination: strin
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const key = String(issue?.path[0] ?? '');
-    throw new ConfigError(`${FLAG_FOR_KEY[key] ?? key} (${key}): ${issue?.message ?? 'invalid'}`);
+    const flag = key === 'stunnel_tcp_proxy' && flags.proxySource ? flags.proxySource : FLAG_FOR_KEY[key] ?? key;
+    throw new ConfigError(`${flag} (${key}): ${issue?.message ?? 'invalid'}`);
   }
   for (const [flag, value] of [['--progress-listen', flags.progressListen], ['--listen', flags.listen]] as const) {
     if (value !== undefined && !hostPort.safeParse(value).success) throw new ConfigError(`${flag}: "${value}" is not host:port`);
