@@ -139,4 +139,29 @@ program.command('client')
     }
   });
 
+// Block volumes (agent/block/, docs/block.md): the same tunnel, a block-hash protocol instead of rsync.
+program.command('block-server')
+  .description('destination side of a block volume: write the devices of its config, only the blocks that differ')
+  .option('-c, --config <file>', `block server config (JSON or YAML); default $${CONFIG_ENV}`)
+  .action(async (options: { config?: string }) => {
+    try {
+      const { blockServerCommand } = await import('./block/cli.js');
+      await blockServerCommand(configPath(options.config));
+    } catch (error) {
+      fail(error);
+    }
+  });
+
+program.command('block-client')
+  .description('source side of a block volume: send one device through the tunnel and report progress')
+  .option('-c, --config <file>', `block client config (JSON or YAML); default $${CONFIG_ENV}`)
+  .action(async (options: { config?: string }) => {
+    try {
+      const { blockClientCommand } = await import('./block/cli.js');
+      process.exit(await blockClientCommand(configPath(options.config)));
+    } catch (error) {
+      fail(error);
+    }
+  });
+
 program.parseAsync().catch(fail);

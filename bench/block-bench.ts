@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createRunPki } from '../controller/pki/pki.js';
 
-const CLI = resolve(import.meta.dirname, '../agent/block/cli.js');
+const AGENT_MAIN = resolve(import.meta.dirname, '../agent/main.js');
 const MiB = 1024 * 1024;
 
 function option(name: string, fallback: number | string): string {
@@ -80,7 +80,7 @@ async function main(): Promise<void> {
     target: 'disk', source, blockSizeBytes: BLOCK_SIZE, terminationLog: join(DIR, 'result.json'),
   }));
   sparseFile(target, SIZE);
-  const server = spawn(process.execPath, ['--single-threaded-gc', CLI, 'server', '--config', serverConfig], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const server = spawn(process.execPath, ['--single-threaded-gc', AGENT_MAIN, 'block-server', '--config', serverConfig], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolvePort, reject) => {
     createInterface({ input: server.stdout! }).on('line', (line) => {
       if (line.includes('"listening"')) resolvePort((JSON.parse(line) as { port: number }).port);
@@ -90,7 +90,7 @@ async function main(): Promise<void> {
   const config = clientConfig(port);
   const copy = (): Promise<{ seconds: number; bytes: number }> => new Promise((resolveRun, reject) => {
     const started = process.hrtime.bigint();
-    const child = spawn(process.execPath, ['--single-threaded-gc', CLI, 'client', '--config', config], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--single-threaded-gc', AGENT_MAIN, 'block-client', '--config', config], { stdio: ['ignore', 'pipe', 'inherit'] });
     let bytes = 0;
     createInterface({ input: child.stdout! }).on('line', (line) => {
       if (line.includes('"type":"result"')) bytes = (JSON.parse(line) as { bytes: number }).bytes;

@@ -1,8 +1,5 @@
-#!/usr/bin/env node
-// The block copier's two commands, for agent/main.ts to dispatch to (`dvm-agent block-server` and
-// `dvm-agent block-client`) and runnable on their own until it does:
-//   node dist/agent/block/cli.js server|client --config FILE
-import { pathToFileURL } from 'node:url';
+// The block copier's two commands, dispatched by agent/main.ts: `dvm-agent block-server` and
+// `dvm-agent block-client`.
 import { loadConfigFile } from '../config.js';
 import type { ResultEvent } from '../progress/events.js';
 import { writeTerminationLog } from '../progress/termination-log.js';
@@ -48,21 +45,4 @@ export async function blockClientCommand(configFile: string): Promise<number> {
     }
     throw error;
   }
-}
-
-async function main(argv: string[]): Promise<void> {
-  const [command, flag, file] = argv;
-  const path = flag === '--config' || flag === '-c' ? file : process.env.DVM_AGENT_CONFIG;
-  if ((command !== 'server' && command !== 'client') || !path) {
-    throw new Error('usage: cli.js server|client --config FILE (or $DVM_AGENT_CONFIG)');
-  }
-  if (command === 'server') await blockServerCommand(path);
-  else process.exit(await blockClientCommand(path));
-}
-
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  main(process.argv.slice(2)).catch((error: Error) => {
-    process.stderr.write(`dvm-agent: ${error.message}\n`);
-    process.exit(1);
-  });
 }

@@ -13,7 +13,7 @@ import { isAgentEvent, type AgentEvent, type ResultEvent } from '../../agent/pro
 import { pvcIdentity } from '../../agent/rsync/daemon-request.js';
 import { createRunPki, type PemPair } from '../../controller/pki/pki.js';
 
-export const BLOCK_CLI = resolve(import.meta.dirname, '../../dist/agent/block/cli.js');
+export const AGENT_MAIN = resolve(import.meta.dirname, '../../dist/agent/main.js');
 export const TARGET = 'disk';
 export const IDENTITY = pvcIdentity('test', 'disk');
 export const OTHER_IDENTITY = pvcIdentity('test', 'other-disk');
@@ -83,7 +83,7 @@ export async function createBlockRig(): Promise<BlockRig> {
         targets: [{ name: TARGET, path: targetPath, client: IDENTITY }], ...overrides,
       });
       const path = write(`server-${++configs}.json`, JSON.stringify(config));
-      const child = spawn(process.execPath, ['--single-threaded-gc', BLOCK_CLI, 'server', '--config', path], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, ['--single-threaded-gc', AGENT_MAIN, 'block-server', '--config', path], { stdio: ['ignore', 'pipe', 'pipe'] });
       children.push(child);
       const logLines: Record<string, unknown>[] = [];
       const stderr: string[] = [];
@@ -125,7 +125,7 @@ export async function createBlockRig(): Promise<BlockRig> {
     },
     startClient(config) {
       const path = write(`client-${++configs}.json`, JSON.stringify(config));
-      const child = spawn(process.execPath, ['--single-threaded-gc', BLOCK_CLI, 'client', '--config', path], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, ['--single-threaded-gc', AGENT_MAIN, 'block-client', '--config', path], { stdio: ['ignore', 'pipe', 'pipe'] });
       children.push(child);
       const events: AgentEvent[] = [];
       const stderr: string[] = [];
