@@ -12,7 +12,7 @@ import type { ResultEvent } from './progress/events.js';
 import { createClientMetrics } from './progress/metrics.js';
 import { EventPublisher } from './progress/publisher.js';
 import { measureSource, type SourceSize } from './progress/source-size.js';
-import { writeTerminationLog } from './progress/termination-log.js';
+import { publishResult } from './progress/result.js';
 import { ProgressTracker } from './progress/tracker.js';
 import { backoffDelayMs } from './rsync/backoff.js';
 import { buildClientArgv } from './rsync/options.js';
@@ -131,21 +131,7 @@ export async function runClient(config: ClientConfig, log: Logger, signal: Abort
   }
   clearInterval(ticker);
   publisher.publish(tracker.snapshot());
-  const result: ResultEvent = {
-    type: 'result',
-    pvc: config.pvc,
-    status: succeeded ? 'Succeeded' : 'Failed',
-    exitCode,
-    bytes: tracker.transferredBytes,
-    files: tracker.checkedFiles,
-    durationMs: Date.now() - startedAt,
-    verified,
-    attempts: attempt,
-    message,
-  };
-  publisher.publish(result);
-  const logProblem = writeTerminationLog(config.terminationLog, result);
-  if (logProblem) log.warn(logProblem);
+  const result = publishResult(config.pvc, config.terminationLog, tracker, publisher, startedAt, { succeeded, exitCode, verified, attempts: attempt, message }, log);
   await entry.close();
   await publisher.close();
   progressServer?.close();

@@ -11,7 +11,7 @@ import type { Logger } from '../log.js';
 import type { ResultEvent } from '../progress/events.js';
 import { createClientMetrics } from '../progress/metrics.js';
 import { EventPublisher } from '../progress/publisher.js';
-import { writeTerminationLog } from '../progress/termination-log.js';
+import { publishResult } from '../progress/result.js';
 import { ProgressTracker } from '../progress/tracker.js';
 import { backoffDelayMs } from '../rsync/backoff.js';
 import { dialTunnel } from '../tunnel/dial.js';
@@ -330,21 +330,7 @@ export async function runBlockClient(config: BlockClientConfig, log: Logger, sig
   }
   clearInterval(ticker);
   publisher.publish(tracker.snapshot());
-  const result: ResultEvent = {
-    type: 'result',
-    pvc: config.pvc,
-    status: succeeded ? 'Succeeded' : 'Failed',
-    exitCode,
-    bytes: tracker.transferredBytes,
-    files: tracker.checkedFiles,
-    durationMs: Date.now() - startedAt,
-    verified,
-    attempts: attempt,
-    message,
-  };
-  publisher.publish(result);
-  const logProblem = writeTerminationLog(config.terminationLog, result);
-  if (logProblem) log.warn(logProblem);
+  const result = publishResult(config.pvc, config.terminationLog, tracker, publisher, startedAt, { succeeded, exitCode, verified, attempts: attempt, message }, log);
   await publisher.close();
   progressServer?.close();
   return { result, exitCode: succeeded ? 0 : exitCode > 0 ? exitCode : 1 };

@@ -1,0 +1,35 @@
+// The end of a copy, the same for files and block devices: one result event from the tracker's
+// figures, published to every listener and left in the termination log for the controller.
+import type { Logger } from '../log.js';
+import type { ResultEvent } from './events.js';
+import type { EventPublisher } from './publisher.js';
+import { writeTerminationLog } from './termination-log.js';
+import type { ProgressTracker } from './tracker.js';
+
+export interface RunOutcome {
+  succeeded: boolean;
+  exitCode: number;
+  verified: boolean | null;
+  attempts: number;
+  message: string;
+}
+
+export function publishResult(pvc: string, terminationLog: string, tracker: ProgressTracker, publisher: EventPublisher,
+  startedAt: number, outcome: RunOutcome, log: Logger): ResultEvent {
+  const result: ResultEvent = {
+    type: 'result',
+    pvc,
+    status: outcome.succeeded ? 'Succeeded' : 'Failed',
+    exitCode: outcome.exitCode,
+    bytes: tracker.transferredBytes,
+    files: tracker.checkedFiles,
+    durationMs: Date.now() - startedAt,
+    verified: outcome.verified,
+    attempts: outcome.attempts,
+    message: outcome.message,
+  };
+  publisher.publish(result);
+  const logProblem = writeTerminationLog(terminationLog, result);
+  if (logProblem) log.warn(logProblem);
+  return result;
+}
