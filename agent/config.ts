@@ -9,13 +9,24 @@ import { proxySettingsSchema } from './tunnel/proxy-settings.js';
 export const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^\s:]+):\d{1,5}$/, 'must be host:port')
   .refine((value) => Number(value.slice(value.lastIndexOf(':') + 1)) <= 65535, 'port must be 0-65535');
 
-const tlsFiles = z.object({
+export const tlsFiles = z.object({
   ca: z.string().min(1),
   cert: z.string().min(1),
   key: z.string().min(1),
 });
 
 export const MODULE_NAME = /^[a-z0-9]([-a-z0-9_.]{0,61}[a-z0-9])?$/;
+
+/** The URI a client certificate must carry to write a destination (pvcIdentity in rsync/daemon-request.ts). */
+export const pvcIdentityUri = z.string().regex(/^urn:dvm:pvc:[^\s,]+$/, 'must be a urn:dvm:pvc: identity');
+
+/** Where a client dials, and the name the server certificate must carry (the SNI sent too, which
+ * Routes route on). */
+export const serverAddress = z.object({
+  host: z.string().min(1),
+  port: z.number().int().min(1).max(65535),
+  serverName: z.string().min(1),
+});
 
 export const serverConfigSchema = z.object({
   listen: hostPort.default('0.0.0.0:2222'),
@@ -26,8 +37,8 @@ export const serverConfigSchema = z.object({
   modules: z.array(z.object({
     name: z.string().regex(MODULE_NAME, 'must be a lowercase rsync module name'),
     path: z.string().min(1),
-    /** The URI a client certificate must carry to push here (pvcIdentity in rsync/daemon-request.ts). */
-    client: z.string().regex(/^urn:dvm:pvc:[^\s,]+$/, 'must be a urn:dvm:pvc: identity'),
+    /** The URI a client certificate must carry to push here. */
+    client: pvcIdentityUri,
   })).min(1, 'needs at least one module'),
   handshakeTimeoutMs: z.number().int().positive().default(10_000),
   /** An authenticated client that says nothing this long is dropped before rsync is spawned. */
@@ -40,12 +51,7 @@ export const serverConfigSchema = z.object({
 export const clientConfigSchema = z.object({
   /** The PVC this client copies, as it appears in events ("namespace/name" or a local label). */
   pvc: z.string().min(1),
-  server: z.object({
-    host: z.string().min(1),
-    port: z.number().int().min(1).max(65535),
-    /** The name the server certificate must carry (and the SNI sent, which Routes route on). */
-    serverName: z.string().min(1),
-  }),
+  server: serverAddress,
   tls: tlsFiles,
   module: z.string().regex(MODULE_NAME, 'must be a lowercase rsync module name'),
   source: z.string().min(1),

@@ -2,16 +2,11 @@
 // and a block client (source) that copies one device. The server decides which device a client
 // writes: a client names a target, never a path.
 import { z } from 'zod';
-import { hostPort } from '../config.js';
+import { hostPort, MODULE_NAME, pvcIdentityUri, serverAddress, tlsFiles } from '../config.js';
 import { proxySettingsSchema } from '../tunnel/proxy-settings.js';
 
-const tlsFiles = z.object({
-  ca: z.string().min(1),
-  cert: z.string().min(1),
-  key: z.string().min(1),
-});
-
-export const TARGET_NAME = /^[a-z0-9]([-a-z0-9_.]{0,61}[a-z0-9])?$/;
+/** Targets are named like rsync modules. */
+export const TARGET_NAME = MODULE_NAME;
 
 export const MIN_BLOCK_SIZE = 64 * 1024;
 export const MAX_BLOCK_SIZE = 16 * 1024 * 1024;
@@ -32,8 +27,8 @@ export const blockServerConfigSchema = z.object({
     name: z.string().regex(TARGET_NAME, 'must be a lowercase name'),
     /** A block device (volumeDevices devicePath) or a regular file standing in for one. It must exist. */
     path: z.string().min(1),
-    /** The URI a client certificate must carry to write here (pvcIdentity in rsync/daemon-request.ts). */
-    client: z.string().regex(/^urn:dvm:pvc:[^\s,]+$/, 'must be a urn:dvm:pvc: identity'),
+    /** The URI a client certificate must carry to write here. */
+    client: pvcIdentityUri,
   })).min(1, 'needs at least one target')
     .refine((targets) => new Set(targets.map((target) => target.name)).size === targets.length, 'target names must be unique'),
   handshakeTimeoutMs: z.number().int().positive().default(10_000),
@@ -52,11 +47,7 @@ export const blockClientSettingsSchema = proxySettingsSchema.extend({
 export const blockClientConfigSchema = z.object({
   /** The PVC this client copies, as it appears in events ("namespace/name" or a local label). */
   pvc: z.string().min(1),
-  server: z.object({
-    host: z.string().min(1),
-    port: z.number().int().min(1).max(65535),
-    serverName: z.string().min(1),
-  }),
+  server: serverAddress,
   tls: tlsFiles,
   /** The server's target name (like a module): where it lands is the server's choice. */
   target: z.string().regex(TARGET_NAME, 'must be a lowercase name'),
