@@ -41,7 +41,7 @@ bench: deps-test build
 	node dist/bench/copy-bench.js
 
 build: $(NODE_DEPS)
-	npx tsc -p tsconfig.json
+	npx tsc -b
 
 $(NODE_DEPS): package-lock.json
 	npm ci --no-audit --no-fund

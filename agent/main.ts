@@ -3,8 +3,8 @@
 // source (whose rsync reaches the tunnel through tunnel/rsync-entry.ts).
 import { Socket } from 'node:net';
 import { Command } from 'commander';
-import { clientConfigSchema, loadConfigFile, serverConfigSchema, type ClientConfig } from './config.js';
-import type { ResultEvent } from './progress/events.js';
+import { clientConfigSchema, loadConfigFile, serverConfigSchema, type ClientConfig } from '../contract/agent-config.js';
+import type { ResultEvent } from '../contract/events.js';
 import { writeTerminationLog } from './progress/termination-log.js';
 
 /** Where a pod may point at its config instead of --config. */

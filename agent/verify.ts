@@ -4,8 +4,9 @@
 // --checksum, and --delete so extra destination files show; xattrs/ACLs when the copy keeps them).
 // rsync itemizes every entry that differs; none means the trees are equal. When they differ and
 // the user's options limited the copy, the message says which.
-import type { ClientConfig } from './config.js';
-import { copyLimits, keepsAcls, keepsXattrs, sourceArg, type RsyncSettings } from './rsync/options.js';
+import type { ClientConfig } from '../contract/agent-config.js';
+import { copyLimits, keepsAcls, keepsXattrs, type RsyncSettings } from '../contract/rsync-settings.js';
+import { sourceArg } from './rsync/client-argv.js';
 import { parseProgress2Line } from './rsync/progress2.js';
 import { runRsync } from './rsync/pty-runner.js';
 

@@ -1,7 +1,7 @@
 // The run's CA and certificates (controller/pki), written as files every transport can point at.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pvcIdentity } from '../agent/rsync/daemon-request.js';
+import { pvcIdentity } from '../contract/identity.js';
 import { createRunPki, type PemPair } from '../controller/pki/pki.js';
 
 export interface TlsFiles {

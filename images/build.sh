@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the dvm agent image without a registry or a container engine, from images/image.env (the
 # description images/Containerfile follows too): a Debian rootfs from debootstrap, this machine's
-# Node binary, the agent's production dependencies and dist/agent, packed with umoci as an OCI archive.
+# Node binary, the agent's production dependencies, dist/agent and dist/contract, packed with umoci as an OCI archive.
 #
 #   images/build.sh [--import] [--ref REF] [--address SOCK] [--namespace NS] [--out FILE] [--refresh-base] [--no-smoke]
 #
@@ -17,7 +17,7 @@
 # needs. Caches under ${DVM_IMAGE_CACHE:-/var/cache/dvm-image}, each keyed by what goes into it:
 # the trimmed rootfs (release, packages, apt sources, user, this script's recipe), the base layers
 # (+ the Node binary), npm ci --omit=dev (package.json, package-lock.json, node, npm) and the compiled
-# agent (agent/**/*.ts, tsconfig.json, typescript). A fresh build takes a few minutes, a rebuild seconds.
+# agent (agent/**/*.ts, contract/**/*.ts, tsconfig.base.json, typescript). A fresh build takes a few minutes, a rebuild seconds.
 # Writes nothing into the repository. SOURCE_DATE_EPOCH (default 0) dates the config and layer files:
 # the same inputs give the same image digest.
 set -euo pipefail
@@ -271,27 +271,28 @@ else
   log "production dependencies cached ($DEPS)"
 fi
 
-# ---- 4. dist/agent (cached): tsc with the project's tsconfig.json, the agent's sources only ---------
+# ---- 4. dist/agent + dist/contract (cached): tsc with the project's options, those sources only ---
 [[ -x $repo/node_modules/.bin/tsc ]] || {
   log "npm ci in the repository (typescript is a dev dependency)"
   (cd "$repo" && "$NPM" ci --no-audit --no-fund) >"$CACHE/logs/npm-ci-repo.log" 2>&1 || die "npm ci failed; see $CACHE/logs/npm-ci-repo.log"
 }
-AGENT_KEY=$({ cd "$repo" && find agent -name '*.ts' -type f | LC_ALL=C sort | xargs sha256sum; sha256sum tsconfig.json;
+AGENT_KEY=$({ cd "$repo" && find agent contract -name '*.ts' -type f | LC_ALL=C sort | xargs sha256sum; sha256sum tsconfig.base.json;
   "$repo/node_modules/.bin/tsc" --version; } | sha)
 AGENT=$CACHE/agent-$AGENT_KEY
 if [[ ! -d $AGENT ]]; then
-  log "compiling the agent (tsc, agent/ only, into a clean directory)"
+  log "compiling the agent (tsc, agent/ and contract/ only, into a clean directory)"
   rm -rf "$AGENT.partial"
   mkdir -p "$AGENT.partial"
   cat >"$WORK/tsconfig.json" <<EOF
-{ "extends": "$repo/tsconfig.json",
+{ "extends": "$repo/tsconfig.base.json",
   "compilerOptions": { "outDir": "$AGENT.partial/out", "rootDir": "$repo", "typeRoots": ["$repo/node_modules/@types"] },
-  "include": ["$repo/agent"] }
+  "include": ["$repo/agent", "$repo/contract"] }
 EOF
   "$repo/node_modules/.bin/tsc" -p "$WORK/tsconfig.json" >"$CACHE/logs/tsc.log" 2>&1 ||
     die "tsc failed: $(head -5 "$CACHE/logs/tsc.log")"
   [[ -f $AGENT.partial/out/agent/main.js ]] || die "tsc did not produce agent/main.js"
   mv "$AGENT.partial/out/agent" "$AGENT.partial/agent"
+  mv "$AGENT.partial/out/contract" "$AGENT.partial/contract"
   rm -rf "$AGENT.partial/out"
   mv "$AGENT.partial" "$AGENT"
 else
@@ -307,6 +308,7 @@ for spec in $IMAGE_FILES; do
   case $src in
     node_modules) cp -al "$DEPS/node_modules" "$dest" ;; # hard links; pruning only unlinks
     dist/agent) cp -a "$AGENT/agent" "$dest" ;;
+    dist/contract) cp -a "$AGENT/contract" "$dest" ;;
     *) [[ -e $repo/$src ]] || die "IMAGE_FILES names $src, which does not exist"; cp -a "$repo/$src" "$dest" ;;
   esac
 done

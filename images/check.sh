@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What CI can check of images/Containerfile without a container engine:
 #   1. every file it COPYs from the build context exists (and is not ignored by the ignore file),
-#   2. what it copies out of the build stage is produced by `npx tsc -p tsconfig.json`,
+#   2. what it copies out of the build stage is produced by `npx tsc -b`,
 #   3. the built agent runs (`node dist/agent/main.js --help`), directly and through the image's
 #      dvm-agent wrapper, and rsync is there (the image installs it),
 #   4. the Containerfile agrees with images/image.env, the description images/build.sh builds from:
@@ -29,7 +29,7 @@ done < <(grep -E '^COPY ' "$containerfile" | grep -v -- '--from=')
 
 # What the final stage takes from the build stage: /src/<path> must come out of the build.
 while read -r path; do
-  [[ -e $path ]] || fail "$containerfile copies $path from the build stage, but the build did not produce it (run npx tsc -p tsconfig.json)"
+  [[ -e $path ]] || fail "$containerfile copies $path from the build stage, but the build did not produce it (run npx tsc -b)"
 done < <(grep -E '^COPY --from=build ' "$containerfile" | awk '{print $3}' | sed 's#^/src/##')
 
 [[ -x images/dvm-agent ]] || fail "images/dvm-agent is not executable"

@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // Prunes APP/node_modules (production dependencies, from npm ci --omit=dev) to what the agent needs:
-// the packages dist/agent imports and, transitively, their dependencies (dependencies,
+// the packages dist/agent and dist/contract import and, transitively, their dependencies (dependencies,
 // optionalDependencies and installed peerDependencies, resolved the way Node resolves them). Also drops
 // prebuilt native binaries for other platforms (prebuilds/<platform>-<arch>), node-gyp's build files
 // but the addon (build/Release/*.node), and npm's hidden lockfile.
 // The controller's dependencies (@kubernetes/client-node and the like) never load in the agent.
-//   node images/prune-modules.mjs APP      (APP has dist/agent and node_modules)
+//   node images/prune-modules.mjs APP      (APP has dist/agent, dist/contract and node_modules)
 // Used by images/build.sh and images/Containerfile alike.
 import { builtinModules } from 'node:module';
 import { existsSync, lstatSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -13,10 +13,10 @@ import { dirname, join, relative, resolve } from 'node:path';
 
 const args = process.argv.slice(2);
 const app = resolve(args[0] ?? '.');
-const entryDir = join(app, 'dist', 'agent');
+const entryDirs = [join(app, 'dist', 'agent'), join(app, 'dist', 'contract')];
 const modules = join(app, 'node_modules');
 const die = (message) => { process.stderr.write(`prune-modules: ${message}\n`); process.exit(1); };
-if (!existsSync(entryDir)) die(`${entryDir} does not exist (build the agent first)`);
+for (const dir of entryDirs) if (!existsSync(dir)) die(`${dir} does not exist (build the agent first)`);
 if (!existsSync(modules)) die(`${modules} does not exist (npm ci --omit=dev first)`);
 
 const builtins = new Set(builtinModules);
@@ -37,7 +37,7 @@ const patterns = [
 ];
 const packageName = /^(?:@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*/i;
 const roots = new Set();
-for (const file of files(entryDir, '.js')) {
+for (const file of entryDirs.flatMap((dir) => [...files(dir, '.js')])) {
   const code = readFileSync(file, 'utf8');
   for (const pattern of patterns) {
     for (const [, spec] of code.matchAll(pattern)) {

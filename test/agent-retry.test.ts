@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import type { ProgressEvent } from '../agent/progress/events.js';
+import type { ProgressEvent } from '../contract/events.js';
 import { createRig } from './support/agents.js';
 import { compareTrees, formatDifferences, generateTree, writeBigFile } from './support/tree.js';
 

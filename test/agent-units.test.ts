@@ -5,13 +5,14 @@ import { ProgressTracker } from '../agent/progress/tracker.js';
 import { backoffDelayMs } from '../agent/rsync/backoff.js';
 import { renderDaemonConfig } from '../agent/rsync/daemon-config.js';
 import { classifyExitCode } from '../agent/rsync/exit-codes.js';
-import { buildClientArgv, rsyncSettingsSchema } from '../agent/rsync/options.js';
+import { rsyncSettingsSchema } from '../contract/rsync-settings.js';
+import { buildClientArgv } from '../agent/rsync/client-argv.js';
 import { LineSplitter, parseProgress2Line } from '../agent/rsync/progress2.js';
-import { bypassesProxy } from '../agent/tunnel/no-proxy.js';
+import { bypassesProxy } from '../contract/no-proxy.js';
 import { findConnectionOwner } from '../agent/tunnel/socket-owner.js';
 import type { TunnelErrorKind } from '../agent/tunnel/tunnel-error.js';
 import { judgeAttempt, onlyRootAttributesFailed } from '../agent/rsync/outcome.js';
-import { parseProxyUrl, redactProxyUrl } from '../agent/tunnel/proxy-settings.js';
+import { parseProxyUrl, redactProxyUrl } from '../contract/proxy-settings.js';
 
 t.test('progress2 lines parse, with any digit grouping; other lines do not', async (t) => {
   t.same(parseProgress2Line('    123,456,789  45%   12.34MB/s    0:00:12 (xfr#12, to-chk=100/1200)'),

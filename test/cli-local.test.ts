@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import t from 'tap';
 import WebSocket from 'ws';
-import type { AgentEvent, ProgressEvent } from '../agent/progress/events.js';
+import type { AgentEvent, ProgressEvent } from '../contract/events.js';
 import { freePort } from './support/ports.js';
 import { compareTrees, formatDifferences, generateTree, writeBigFile } from './support/tree.js';
 

@@ -1,7 +1,7 @@
 // A source-PVC writer who plants symlinks to the agents' own key files (or to the directory that
 // holds them) gets symlinks in the destination, never the keys' content: through a real
 // `dvm migrate --local`, with --verify. The rsync options that would follow links are refused before
-// anything runs (agent/rsync/options.ts).
+// anything runs (contract/rsync-settings.ts).
 import { spawn } from 'node:child_process';
 import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';

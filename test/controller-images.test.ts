@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { AGENT_NODE_FLAGS } from '../agent/node-flags.js';
+import { AGENT_NODE_FLAGS } from '../contract/node-flags.js';
 
 const run = promisify(execFile);
 const script = new URL('../images/check.sh', import.meta.url).pathname;
@@ -21,13 +21,13 @@ t.test('a COPY of a missing file fails the check', async (t) => {
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const broken = join(dir, 'Containerfile');
   const original = readFileSync(new URL('../images/Containerfile', import.meta.url), 'utf8');
-  writeFileSync(broken, original.replace('COPY tsconfig.json ./', 'COPY tsconfig.json no-such-file.json ./'));
+  writeFileSync(broken, original.replace('COPY tsconfig.base.json ./', 'COPY tsconfig.base.json no-such-file.json ./'));
   const error = await run('bash', [script], { env: { ...process.env, CONTAINERFILE: broken } }).then(() => undefined, (caught: { code: number; stderr: string }) => caught);
   t.equal(error?.code, 1);
   t.match(error?.stderr, /copies no-such-file\.json, which does not exist/);
 });
 
-t.test('the image wrapper starts node with the agents\' flags (agent/node-flags.ts)', async (t) => {
+t.test('the image wrapper starts node with the agents\' flags (contract/node-flags.ts)', async (t) => {
   const wrapper = readFileSync(new URL('../images/dvm-agent', import.meta.url), 'utf8');
   const exec = wrapper.split('\n').find((line) => line.startsWith('exec node ')) ?? '';
   t.equal(exec.split(' ').slice(2, 2 + AGENT_NODE_FLAGS.length).join(' '), AGENT_NODE_FLAGS.join(' '), exec);

@@ -5,7 +5,7 @@ import { finalResult, worthAnotherPod } from '../controller/migration/client-run
 import { nodePins } from '../controller/migration/node-pins.js';
 import { runPooled } from '../controller/migration/pool.js';
 import { pendingReason, resultFromTerminationMessage, stuckReason } from '../controller/migration/pod-state.js';
-import { parseAgentEvent } from '../agent/progress/events.js';
+import { parseAgentEvent } from '../contract/events.js';
 
 const appPod = (name: string, claim: string, node: string, phase = 'Running', labels: Record<string, string> = {}) => ({
   metadata: { name, namespace: 'ns', labels },

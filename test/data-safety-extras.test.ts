@@ -3,7 +3,8 @@
 // runs; the defaults keep sparse files sparse; xattrs/ACLs are settings; the verify pass compares
 // the whole tree whatever the copy's options were.
 import t from 'tap';
-import { buildClientArgv, copyLimits, rsyncSettingsSchema } from '../agent/rsync/options.js';
+import { copyLimits, rsyncSettingsSchema } from '../contract/rsync-settings.js';
+import { buildClientArgv } from '../agent/rsync/client-argv.js';
 import { buildVerifyArgv, isDifference } from '../agent/verify.js';
 import { ConfigError } from '../controller/config/errors.js';
 import { parseSettings } from '../controller/config/load.js';

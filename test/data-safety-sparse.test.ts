@@ -6,7 +6,7 @@ import { closeSync, lstatSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import type { AgentEvent, ResultEvent } from '../agent/progress/events.js';
+import type { AgentEvent, ResultEvent } from '../contract/events.js';
 import { parseLocalOptions } from '../controller/local/options.js';
 import { compareByBytes, runDvm } from './data-safety-support.js';
 

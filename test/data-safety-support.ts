@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { AgentEvent, ProgressEvent, ResultEvent } from '../agent/progress/events.js';
+import type { AgentEvent, ProgressEvent, ResultEvent } from '../contract/events.js';
 
 export const DVM = resolve(import.meta.dirname, '../dist/controller/cli/dvm.js');
 export const AGENT = resolve(import.meta.dirname, '../dist/agent/main.js');

@@ -1,5 +1,5 @@
 import t from 'tap';
-import type { AgentEvent, ProgressEvent } from '../agent/progress/events.js';
+import type { AgentEvent, ProgressEvent } from '../contract/events.js';
 import { ProgressAggregate, type ProgressChange } from '../controller/progress/aggregate.js';
 
 function progress(pvc: string, fields: Partial<ProgressEvent>): ProgressEvent {

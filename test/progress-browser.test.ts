@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import t, { type Test } from 'tap';
-import type { ProgressEvent } from '../agent/progress/events.js';
+import type { ProgressEvent } from '../contract/events.js';
 import { ProgressAggregate } from '../controller/progress/aggregate.js';
 import { startProgressServer } from '../controller/progress/server.js';
 import { parseMetrics } from './progress-metrics-text.js';
@@ -136,7 +136,7 @@ function sha256(file: string): string {
 }
 
 t.test('page during a real local migration: the row and the total advance to 100% and the final state shows', async (t) => {
-  if (!existsSync(DVM)) throw new Error(`${DVM} missing: run npx tsc -p tsconfig.json first`);
+  if (!existsSync(DVM)) throw new Error(`${DVM} missing: run npx tsc -b first`);
   const root = mkdtempSync(join(tmpdir(), 'dvm-page-'));
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
   const source = join(root, 'volume');

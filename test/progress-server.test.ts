@@ -3,7 +3,7 @@
 import { request } from 'node:http';
 import t, { type Test } from 'tap';
 import { WebSocket } from 'ws';
-import type { AgentEvent, ProgressEvent, ResultEvent } from '../agent/progress/events.js';
+import type { AgentEvent, ProgressEvent, ResultEvent } from '../contract/events.js';
 import { ProgressAggregate } from '../controller/progress/aggregate.js';
 import type { ProgressMessage } from '../controller/progress/messages.js';
 import { startProgressServer, type ProgressServer } from '../controller/progress/server.js';

@@ -1,7 +1,7 @@
 // CLI views: plain lines (throttled, readable in CI logs) and JSON lines.
 import { PassThrough } from 'node:stream';
 import t from 'tap';
-import type { AgentEvent, ProgressEvent } from '../agent/progress/events.js';
+import type { AgentEvent, ProgressEvent } from '../contract/events.js';
 import { ProgressAggregate } from '../controller/progress/aggregate.js';
 import { startProgressView } from '../controller/progress/view.js';
 

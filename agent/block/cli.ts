@@ -1,7 +1,7 @@
 // The block copier's two commands, dispatched by agent/main.ts: `dvm-agent block-server` and
 // `dvm-agent block-client`.
-import { loadConfigFile } from '../config.js';
-import type { ResultEvent } from '../progress/events.js';
+import { loadConfigFile } from '../../contract/agent-config.js';
+import type { ResultEvent } from '../../contract/events.js';
 import { writeTerminationLog } from '../progress/termination-log.js';
 import { blockClientConfigSchema, blockServerConfigSchema, type BlockClientConfig } from './config.js';
 

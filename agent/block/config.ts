@@ -2,8 +2,9 @@
 // and a block client (source) that copies one device. The server decides which device a client
 // writes: a client names a target, never a path.
 import { z } from 'zod';
-import { hostPort, MODULE_NAME, pvcIdentityUri, serverAddress, tlsFiles } from '../config.js';
-import { proxySettingsSchema } from '../tunnel/proxy-settings.js';
+import { hostPort, MODULE_NAME, serverAddress, tlsFiles } from '../../contract/agent-config.js';
+import { pvcIdentityUri } from '../../contract/identity.js';
+import { proxySettingsSchema } from '../../contract/proxy-settings.js';
 
 /** Targets are named like rsync modules. */
 export const TARGET_NAME = MODULE_NAME;

@@ -5,7 +5,7 @@
 import type { TLSSocket } from 'node:tls';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { createHealthServer } from '../health.js';
-import { listen } from '../listen-address.js';
+import { listen } from '../../contract/listen-address.js';
 import type { Logger } from '../log.js';
 import { certificateUris } from '../rsync/daemon-request.js';
 import { createTunnelListener } from '../tunnel/listener.js';

@@ -1,6 +1,6 @@
 // The client agent's Prometheus metrics, fed from the same events it publishes.
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { AgentEvent } from './events.js';
+import type { AgentEvent } from '../../contract/events.js';
 
 export function createClientMetrics(pvc: string): { registry: Registry; record: (event: AgentEvent) => void } {
   const registry = new Registry();

@@ -3,7 +3,7 @@
 // progress and, once there is one, the result.
 import type { Server } from 'node:http';
 import { WebSocketServer, WebSocket } from 'ws';
-import type { AgentEvent, AttemptEvent, ProgressEvent, ResultEvent } from './events.js';
+import type { AgentEvent, AttemptEvent, ProgressEvent, ResultEvent } from '../../contract/events.js';
 
 /** A socket this far behind gets only the newest progress until it drains. */
 const SLOW_CLIENT_BYTES = 1 << 20;

@@ -1,7 +1,7 @@
 // The end of a copy, the same for files and block devices: one result event from the tracker's
 // figures, published to every listener and left in the termination log for the controller.
 import type { Logger } from '../log.js';
-import type { ResultEvent } from './events.js';
+import type { ResultEvent } from '../../contract/events.js';
 import type { EventPublisher } from './publisher.js';
 import { writeTerminationLog } from './termination-log.js';
 import type { ProgressTracker } from './tracker.js';

@@ -1,7 +1,7 @@
 // The final result goes to the container's termination-message file, where the controller reads
 // it from the pod status. Kubernetes keeps at most 4096 bytes of it.
 import { writeFileSync } from 'node:fs';
-import type { ResultEvent } from './events.js';
+import type { ResultEvent } from '../../contract/events.js';
 
 const TERMINATION_MESSAGE_LIMIT = 4096;
 

@@ -2,7 +2,7 @@
 // attempts (a retry re-walks files already copied; that must not show as going backwards or count
 // twice), with a rate and ETA of our own.
 import type { Progress2Sample } from '../rsync/progress2.js';
-import type { ProgressEvent } from './events.js';
+import type { ProgressEvent } from '../../contract/events.js';
 
 const RATE_WINDOW_MS = 5_000;
 const STALLED_AFTER_MS = 3_000;

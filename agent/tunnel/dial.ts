@@ -5,8 +5,8 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { cipherOptions, type TlsMaterial } from './tls-options.js';
 import { connectThroughProxy } from './http-connect.js';
-import { bypassesProxy } from './no-proxy.js';
-import { parseProxyUrl } from './proxy-url.js';
+import { bypassesProxy } from '../../contract/no-proxy.js';
+import { parseProxyUrl } from '../../contract/proxy-url.js';
 import { TunnelError } from './tunnel-error.js';
 
 export interface DialOptions {

@@ -2,7 +2,7 @@
 // basic auth when the proxy URL carries credentials. Node's own http client speaks CONNECT.
 import { request } from 'node:http';
 import type { Socket } from 'node:net';
-import type { ProxyTarget } from './proxy-url.js';
+import type { ProxyTarget } from '../../contract/proxy-url.js';
 import { TunnelError } from './tunnel-error.js';
 
 export function connectThroughProxy(proxy: ProxyTarget, host: string, port: number, timeoutMs: number): Promise<Socket> {

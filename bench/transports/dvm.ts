@@ -1,10 +1,10 @@
 // dvm itself: the agent server (TLS listener spawning `rsync --server --daemon` per connection) and
-// the agent client (rsync through the tunnel), configured through agent/config.ts like the pods.
+// the agent client (rsync through the tunnel), configured through contract/agent-config.ts like the pods.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { clientConfigSchema, describeZodError, serverConfigSchema } from '../../agent/config.js';
-import { AGENT_NODE_FLAGS } from '../../agent/node-flags.js';
+import { clientConfigSchema, describeZodError, serverConfigSchema } from '../../contract/agent-config.js';
+import { AGENT_NODE_FLAGS } from '../../contract/node-flags.js';
 import { freeLoopbackPort } from '../processes/free-port.js';
 import { runToEnd } from '../processes/run-to-end.js';
 import { startService } from '../processes/service.js';
@@ -22,7 +22,7 @@ export interface DvmVariant {
   serverConfig?: Record<string, unknown>;
   /** Extra environment for both agents, e.g. NODE_OPTIONS=--tls-cipher-list=... */
   env?: NodeJS.ProcessEnv;
-  /** Node flags of both agents; default: the pods' own (agent/node-flags.ts). */
+  /** Node flags of both agents; default: the pods' own (contract/node-flags.ts). */
   nodeFlags?: readonly string[];
   /** Another build's dist/agent/main.js (an earlier commit), to compare builds in one run. */
   agentMain?: string;

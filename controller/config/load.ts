@@ -2,13 +2,13 @@
 // message names the file and the key.
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
-import { describeZodError } from '../../agent/config.js';
-import { InputTooLargeError, readBoundedText } from '../../agent/read-bounded.js';
+import { describeZodError } from '../../contract/agent-config.js';
+import { InputTooLargeError, readBoundedText } from '../../contract/input-file.js';
 import { ConfigError } from './errors.js';
 import { controllerSettingsSchema, unknownOwnKeys, type ControllerSettings } from './settings.js';
 import { migrationSpecSchema, type MigrationSpec } from './spec.js';
 
-/** A YAML (or JSON) input file, at most 1 MiB (read-bounded.ts), checked before it is parsed. */
+/** A YAML (or JSON) input file, at most 1 MiB (contract/input-file.ts), checked before it is parsed. */
 export function readYamlFile(file: string, what: string): unknown {
   let text: string;
   try {

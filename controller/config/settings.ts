@@ -4,8 +4,8 @@
 // its other keys (velero, UI, ...) are not ours and are ignored, except unknown rsync_* keys, which
 // are almost certainly typos of ours.
 import { z } from 'zod';
-import { boolish, rsyncSettingsSchema } from '../../agent/rsync/options.js';
-import { proxySettingsSchema } from '../../agent/tunnel/proxy-settings.js';
+import { boolish, rsyncSettingsSchema } from '../../contract/rsync-settings.js';
+import { proxySettingsSchema } from '../../contract/proxy-settings.js';
 
 export const ENDPOINT_TYPES = ['Route', 'NodePort', 'ClusterIP', 'LoadBalancer'] as const;
 export type EndpointType = (typeof ENDPOINT_TYPES)[number];

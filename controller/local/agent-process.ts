@@ -2,8 +2,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { AGENT_NODE_FLAGS } from '../../agent/node-flags.js';
-import { isAgentEvent, type AgentEvent } from '../../agent/progress/events.js';
+import { AGENT_NODE_FLAGS } from '../../contract/node-flags.js';
+import { isAgentEvent, type AgentEvent } from '../../contract/events.js';
 
 const AGENT_MAIN = fileURLToPath(new URL('../../agent/main.js', import.meta.url));
 /** The agent's end of a pipe only this process holds the other end of: when we die, however we die

@@ -2,9 +2,9 @@
 // ConfigError: the CLI exits 2, as for every bad input).
 import { accessSync, constants, lstatSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { hostPort } from '../../agent/config.js';
-import { rsyncSettingsSchema, type RsyncSettings } from '../../agent/rsync/options.js';
-import { proxySettingsSchema, type ProxySettings } from '../../agent/tunnel/proxy-settings.js';
+import { hostPort } from '../../contract/agent-config.js';
+import { rsyncSettingsSchema, type RsyncSettings } from '../../contract/rsync-settings.js';
+import { proxySettingsSchema, type ProxySettings } from '../../contract/proxy-settings.js';
 import { ConfigError } from '../config/errors.js';
 
 export interface LocalFlags {

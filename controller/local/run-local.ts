@@ -3,7 +3,7 @@
 import { mkdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
-import type { AgentEvent, ResultEvent } from '../../agent/progress/events.js';
+import type { AgentEvent, ResultEvent } from '../../contract/events.js';
 import { agentEventFrom, serverPortFrom, startAgent, type AgentProcess } from './agent-process.js';
 import type { LocalMigrationOptions } from './options.js';
 import { removeStaleWorkspaces } from './stale-workspaces.js';

@@ -4,9 +4,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ClientConfig, ServerConfig } from '../../agent/config.js';
+import type { ClientConfig, ServerConfig } from '../../contract/agent-config.js';
 import type { LocalMigrationOptions } from './options.js';
-import { pvcIdentity } from '../../agent/rsync/daemon-request.js';
+import { pvcIdentity } from '../../contract/identity.js';
 import { createRunPki, type PemPair } from '../pki/pki.js';
 import { WORKSPACE_PREFIX, writeOwnerRecord } from './stale-workspaces.js';
 

@@ -1,8 +1,8 @@
 // The agent configuration files that go into the transfer pods (as Secrets), built from the plan and
 // validated against the agent's own schemas, so a config the agent would refuse is never written.
-import { bypassesProxy } from '../../agent/tunnel/no-proxy.js';
-import { clientConfigSchema, serverConfigSchema, type ClientConfig, type ServerConfig } from '../../agent/config.js';
-import { rsyncSettingsSchema } from '../../agent/rsync/options.js';
+import { bypassesProxy } from '../../contract/no-proxy.js';
+import { clientConfigSchema, serverConfigSchema, type ClientConfig, type ServerConfig } from '../../contract/agent-config.js';
+import { rsyncSettingsSchema } from '../../contract/rsync-settings.js';
 import type { ControllerSettings } from '../config/settings.js';
 import { HEALTH_PORT, PROGRESS_PORT, RSYNC_PORT, SOURCE_MOUNT, TERMINATION_LOG, TLS_DIR, TMP_DIR } from './names.js';
 import type { ClientPlan, ServerPlan } from './plan.js';

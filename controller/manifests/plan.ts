@@ -1,7 +1,7 @@
 // The shape of a run, before any object exists: one server per destination namespace holding all
 // of that namespace's PVCs as rsync modules, one client per PVC in its source namespace.
 import { pvcKey, pvcPairs, type MigrationSpec, type PvcPair } from '../config/spec.js';
-import { pvcIdentity } from '../../agent/rsync/daemon-request.js';
+import { pvcIdentity } from '../../contract/identity.js';
 import { DESTINATION_MOUNT_ROOT, moduleName } from './names.js';
 
 export interface ModulePlan {

@@ -1,7 +1,7 @@
 // Secrets: the agent config (it may hold proxy credentials) and the TLS material, separately, so the
 // key can be mounted 0400 on its own.
 import { stringify as toYaml } from 'yaml';
-import type { ClientConfig, ServerConfig } from '../../agent/config.js';
+import type { ClientConfig, ServerConfig } from '../../contract/agent-config.js';
 import type { Labels } from './labels.js';
 
 export interface TlsMaterial {

@@ -2,7 +2,7 @@
 // or, when the proxy path is refused (RBAC, a proxy-less API server) or never comes up, the pod's log
 // (the agent prints every event as a JSON line on stdout).
 import type WebSocket from 'ws';
-import { parseAgentEvent, type AgentEvent } from '../../agent/progress/events.js';
+import { parseAgentEvent, type AgentEvent } from '../../contract/events.js';
 import type { Cluster } from '../cluster/connection.js';
 import { followPodLog, type LogFollower } from '../cluster/pod-log.js';
 import { openPodProxyWebSocket, PodProxyRefusedError } from '../cluster/pod-proxy.js';

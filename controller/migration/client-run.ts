@@ -1,7 +1,7 @@
 // One PVC's copy: its config Secret, a client pod (a new one, with the next attempt label, when a pod
 // is lost without a result, up to backOffLimit), its live events, and the outcome from the pod's exit
 // code plus the result event in its termination message: never from how a log ends.
-import type { AgentEvent, ResultEvent } from '../../agent/progress/events.js';
+import type { AgentEvent, ResultEvent } from '../../contract/events.js';
 import { createObject } from '../cluster/objects.js';
 import { AbortedError } from '../cluster/watch.js';
 import type { ResolvedEndpoint } from '../endpoints/index.js';

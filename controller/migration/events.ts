@@ -1,6 +1,6 @@
 // What a migration reports to its caller: the agents' own events (progress/attempt/result, exactly
 // one result per PVC) and the controller's phases.
-import type { AgentEvent, ResultStatus } from '../../agent/progress/events.js';
+import type { AgentEvent, ResultStatus } from '../../contract/events.js';
 
 export type MigrationPhaseName = 'preflight' | 'stale-cleanup' | 'destination' | 'servers' | 'clients' | 'cleanup' | 'done';
 

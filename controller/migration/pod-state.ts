@@ -1,6 +1,6 @@
 // Reading a pod's status: ready, terminated (with exit code and termination message), or stuck for a
 // reason that will not fix itself (image pull, bad config, unschedulable).
-import { parseAgentEvent, type ResultEvent } from '../../agent/progress/events.js';
+import { parseAgentEvent, type ResultEvent } from '../../contract/events.js';
 import type { Obj } from '../cluster/objects.js';
 
 const HOPELESS_WAITING = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'CreateContainerConfigError', 'CreateContainerError', 'CrashLoopBackOff', 'RunContainerError']);

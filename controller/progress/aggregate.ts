@@ -1,7 +1,7 @@
 // The migration's progress in one place: agent events in, per-PVC state and totals out.
 // Consumers (websocket server, CLI view, metrics) listen to 'change' and 'finished'.
 import { EventEmitter } from 'node:events';
-import type { AgentEvent } from '../../agent/progress/events.js';
+import type { AgentEvent } from '../../contract/events.js';
 import { pendingPvc, type ProgressSnapshot, type ProgressTotals, type PvcState } from './pvc-state.js';
 import { computeTotals, reducePvc } from './reduce.js';
 

@@ -3,7 +3,7 @@
 //             behind and its queued updates were dropped: replace all state with it.
 //   update    one per agent event: the event as the agent sent it, the PVC's new state, the totals.
 //   summary   the last message once the migration finished; the server then closes with 1000.
-import type { AgentEvent } from '../../agent/progress/events.js';
+import type { AgentEvent } from '../../contract/events.js';
 import type { ProgressChange } from './aggregate.js';
 import type { ProgressSnapshot, ProgressTotals, PvcState } from './pvc-state.js';
 

@@ -1,6 +1,6 @@
 // Pure state transitions: one agent event in, the PVC's next state out; and the totals over all PVCs.
 // Counters only move forward, so a reconnecting agent or a retried attempt never shows a step back.
-import type { AgentEvent } from '../../agent/progress/events.js';
+import type { AgentEvent } from '../../contract/events.js';
 import { isTerminal, type MigrationPhase, type PvcState, type ProgressTotals } from './pvc-state.js';
 
 const MAX_PERCENT_BEFORE_SUCCESS = 99.9;

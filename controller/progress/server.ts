@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { listen, splitHostPort } from '../../agent/listen-address.js';
+import { listen, splitHostPort } from '../../contract/listen-address.js';
 import { assertListenAllowed, checkDataAccess, type AccessDecision } from './access.js';
 import type { ProgressAggregate, ProgressChange } from './aggregate.js';
 import { ClientChannel } from './client-channel.js';

@@ -1,6 +1,6 @@
 // The fault scenarios trust these two checks; prove they catch what they claim to.
 import t from 'tap';
-import type { AgentEvent } from '../../agent/progress/events.js';
+import type { AgentEvent } from '../../contract/events.js';
 import { eventStreamProblems, leakedSecrets } from './support/checks.js';
 import { pemSecrets } from './support/fault-rig.js';
 

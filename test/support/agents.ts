@@ -5,9 +5,9 @@ import { chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { clientConfigSchema, serverConfigSchema, type ClientConfig, type ServerConfig } from '../../agent/config.js';
-import { isAgentEvent, type AgentEvent, type ResultEvent } from '../../agent/progress/events.js';
-import { pvcIdentity } from '../../agent/rsync/daemon-request.js';
+import { clientConfigSchema, serverConfigSchema, type ClientConfig, type ServerConfig } from '../../contract/agent-config.js';
+import { isAgentEvent, type AgentEvent, type ResultEvent } from '../../contract/events.js';
+import { pvcIdentity } from '../../contract/identity.js';
 import { createRunPki, type PemPair, type RunPki } from '../../controller/pki/pki.js';
 
 export const AGENT_MAIN = resolve(import.meta.dirname, '../../dist/agent/main.js');

@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { blockClientConfigSchema, blockServerConfigSchema, type BlockClientConfig, type BlockServerConfig } from '../../agent/block/config.js';
-import { isAgentEvent, type AgentEvent, type ResultEvent } from '../../agent/progress/events.js';
-import { pvcIdentity } from '../../agent/rsync/daemon-request.js';
+import { isAgentEvent, type AgentEvent, type ResultEvent } from '../../contract/events.js';
+import { pvcIdentity } from '../../contract/identity.js';
 import { createRunPki, type PemPair } from '../../controller/pki/pki.js';
 
 export const AGENT_MAIN = resolve(import.meta.dirname, '../../dist/agent/main.js');

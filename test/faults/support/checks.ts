@@ -1,5 +1,5 @@
 // Pure checks shared by the fault scenarios: the event stream's promises and the secret grep.
-import type { AgentEvent } from '../../../agent/progress/events.js';
+import type { AgentEvent } from '../../../contract/events.js';
 
 /** Problems with a client's event stream; empty when it keeps every promise of the contract. */
 export function eventStreamProblems(events: readonly AgentEvent[]): string[] {

@@ -8,9 +8,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { clientConfigSchema, serverConfigSchema, type ClientConfig, type ServerConfig } from '../../../agent/config.js';
-import { isAgentEvent, type AgentEvent, type ProgressEvent, type ResultEvent } from '../../../agent/progress/events.js';
-import { pvcIdentity } from '../../../agent/rsync/daemon-request.js';
+import { clientConfigSchema, serverConfigSchema, type ClientConfig, type ServerConfig } from '../../../contract/agent-config.js';
+import { isAgentEvent, type AgentEvent, type ProgressEvent, type ResultEvent } from '../../../contract/events.js';
+import { pvcIdentity } from '../../../contract/identity.js';
 import { createRunPki, type PemPair, type RunPki } from '../../../controller/pki/pki.js';
 import { createTopology, type Topology } from '../../support/netns.js';
 import { startTinyproxy, type Tinyproxy } from '../../support/tinyproxy.js';

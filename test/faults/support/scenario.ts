@@ -1,7 +1,7 @@
 // What every fault scenario checks at the end: the copy succeeded, the client's events kept their
 // promises, the destination equals the source, and no secret leaked into any output.
 import type { Test } from 'tap';
-import type { ResultEvent } from '../../../agent/progress/events.js';
+import type { ResultEvent } from '../../../contract/events.js';
 import { compareTrees, formatDifferences, generateTree, type GeneratedTree } from '../../support/tree.js';
 import { eventStreamProblems, leakedSecrets } from './checks.js';
 import type { FaultRig, NsClient } from './fault-rig.js';

@@ -1,10 +1,11 @@
 // The agent's configuration file (JSON or YAML): what the controller writes into the transfer pods
 // and what `dvm migrate --local` writes for its local agents.
 import { parse as parseYaml } from 'yaml';
-import { InputTooLargeError, readBoundedText } from './read-bounded.js';
+import { InputTooLargeError, readBoundedText } from './input-file.js';
 import { z } from 'zod';
-import { rsyncSettingsSchema } from './rsync/options.js';
-import { proxySettingsSchema } from './tunnel/proxy-settings.js';
+import { rsyncSettingsSchema } from './rsync-settings.js';
+import { proxySettingsSchema } from './proxy-settings.js';
+import { pvcIdentityUri } from './identity.js';
 
 export const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^\s:]+):\d{1,5}$/, 'must be host:port')
   .refine((value) => Number(value.slice(value.lastIndexOf(':') + 1)) <= 65535, 'port must be 0-65535');
@@ -16,9 +17,6 @@ export const tlsFiles = z.object({
 });
 
 export const MODULE_NAME = /^[a-z0-9]([-a-z0-9_.]{0,61}[a-z0-9])?$/;
-
-/** The URI a client certificate must carry to write a destination (pvcIdentity in rsync/daemon-request.ts). */
-export const pvcIdentityUri = z.string().regex(/^urn:dvm:pvc:[^\s,]+$/, 'must be a urn:dvm:pvc: identity');
 
 /** Where a client dials, and the name the server certificate must carry (the SNI sent too, which
  * Routes route on). */
@@ -80,7 +78,7 @@ export function describeZodError(error: z.ZodError, prefix = ''): string {
 export function loadConfigFile<T extends z.ZodTypeAny>(schema: T, file: string): z.infer<T> {
   let raw: unknown;
   try {
-    // At most 1 MiB, checked before parsing (read-bounded.ts).
+    // At most 1 MiB, checked before parsing (contract/input-file.ts).
     raw = parseYaml(readBoundedText(file, 'agent config'));
   } catch (error) {
     if (error instanceof InputTooLargeError) throw error;
