@@ -1,4 +1,4 @@
-// `dvm migrate --local` takes the proxy password and the progress token from the environment
+// `dvm migrate` (--local, and -f between clusters) takes the proxy password and the progress token from the environment
 // (DVM_PROXY, DVM_TOKEN) or from files (--proxy-file, --token-file), not only from flags that every
 // user sees in ps. Wherever they come from they never show in an output, in the argv or environment
 // of a child process, or in an error message.
@@ -149,8 +149,16 @@ t.test('bad secret input: one line naming where it came from, exit 2, never the 
     ['a short DVM_TOKEN', ['--listen', '127.0.0.1:0'], { DVM_TOKEN: 'short' }, /--listen: progress token must be at least/],
     ['--token and --token-file together', ['--token', secretish, '--token-file', shortToken], {}, /--token and --token-file/],
   ];
-  for (const [name, extra, env, expected] of cases) {
-    const run = await runDvm(['migrate', '--local', source, dst, ...extra], env);
+  type Case = (typeof cases)[number];
+  const local = cases.map(([name, extra, env, expected]): Case => [name, ['--local', source, dst, ...extra], env, expected]);
+  // Between clusters the same flags and variables hold; they are read before the spec is and before
+  // any cluster is contacted.
+  const spec = join(work, 'spec.yaml');
+  writeFileSync(spec, 'spec:\n  persistentVolumeClaims:\n    - {name: data, namespace: shop}\n');
+  const betweenClusters = cases.filter(([name]) => /--proxy-file|DVM_PROXY|token-file|together/.test(name))
+    .map(([name, extra, env, expected]): Case => [`-f: ${name}`, ['-f', spec, ...extra], env, expected]);
+  for (const [name, extra, env, expected] of [...local, ...betweenClusters]) {
+    const run = await runDvm(['migrate', ...extra], env);
     t.equal(run.code, 2, `${name}: exit 2`);
     const lines = run.stderr.trim().split('\n');
     t.equal(lines.length, 1, `${name}: one line (${run.stderr.trim()})`);

@@ -21,7 +21,7 @@ import { writeFileSync } from 'node:fs';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Command } from 'commander';
 import { stringify as toYaml } from 'yaml';
-import { isAgentEvent } from '../../agent/progress/events.js';
+import { isAgentEvent } from '../../contract/events.js';
 import { ConfigError } from '../config/errors.js';
 import { loadSettings, loadSpecFile } from '../config/load.js';
 import { labelSafeRunId, newRunId } from '../config/run-id.js';

@@ -8,6 +8,7 @@ import { ConfigError } from '../config/errors.js';
 import { writeSampleTree } from '../local/sample-tree.js';
 import { EXIT_BAD_INPUT, EXIT_FAILED, registerClusterCommands, runClusterMigration, type ClusterMigrationOptions } from './cluster.js';
 import { migrateLocal, type LocalCommandFlags } from './migrate-local.js';
+import { resolveCliSecrets } from './secrets.js';
 
 type MigrateFlags = LocalCommandFlags & Omit<ClusterMigrationOptions, 'noProxyFor'> & { local?: boolean; bypassProxy?: string };
 
@@ -43,8 +44,8 @@ program.command('migrate')
   .option('--endpoint-type <type>', 'rsync_endpoint_type: Route, NodePort, ClusterIP or LoadBalancer')
   .option('--network-policies', 'create allow-ingress/allow-egress NetworkPolicies for the rsync pods')
   .option('--run-id <id>', 'label value for directvolumemigration= (default: the CR uid, else random)')
-  .option('--proxy <url>', 'stunnel_tcp_proxy: http://user:pass@host:port (other users see it in ps: with --local prefer --proxy-file or $DVM_PROXY)')
-  .option('--proxy-file <file>', 'with --local: read the proxy URL from this file (default: $DVM_PROXY)')
+  .option('--proxy <url>', 'stunnel_tcp_proxy: http://user:pass@host:port (other users see it in ps: prefer --proxy-file or $DVM_PROXY)')
+  .option('--proxy-file <file>', 'read the proxy URL from this file (default: $DVM_PROXY)')
   .option('--bypass-proxy <list>', 'noProxy (also spelled --no-proxy): hosts, .domains, IPs, CIDRs or * that bypass the proxy')
   .option('--bwlimit <KiB/s>', 'rsync_opt_bwlimit')
   .option('--retries <n>', 'rsync_backoff_limit')
@@ -52,8 +53,8 @@ program.command('migrate')
   .option('--verify', 'checksum-compare source and destination after the copy')
   .option('--progress-listen <host:port>', "also serve the client agent's /progress websocket")
   .option('--listen <host:port>', 'serve the progress page, websocket API and /metrics')
-  .option('--token <token>', 'bearer token for --listen (required off loopback; other users see it in ps: with --local prefer --token-file or $DVM_TOKEN)')
-  .option('--token-file <file>', 'with --local: read the bearer token from this file (default: $DVM_TOKEN)')
+  .option('--token <token>', 'bearer token for --listen (required off loopback; other users see it in ps: prefer --token-file or $DVM_TOKEN)')
+  .option('--token-file <file>', 'read the bearer token from this file (default: $DVM_TOKEN)')
   .option('--json', 'print progress events as JSON lines on stdout')
   .action(async (source: string | undefined, destination: string | undefined, flags: MigrateFlags) => {
     try {
@@ -62,11 +63,13 @@ program.command('migrate')
         process.exitCode = await migrateLocal(source, destination, { ...rest, ...(bypassProxy !== undefined ? { noProxy: bypassProxy } : {}) });
         return;
       }
-      if (rest.proxyFile !== undefined) fail(new ConfigError('--proxy-file goes with --local; between clusters stunnel_tcp_proxy comes from the --settings file or --proxy'));
-      if (rest.tokenFile !== undefined) fail(new ConfigError('--token-file goes with --local; between clusters use --token'));
       if (source !== undefined) fail(new ConfigError('SRC and DST go with --local; between clusters use -f spec.yaml'));
       if (!flags.filename) fail(new ConfigError('say what to migrate: --local SRC DST, or -f spec.yaml'));
-      process.exitCode = await runClusterMigration({ ...rest, ...(bypassProxy !== undefined ? { noProxyFor: bypassProxy } : {}) });
+      const { proxyFile, tokenFile, proxy: _proxy, token: _token, ...others } = rest;
+      const { proxy, token } = resolveCliSecrets({ ...rest, proxyFile, tokenFile });
+      process.exitCode = await runClusterMigration({
+        ...others, ...(proxy ? { proxy: proxy.value } : {}), ...(token ? { token } : {}), ...(bypassProxy !== undefined ? { noProxyFor: bypassProxy } : {}),
+      });
     } catch (error) {
       fail(error);
     }

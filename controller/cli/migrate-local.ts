@@ -1,7 +1,7 @@
 // The --local half of `dvm migrate`: flags in, a local migration with progress out, exit code back.
 import { parseLocalOptions, type LocalFlags } from '../local/options.js';
 import { runLocalMigration } from '../local/run-local.js';
-import { resolveSecret } from '../local/secrets.js';
+import { resolveCliSecrets } from './secrets.js';
 import { startProgressOutputs } from '../progress/outputs.js';
 import { checkProgressListen } from './cluster.js';
 
@@ -14,14 +14,9 @@ export interface LocalCommandFlags extends LocalFlags {
   proxyFile?: string;
 }
 
-/** The environment variables the proxy URL and the progress token may come from. */
-export const PROXY_ENV = 'DVM_PROXY';
-export const TOKEN_ENV = 'DVM_TOKEN';
-
 export async function migrateLocal(source: string | undefined, destination: string | undefined, flags: LocalCommandFlags): Promise<number> {
   const { proxyFile, tokenFile, token: tokenFlag, ...rest } = flags;
-  const proxy = resolveSecret({ flag: '--proxy', flagValue: rest.proxy, fileFlag: '--proxy-file', file: proxyFile, envName: PROXY_ENV });
-  const token = resolveSecret({ flag: '--token', flagValue: tokenFlag, fileFlag: '--token-file', file: tokenFile, envName: TOKEN_ENV })?.value;
+  const { proxy, token } = resolveCliSecrets({ proxy: rest.proxy, proxyFile, token: tokenFlag, tokenFile });
   const { proxy: _flag, ...others } = rest;
   const options = parseLocalOptions(source, destination, { ...others, ...(proxy ? { proxy: proxy.value, proxySource: proxy.from } : {}) });
   checkProgressListen(options.listen, token);

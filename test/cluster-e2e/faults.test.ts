@@ -1,9 +1,11 @@
 // Faults on the real cluster: the server pod deleted mid-copy, more client pods than the node can
 // run at once, an HTTP CONNECT proxy with BasicAuth in the way, and SIGINT to dvm mid-copy.
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { startTinyproxy } from '../support/tinyproxy.js';
-import { differences, e2eCluster, explain, IMAGE_UID, leftovers, migrate, resultsOf, scenario, settingsFile, sourcePvc, specFile } from './support.js';
+import { differences, e2eCluster, explain, IMAGE_UID, leftovers, migrate, resultsOf, scenario, secretFile, settingsFile, sourcePvc, specFile } from './support.js';
 
 const setup = await e2eCluster();
 if ('skip' in setup) t.plan(0, setup.skip);
@@ -44,19 +46,28 @@ else {
     }
   });
 
-  t.test('through tinyproxy with BasicAuth to a Route', async (t) => {
+  t.test('through tinyproxy with BasicAuth to a Route, the password and the token from files', async (t) => {
     const { work, src, dst } = await scenario(t, cluster, 'proxy');
     const password = 'pr0xy-e2e-s3cret';
     const proxy = await startTinyproxy({ user: 'dvm', password, listen: cluster.nodeIP, allow: [cluster.podCIDR], nameserver: cluster.dnsServer });
     t.teardown(() => proxy.stop());
     const tree = await sourcePvc(cluster, src, 'data', { seed: 61, chownTo: IMAGE_UID });
-    const settings = settingsFile(work.dir, { rsync_endpoint_type: 'Route', rsync_fs_group: 2000, stunnel_tcp_proxy: proxy.url });
-    const run = migrate(cluster, specFile(work.dir, [{ namespace: src, name: 'data', targetNamespace: dst }]), settings);
+    const settings = settingsFile(work.dir, { rsync_endpoint_type: 'Route', rsync_fs_group: 2000 });
+    // Neither secret on the command line, where every user of the machine sees it in ps.
+    const token = `tk-${randomBytes(16).toString('hex')}`;
+    const proxyFile = secretFile(work.dir, 'proxy.url', proxy.url);
+    const tokenFile = secretFile(work.dir, 'token', token);
+    const run = migrate(cluster, specFile(work.dir, [{ namespace: src, name: 'data', targetNamespace: dst }]), settings,
+      ['--proxy-file', proxyFile, '--token-file', tokenFile, '--listen', '127.0.0.1:0']);
+    await run.waitFor((event) => event.type === 'progress');
+    const argv = readFileSync(`/proc/${run.child.pid}/cmdline`, 'utf8');
+    t.notOk(argv.includes(password) || argv.includes(token), 'neither secret is in the argv of dvm');
     const { code } = await run.done;
     t.equal(code, 0, `exit 0 (${explain(run)})`);
     t.ok(proxy.connects().some((target) => target.endsWith(`:${cluster.routerPort}`)), `the client went through the proxy (${proxy.connects().join(', ')})`);
     t.equal(await differences(tree, (await cluster.waitForPvcBound(dst, 'data')).hostPath, { owners: false, rootAttributes: false }), '', 'identical');
-    t.notOk(JSON.stringify(run.events).includes(password) || run.stderr.join('\n').includes(password), 'the password appears in no event and no log line');
+    const output = JSON.stringify(run.events) + run.stderr.join('\n');
+    t.notOk(output.includes(password) || output.includes(token), 'neither secret appears in an event or a log line');
   });
 
   t.test('SIGINT mid-copy: exit 130 and nothing of the run left', async (t) => {

@@ -85,6 +85,13 @@ export function specFile(dir: string, pairs: Pair[], extra: Record<string, unkno
   return path;
 }
 
+/** A one-line secret in a 0600 file, as --proxy-file and --token-file read it. */
+export function secretFile(dir: string, name: string, value: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, `${value}\n`, { mode: 0o600 });
+  return path;
+}
+
 export function settingsFile(dir: string, settings: Record<string, unknown>): string {
   const path = join(dir, 'migrationcontroller.yaml');
   writeFileSync(path, toYaml({
