@@ -8,14 +8,14 @@ import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { ServerConfig } from './config.js';
+import type { ServerConfig } from '../contract/agent-config.js';
 import type { DaemonModule } from './rsync/daemon-config.js';
 import { createHealthServer } from './health.js';
-import { listen } from './listen-address.js';
+import { listen } from '../contract/listen-address.js';
 import type { Logger } from './log.js';
 import { destinationFor, renderDaemonConfig } from './rsync/daemon-config.js';
 import { LogFollower } from './rsync/log-follower.js';
-import { DaemonRequestGate, certificateUris } from './rsync/daemon-request.js';
+import { DaemonRequestGate, certificateUris, daemonBusyReply } from './rsync/daemon-request.js';
 import { createTunnelListener } from './tunnel/listener.js';
 import { socketPair } from './tunnel/socket-pair.js';
 import { readTlsMaterial } from './tunnel/tls-options.js';
@@ -103,6 +103,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     handshakeTimeoutMs: config.handshakeTimeoutMs,
     firstByteTimeoutMs: config.firstByteTimeoutMs,
     maxConnections: config.maxConnections,
+    busyReply: daemonBusyReply(config.maxConnections),
     onReady: (socket) => {
       serveRsync(socket).catch((error: Error) => {
         log.error({ error: error.message }, 'cannot start rsync');
@@ -149,6 +150,15 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
 
 /** Relays the client's request through the gate to rsync, then everything else untouched. */
 function gateRequest(socket: TLSSocket, rsync: Socket, gate: DaemonRequestGate, onRefused: (reason: string, detail: string) => void): void {
+  // A client that hangs up before its request is complete ends nothing by itself: the tunnel is
+  // half-open by design (allowHalfOpen, for rsync's own shutdown) and rsync, still waiting for the
+  // module line, would hold the connection slot for good. Once the request is through, the pipe
+  // below hands the end to rsync instead.
+  const onEarlyEnd = (): void => {
+    rsync.destroy();
+    socket.destroy();
+  };
+  socket.once('end', onEarlyEnd);
   const onData = (chunk: Buffer): void => {
     let step = gate.push(chunk);
     while (step.kind === 'forward') {
@@ -157,6 +167,7 @@ function gateRequest(socket: TLSSocket, rsync: Socket, gate: DaemonRequestGate, 
     }
     if (step.kind === 'more') return;
     socket.off('data', onData);
+    socket.off('end', onEarlyEnd);
     if (step.kind === 'refuse') {
       onRefused(step.reason, step.reply.trim());
       socket.end(step.reply);

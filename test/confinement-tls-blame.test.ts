@@ -7,9 +7,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
+import { connect as connectTls, createServer as createTlsServer, type TlsOptions } from 'node:tls';
 import t from 'tap';
 import { createCertificateAuthority, issueCertificate, type PemPair } from '../controller/pki/pki.js';
+import type { AgentEvent } from '../contract/events.js';
 import { createRig, type Rig, type ServerAgent } from './support/agents.js';
 import { freePort, waitForPort } from './support/ports.js';
 import { generateTree } from './support/tree.js';
@@ -130,4 +131,31 @@ t.test('something that speaks no TLS at all: neither side refused a certificate'
   plain.close();
   t.match(result?.message ?? '', /does not speak TLS/);
   t.notMatch(result?.message ?? '', /certificate/);
+});
+
+t.test('a server with no room for another connection: the client waits for room, never blames its certificate', async (t) => {
+  const full = await rig.startServer(join(work, 'full-destination'), { maxConnections: 1 });
+  t.teardown(() => full.stop());
+  // The one connection the server has room for: authenticated, and in the middle of its greeting.
+  const client = rig.pki.clients[Object.keys(rig.pki.clients)[0]!]!;
+  const holder = connectTls({ host: '127.0.0.1', port: full.port, servername: 'localhost', ca: rig.pki.ca.certPem, cert: client.certPem, key: client.keyPem });
+  holder.on('error', () => undefined);
+  await new Promise<void>((resolve) => holder.once('secureConnect', () => resolve()));
+  holder.write('@RSYNCD: 31.0\n');
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const agent = rig.startClient(rig.clientConfig({ port: full.port, destination: join(work, 'full-destination') }, source));
+  const attempt = await new Promise<AgentEvent>((resolve) => {
+    const check = setInterval(() => {
+      const found = agent.events.find((event) => event.type === 'attempt');
+      if (found) { clearInterval(check); resolve(found); }
+    }, 50);
+  });
+  holder.destroy();
+  const { result } = await agent.done;
+  const reason = attempt.type === 'attempt' ? attempt.reason : '';
+  t.match(reason, /the server had no room for another connection .*max connections \(1\) reached/, `the attempt says why (${reason})`);
+  t.notMatch(reason, /certificate/);
+  t.not(attempt.type === 'attempt' ? attempt.retryInMs : null, null, 'and is retried');
+  t.equal(result?.status, 'Succeeded', `then the copy succeeds once there is room (${result?.message})`);
+  t.ok((await full.metric('dvm_server_connections_refused_total', 'reason="too-many-connections"')) >= 1, 'the server counted it as too many connections');
 });

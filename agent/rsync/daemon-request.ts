@@ -44,6 +44,15 @@ const FORBIDDEN_ARGUMENT = /^--(daemon|config|dparam|detach|no-detach)(=|$)|^--$
 
 type Stage = 'greeting' | 'module' | 'args' | 'done';
 
+/** What an rsync daemon says when it is full, as rsync itself words it: the client's rsync prints
+ * the @ERROR line and exits 5, and the client agent retries it (rsync/outcome.ts). Sent before the
+ * client has said anything, which rsync clients accept: they read the greeting, send theirs and the
+ * module, then read the @ERROR. Without it a full server could only hang up, which in TLS 1.3 looks
+ * exactly like a refused client certificate. */
+export function daemonBusyReply(limit: number): string {
+  return `@RSYNCD: ${MIN_PROTOCOL}.0\n@ERROR: max connections (${limit}) reached -- try again later\n`;
+}
+
 export class DaemonRequestGate {
   private stage: Stage = 'greeting';
   private buffer: Buffer = Buffer.alloc(0);
@@ -135,13 +144,8 @@ function refuse(message: string, reason: string): GateStep {
   return { kind: 'refuse', reply: `@ERROR: ${message}\n`, reason };
 }
 
-/** A client certificate names the destination PVCs it may write as URI subject alternative names;
- * each server module names the one identity it serves (ServerConfig modules[].client). */
-export function pvcIdentity(namespace: string, name: string): string {
-  return `urn:dvm:pvc:${namespace}/${name}`;
-}
-
-/** The URIs in a peer certificate's subjectaltname string ("URI:urn:dvm:pvc:a/b, DNS:x"). */
+/** The URIs (a client certificate names the destination PVCs it may write as URI subject
+ * alternative names, contract/identity.ts) in a peer certificate's subjectaltname string ("URI:urn:dvm:pvc:a/b, DNS:x"). */
 export function certificateUris(subjectAltName: string | undefined): Set<string> {
   const uris = new Set<string>();
   for (const entry of (subjectAltName ?? '').split(/,\s*/)) {

@@ -11,6 +11,9 @@ export interface ListenerOptions {
   handshakeTimeoutMs: number;
   firstByteTimeoutMs: number;
   maxConnections: number;
+  /** What a client over maxConnections is told before its connection closes (the file server sends
+   * rsync's own "max connections" error, rsync/daemon-request.ts); without it, it is closed at once. */
+  busyReply?: string;
   /** Called with an authenticated socket that has data waiting. */
   onReady: (socket: TLSSocket) => void;
   onRefused: (reason: string, detail: string) => void;
@@ -41,7 +44,7 @@ export function createTunnelListener(options: ListenerOptions): Server {
     }
     if (active >= options.maxConnections) {
       options.onRefused('too-many-connections', `more than ${options.maxConnections} at once`);
-      socket.destroy();
+      turnAway(socket, options.busyReply);
       return;
     }
     active += 1;
@@ -69,6 +72,23 @@ export function createTunnelListener(options: ListenerOptions): Server {
   });
   return server;
 }
+
+/** Says busyReply and closes. What the client sends meanwhile is read and dropped: closing with
+ * unread input would reset the connection, and the client might lose the reply. */
+function turnAway(socket: TLSSocket, busyReply: string | undefined): void {
+  if (busyReply === undefined) {
+    socket.destroy();
+    return;
+  }
+  socket.on('error', () => socket.destroy());
+  const giveUp = setTimeout(() => socket.destroy(), TURN_AWAY_MS);
+  socket.once('close', () => clearTimeout(giveUp));
+  socket.resume();
+  socket.end(busyReply);
+}
+
+/** How long a turned-away client may take to read the reply and hang up. */
+const TURN_AWAY_MS = 5_000;
 
 function certificateRefusal(code: string): string {
   if (/EXPIRED|NOT_YET_VALID/i.test(code)) return 'certificate-expired';

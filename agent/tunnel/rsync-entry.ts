@@ -64,7 +64,7 @@ export async function openRsyncEntry(dial: DialOptions, log: Logger, options: En
     const refusedBeforeGreeting = (): void => {
       if (greeted || failed || localClosedFirst) return;
       failed = true;
-      record(new TunnelError('tls-refused', 'the server closed the tunnel right after the TLS handshake, before rsync answered: the server refused our client certificate (not from this run\'s CA, or expired), or had no room for another connection'));
+      record(new TunnelError('tls-refused', 'the server closed the tunnel right after the TLS handshake, before rsync answered: the server refused our client certificate (not from this run\'s CA, or expired)'));
     };
     tunnel.once('end', refusedBeforeGreeting);
     tunnel.on('error', (error: NodeJS.ErrnoException) => {
