@@ -1,7 +1,7 @@
 // NodePort: clients dial a node's address and the allocated node port.
 import { ConfigError } from '../config/errors.js';
 import { listObjects, type Obj } from '../cluster/objects.js';
-import { RSYNC_PORT, RSYNC_PORT_NAME } from '../manifests/names.js';
+import { RSYNC_PORT, RSYNC_PORT_NAME, serviceDnsNames } from '../manifests/names.js';
 import { serverService } from '../manifests/server.js';
 import { PLACEHOLDER_HOST, type Endpoint } from './endpoint.js';
 import { createdService, readyWithThePod, serviceSans } from './service.js';
@@ -22,7 +22,8 @@ export const nodePortEndpoint: Endpoint = {
   type: 'NodePort',
   preflight: async () => ({}),
   exposure: (runId, namespace) => [serverService(runId, namespace, 'NodePort')],
-  provisionalAddress: () => ({ host: PLACEHOLDER_HOST, port: RSYNC_PORT, serverName: PLACEHOLDER_HOST }),
+  // The node and its port are the cluster's choice; the name the server certificate carries is not.
+  provisionalAddress: (runId, namespace) => ({ host: PLACEHOLDER_HOST, port: RSYNC_PORT, serverName: serviceDnsNames(runId, namespace)[0]! }),
   resolve: async (context, namespace, created) => {
     const service = createdService(created);
     const port = (service?.spec?.ports ?? []).find((entry: Obj) => entry.name === RSYNC_PORT_NAME)?.nodePort;

@@ -79,6 +79,9 @@ export interface RenderInput {
   /** Per source "namespace/name"; destination PVCs are rendered only for PVCs listed here. */
   sourcePvcs?: Record<string, SourcePvcInfo>;
   nodePins?: Record<string, string>;
+  /** The destination namespaces that do not exist yet (preflight); without it, every destination
+   * namespace is rendered (createDestinationNamespaces). */
+  missingNamespaces?: readonly string[];
 }
 
 export interface RenderedRun {
@@ -96,7 +99,8 @@ export function renderRun(input: RenderInput): RenderedRun {
   const endpointOf = (namespace: string) => input.endpoints?.[namespace] ?? endpoint.provisionalAddress(runId, namespace, facts);
   const destination: KubeObject[] = [];
   const source: KubeObject[] = [];
-  if (spec.createDestinationNamespaces) destination.push(...plan.destinationNamespaces.map((name) => destinationNamespace(name, runId)));
+  const namespacesToCreate = input.missingNamespaces ? plan.destinationNamespaces.filter((name) => input.missingNamespaces!.includes(name)) : plan.destinationNamespaces;
+  if (spec.createDestinationNamespaces) destination.push(...namespacesToCreate.map((name) => destinationNamespace(name, runId)));
   for (const client of plan.clients) {
     const info = input.sourcePvcs?.[client.key];
     if (info) destination.push(destinationPvc(client.pair, info, settings.storage_class_mapping, runId));

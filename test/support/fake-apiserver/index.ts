@@ -33,6 +33,8 @@ export interface FakeCluster {
   /** Objects whose labels match the selector. */
   labelled(selector: string): KubeObject[];
   writes(): WriteRecord[];
+  /** The body of every create request so far (dry runs aside), as the client sent it. */
+  createRequests(): KubeObject[];
   /** true: 403 as RBAC denies pods/proxy; 'unreachable': 503 as when the API server cannot reach the pod. */
   setRefusePodProxy(refuse: PodProxyRefusal): void;
   close(): Promise<void>;
@@ -96,6 +98,7 @@ export async function startFakeCluster(options: FakeClusterOptions): Promise<Fak
       return api.store.all().filter((object) => matches(object.metadata?.labels ?? {}));
     },
     writes: () => [...api.store.writes],
+    createRequests: () => api.store.createRequests.map((object) => structuredClone(object)),
     setRefusePodProxy: (refuse) => {
       refusePodProxy = refuse;
     },

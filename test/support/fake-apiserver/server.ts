@@ -162,6 +162,7 @@ export class FakeApiHttp {
     if (object.kind !== undefined && object.kind !== path.kind.kind) throw new ApiError(400, 'BadRequest', `kind ${object.kind} does not match ${path.kind.plural}`);
     object.apiVersion = apiVersionOf(path.kind);
     object.kind = path.kind.kind;
+    if (url.searchParams.get('dryRun') !== 'All') this.store.createRequests.push(structuredClone(object));
     admitCreate(path.kind, object, this.options.admission);
     if (url.searchParams.get('dryRun') === 'All') return this.json(response, 201, object);
     this.json(response, 201, this.store.create(path.kind, object));

@@ -40,6 +40,9 @@ export class ObjectStore extends EventEmitter {
   private readonly history: StoredEvent[] = [];
   private version = 1;
   readonly writes: WriteRecord[] = [];
+  /** The body of every create request but dry runs, as the client sent it (before admission
+   * defaults anything, and whether or not the create succeeded). */
+  readonly createRequests: KubeObject[] = [];
 
   currentVersion(): number {
     return this.version;
