@@ -2,6 +2,7 @@
 // the global one) so several servers in one process, and tests, do not collide.
 // Labels: namespace and pvc split from the PVC id ("ns/name"; local mode: namespace "").
 import { Counter, Gauge, Registry } from 'prom-client';
+import { PVC_METRICS } from '../../contract/metric-names.js';
 import type { ProgressAggregate } from './aggregate.js';
 import type { PvcPhase, PvcState } from './pvc-state.js';
 
@@ -68,14 +69,14 @@ function pvcGauge(
 
 export function createProgressMetrics(aggregate: ProgressAggregate): ProgressMetrics {
   const registry = new Registry();
-  monotonicCounter(registry, 'dvm_transferred_bytes_total', 'Bytes rsync sent for the PVC.', aggregate, (p) => p.bytes);
-  monotonicCounter(registry, 'dvm_files_processed_total', 'Files rsync has checked for the PVC.', aggregate, (p) => p.files);
+  monotonicCounter(registry, PVC_METRICS.transferredBytes, 'Bytes rsync sent for the PVC.', aggregate, (p) => p.bytes);
+  monotonicCounter(registry, PVC_METRICS.filesProcessed, 'Files rsync has checked for the PVC.', aggregate, (p) => p.files);
   monotonicCounter(registry, 'dvm_rsync_attempts_total', 'rsync attempts started for the PVC.', aggregate, (p) => p.attempts);
-  pvcGauge(registry, 'dvm_source_bytes', 'Size of the PVC\'s source data.', aggregate, (p) => p.totalBytes);
+  pvcGauge(registry, PVC_METRICS.sourceBytes, 'Size of the PVC\'s source data.', aggregate, (p) => p.totalBytes);
   pvcGauge(registry, 'dvm_source_files', 'Files in the PVC\'s source data (as far as rsync has seen).', aggregate, (p) => p.filesTotal);
   pvcGauge(registry, 'dvm_progress_percent', 'Estimated completion of the PVC, 0..100.', aggregate, (p) => p.percent);
   pvcGauge(registry, 'dvm_transfer_rate_bytes_per_second', 'Current transfer rate of the PVC.', aggregate, (p) => p.rateBps);
-  pvcGauge(registry, 'dvm_transfer_duration_seconds', 'Time the PVC\'s copy took, or has taken so far.', aggregate,
+  pvcGauge(registry, PVC_METRICS.transferDuration, 'Time the PVC\'s copy took, or has taken so far.', aggregate,
     (p) => (p.durationMs ?? p.elapsedMs) / 1000);
   new Gauge({
     name: 'dvm_pvc_state',
