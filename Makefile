@@ -47,20 +47,10 @@ $(NODE_DEPS): package-lock.json
 	npm ci --no-audit --no-fund
 
 deps-demo:
-	@$(call apt_install,$(DEMO_PACKAGES))
+	@tools/apt-install.sh $(DEMO_PACKAGES)
 
 deps-test:
-	@$(call apt_install,$(TEST_PACKAGES))
+	@tools/apt-install.sh $(TEST_PACKAGES)
 
 clean:
 	rm -rf dist .tap
-
-# Installs the Debian packages that are missing (apt-get needs root; say so if we are not).
-define apt_install
-missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-if [ -n "$$missing" ]; then \
-  if [ "$$(id -u)" != 0 ]; then echo "please install: $$missing (apt-get needs root)"; exit 1; fi; \
-  echo "installing $$missing"; \
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
-fi
-endef

@@ -69,15 +69,7 @@ case $OUT/ in "$repo"/*) die "--out $OUT is inside the repository; write the arc
 # node-gyp (node-pty) needs python3, make and g++; strip is in binutils; ctr is in containerd.
 HOST_PACKAGES=(debootstrap debian-archive-keyring umoci binutils python3 make g++ tar gzip util-linux)
 ((IMPORT)) && HOST_PACKAGES+=(containerd)
-missing=()
-for p in "${HOST_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  log "installing ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+"$repo/tools/apt-install.sh" --no-recommends --log build.sh "${HOST_PACKAGES[@]}" || die "cannot install ${HOST_PACKAGES[*]}"
 
 NODE_BIN=$(command -v node) || die "node $NODE_MAJOR is needed (it is copied into the image)"
 NODE_BIN=$(readlink -f "$NODE_BIN")

@@ -63,15 +63,7 @@ fi
 # ---- packages ------------------------------------------------------------------------------------
 PACKAGES=(containerd runc etcd-server containernetworking-plugins iptables conntrack dnsmasq-base haproxy
   xz-utils gcc libc6-dev openssl iproute2 util-linux procps kmod)
-missing=()
-for p in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  log "installing ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+"$CLUSTER_SRC/../../tools/apt-install.sh" --no-recommends --log up.sh "${PACKAGES[@]}" || die "cannot install ${PACKAGES[*]}"
 command -v node >/dev/null || die "node (>= 20) is needed for the cluster's controllers"
 
 mkdir -p "$BIN" "$PKI" "$RUN" "$LOGS" "$CONF" "$CTRD" "$CNI_DIR/net.d" "$CNI_DIR/ipam" "$KUBELET_DIR" \
