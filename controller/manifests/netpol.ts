@@ -2,10 +2,11 @@
 // on the two run-independent labels (app, owner); the run label lets cleanup find them. The same
 // objects, with placeholders, are in netpol/*.yaml for administrators who apply them by hand
 // (a test keeps the two in step).
+import type { V1NetworkPolicy } from '@kubernetes/client-node';
 import { ownerLabels, runLabels } from './labels.js';
 import { HEALTH_PORT, netpolEgressName, netpolIngressName, PROGRESS_PORT, RSYNC_PORT } from './names.js';
 
-export function allowIngressPolicy(runId: string, namespace: string): Record<string, unknown> {
+export function allowIngressPolicy(runId: string, namespace: string): V1NetworkPolicy {
   return {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',
@@ -19,7 +20,7 @@ export function allowIngressPolicy(runId: string, namespace: string): Record<str
   };
 }
 
-export function allowEgressPolicy(runId: string, namespace: string): Record<string, unknown> {
+export function allowEgressPolicy(runId: string, namespace: string): V1NetworkPolicy {
   return {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',
@@ -34,6 +35,6 @@ export function allowEgressPolicy(runId: string, namespace: string): Record<stri
   };
 }
 
-export function networkPolicies(runId: string, namespaces: string[]): Record<string, unknown>[] {
+export function networkPolicies(runId: string, namespaces: string[]): V1NetworkPolicy[] {
   return namespaces.flatMap((namespace) => [allowIngressPolicy(runId, namespace), allowEgressPolicy(runId, namespace)]);
 }

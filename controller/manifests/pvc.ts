@@ -1,5 +1,6 @@
 // Destination namespaces and PVCs: kept after the run (they hold the migrated data), so they carry
 // no run label, only annotations that say where they came from.
+import type { V1Namespace, V1PersistentVolumeClaim } from '@kubernetes/client-node';
 import type { PvcPair } from '../config/spec.js';
 import { pvcKey } from '../config/spec.js';
 import { ANNOTATION_CREATED_BY_RUN, ANNOTATION_SOURCE_PVC } from './labels.js';
@@ -12,11 +13,11 @@ export interface SourcePvcInfo {
   storageClassName?: string;
 }
 
-export function destinationNamespace(name: string, runId: string): Record<string, unknown> {
+export function destinationNamespace(name: string, runId: string): V1Namespace {
   return { apiVersion: 'v1', kind: 'Namespace', metadata: { name, annotations: { [ANNOTATION_CREATED_BY_RUN]: runId } } };
 }
 
-export function destinationPvc(pair: PvcPair, source: SourcePvcInfo, storageClassMapping: Record<string, string>, runId: string): Record<string, unknown> {
+export function destinationPvc(pair: PvcPair, source: SourcePvcInfo, storageClassMapping: Record<string, string>, runId: string): V1PersistentVolumeClaim {
   const mapped = source.storageClassName !== undefined ? storageClassMapping[source.storageClassName] : undefined;
   // Without a mapping or an explicit class the destination cluster's default class is used: the
   // source's class name rarely exists there.

@@ -1,5 +1,6 @@
 // Secrets: the agent config (it may hold proxy credentials) and the TLS material, separately, so the
 // key can be mounted 0400 on its own.
+import type { V1Secret } from '@kubernetes/client-node';
 import { stringify as toYaml } from 'yaml';
 import type { ClientConfig, ServerConfig } from '../../contract/agent-config.js';
 import type { Labels } from './labels.js';
@@ -10,7 +11,7 @@ export interface TlsMaterial {
   keyPem: string;
 }
 
-export function configSecret(name: string, namespace: string, labels: Labels, config: ServerConfig | ClientConfig): Record<string, unknown> {
+export function configSecret(name: string, namespace: string, labels: Labels, config: ServerConfig | ClientConfig): V1Secret {
   return {
     apiVersion: 'v1',
     kind: 'Secret',
@@ -20,7 +21,7 @@ export function configSecret(name: string, namespace: string, labels: Labels, co
   };
 }
 
-export function tlsSecret(name: string, namespace: string, labels: Labels, tls: TlsMaterial): Record<string, unknown> {
+export function tlsSecret(name: string, namespace: string, labels: Labels, tls: TlsMaterial): V1Secret {
   return {
     apiVersion: 'v1',
     kind: 'Secret',
