@@ -26,22 +26,27 @@ export const serverAddress = z.object({
   serverName: z.string().min(1),
 });
 
+/** What every server agent (files and block devices alike) says about its TLS listener. */
+export const tunnelServerFields = {
+  tls: tlsFiles,
+  tlsMinVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.3'),
+  handshakeTimeoutMs: z.number().int().positive().default(10_000),
+  /** An authenticated client that says nothing this long is dropped before any work starts. */
+  firstByteTimeoutMs: z.number().int().positive().default(30_000),
+  maxConnections: z.number().int().positive().default(32),
+};
+
 export const serverConfigSchema = z.object({
+  ...tunnelServerFields,
   listen: hostPort.default('0.0.0.0:2222'),
   /** /healthz, /readyz and /metrics. */
   healthListen: hostPort.default('0.0.0.0:8080'),
-  tls: tlsFiles,
-  tlsMinVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.3'),
   modules: z.array(z.object({
     name: z.string().regex(MODULE_NAME, 'must be a lowercase rsync module name'),
     path: z.string().min(1),
     /** The URI a client certificate must carry to push here. */
     client: pvcIdentityUri,
   })).min(1, 'needs at least one module'),
-  handshakeTimeoutMs: z.number().int().positive().default(10_000),
-  /** An authenticated client that says nothing this long is dropped before rsync is spawned. */
-  firstByteTimeoutMs: z.number().int().positive().default(30_000),
-  maxConnections: z.number().int().positive().default(32),
   rsyncPath: z.string().default('rsync'),
   workDir: z.string().optional(),
 });

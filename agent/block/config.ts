@@ -2,7 +2,7 @@
 // and a block client (source) that copies one device. The server decides which device a client
 // writes: a client names a target, never a path.
 import { z } from 'zod';
-import { hostPort, MODULE_NAME, serverAddress, tlsFiles } from '../../contract/agent-config.js';
+import { hostPort, MODULE_NAME, serverAddress, tlsFiles, tunnelServerFields } from '../../contract/agent-config.js';
 import { pvcIdentityUri } from '../../contract/identity.js';
 import { proxySettingsSchema } from '../../contract/proxy-settings.js';
 
@@ -19,11 +19,10 @@ export const blockSize = z.number().int()
   .refine((value) => (value & (value - 1)) === 0, 'must be a power of two');
 
 export const blockServerConfigSchema = z.object({
+  ...tunnelServerFields,
   listen: hostPort.default('0.0.0.0:2223'),
   /** /healthz, /readyz and /metrics. */
   healthListen: hostPort.default('0.0.0.0:8081'),
-  tls: tlsFiles,
-  tlsMinVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.3'),
   targets: z.array(z.object({
     name: z.string().regex(TARGET_NAME, 'must be a lowercase name'),
     /** A block device (volumeDevices devicePath) or a regular file standing in for one. It must exist. */
@@ -32,11 +31,8 @@ export const blockServerConfigSchema = z.object({
     client: pvcIdentityUri,
   })).min(1, 'needs at least one target')
     .refine((targets) => new Set(targets.map((target) => target.name)).size === targets.length, 'target names must be unique'),
-  handshakeTimeoutMs: z.number().int().positive().default(10_000),
-  firstByteTimeoutMs: z.number().int().positive().default(30_000),
   /** A session that receives nothing this long is dropped (a client that vanished without a FIN). */
   idleTimeoutMs: z.number().int().positive().default(120_000),
-  maxConnections: z.number().int().positive().default(32),
   /** util-linux fallocate, used to punch holes into a regular-file target (keeps it sparse). */
   fallocatePath: z.string().default('fallocate'),
 });

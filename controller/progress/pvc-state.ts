@@ -1,25 +1,21 @@
 // The per-PVC and whole-migration state every progress consumer (websocket, page, CLI, metrics)
 // reads. Plain JSON: it goes on the wire as is.
+import type { ProgressEvent } from '../../contract/events.js';
 
 export type PvcPhase = 'Pending' | 'Running' | 'Retrying' | 'Succeeded' | 'Failed';
 export type MigrationPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed';
 
-export interface PvcState {
+/** What a PVC's state takes from the agent's latest progress event, as the event means it (bytes and
+ * percent never decrease, also across attempts; percent reaches 100 only once the copy succeeded). */
+type ProgressFields = Pick<ProgressEvent, 'bytes' | 'totalBytes' | 'percent' | 'rateBps' | 'etaSeconds' | 'files' | 'filesTotal' | 'elapsedMs'>;
+
+export interface PvcState extends ProgressFields {
   /** As it appears in events: "namespace/name" in cluster mode, a plain label in local mode. */
   pvc: string;
   /** "" when the id carries no namespace (local mode). */
   namespace: string;
   name: string;
   state: PvcPhase;
-  /** Bytes sent so far; never decreases, also across attempts. */
-  bytes: number;
-  totalBytes: number;
-  /** 0..100, never decreases; 100 only once the copy has succeeded. */
-  percent: number;
-  rateBps: number;
-  etaSeconds: number | null;
-  files: number;
-  filesTotal: number;
   /** The attempt running now (or the last one); 0 before the first. */
   attempt: number;
   /** Attempts made so far. */
@@ -31,8 +27,6 @@ export interface PvcState {
   verified: boolean | null;
   /** Set while Retrying: when the next attempt starts. */
   retryInMs: number | null;
-  /** From the agent's latest event (its own clock). */
-  elapsedMs: number;
   /** From the result event. */
   durationMs: number | null;
   /** Epoch ms of the last change. */
