@@ -1,40 +1,23 @@
-// Runs the real block agents (dist/agent/block/cli.js) as child processes: a per-test PKI with a
+// Runs the real block agents (dvm-agent block-server|block-client) as child processes: a per-test PKI with a
 // certificate for the target's PVC and one for another PVC, a TCP relay that counts the bytes on the
 // wire and can cut connections, device images, and loop devices when running as root.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeFileSync, writeSync, ftruncateSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
+import { join } from 'node:path';
 import { blockClientConfigSchema, blockServerConfigSchema, type BlockClientConfig, type BlockServerConfig } from '../../agent/block/config.js';
-import { isAgentEvent, type AgentEvent, type ResultEvent } from '../../contract/events.js';
 import { pvcIdentity } from '../../contract/identity.js';
 import { createRunPki, type PemPair } from '../../controller/pki/pki.js';
+import { killAll, startClientAgent, startServerAgent, type ChildList, type ClientAgent, type ServerAgent } from './agent-process.js';
 
-export const AGENT_MAIN = resolve(import.meta.dirname, '../../dist/agent/main.js');
+export { AGENT_MAIN, type ClientAgent, type ServerAgent } from './agent-process.js';
+
 export const TARGET = 'disk';
 export const IDENTITY = pvcIdentity('test', 'disk');
 export const OTHER_IDENTITY = pvcIdentity('test', 'other-disk');
 export const MiB = 1024 * 1024;
-
-export interface BlockServerAgent {
-  port: number;
-  healthPort: number;
-  child: ChildProcess;
-  logLines: Record<string, unknown>[];
-  /** A metric's value; `labels` as Prometheus prints them, e.g. 'reason="target-too-small"'. */
-  metric(name: string, labels?: string): Promise<number>;
-  stop(): Promise<void>;
-}
-
-export interface BlockClientAgent {
-  child: ChildProcess;
-  events: AgentEvent[];
-  stderr: string[];
-  done: Promise<{ exitCode: number; result: ResultEvent | undefined }>;
-}
 
 export interface Relay {
   port: number;
@@ -53,9 +36,9 @@ export interface Relay {
 
 export interface BlockRig {
   dir: string;
-  startServer(targetPath: string, overrides?: Partial<BlockServerConfig>): Promise<BlockServerAgent>;
+  startServer(targetPath: string, overrides?: Partial<BlockServerConfig>): Promise<ServerAgent>;
   clientConfig(port: number, source: string, overrides?: Partial<BlockClientConfig> & { identity?: string }): BlockClientConfig;
-  startClient(config: BlockClientConfig): BlockClientAgent;
+  startClient(config: BlockClientConfig): ClientAgent;
   relay(serverPort: number): Promise<Relay>;
   cleanup(): void;
 }
@@ -72,7 +55,7 @@ export async function createBlockRig(): Promise<BlockRig> {
   const pair = (name: string, value: PemPair) => ({ cert: write(`${name}.crt`, value.certPem), key: write(`${name}.key`, value.keyPem) });
   const serverTls = { ca, ...pair('server', pki.server) };
   const clientTls = { [IDENTITY]: { ca, ...pair('client', pki.clients[IDENTITY] as PemPair) }, [OTHER_IDENTITY]: { ca, ...pair('other', pki.clients[OTHER_IDENTITY] as PemPair) } };
-  const children: ChildProcess[] = [];
+  const children: ChildList = [];
   const relays: Relay[] = [];
   let configs = 0;
   return {
@@ -83,30 +66,7 @@ export async function createBlockRig(): Promise<BlockRig> {
         targets: [{ name: TARGET, path: targetPath, client: IDENTITY }], ...overrides,
       });
       const path = write(`server-${++configs}.json`, JSON.stringify(config));
-      const child = spawn(process.execPath, ['--single-threaded-gc', AGENT_MAIN, 'block-server', '--config', path], { stdio: ['ignore', 'pipe', 'pipe'] });
-      children.push(child);
-      const logLines: Record<string, unknown>[] = [];
-      const stderr: string[] = [];
-      createInterface({ input: child.stderr! }).on('line', (line) => stderr.push(line));
-      const ports = await new Promise<{ port: number; healthPort: number }>((resolvePorts, reject) => {
-        createInterface({ input: child.stdout! }).on('line', (line) => {
-          try {
-            const entry = JSON.parse(line) as Record<string, unknown>;
-            logLines.push(entry);
-            if (entry.msg === 'listening') resolvePorts({ port: entry.port as number, healthPort: entry.healthPort as number });
-          } catch { /* not a log line */ }
-        });
-        child.once('exit', (code) => reject(new Error(`block server exited ${code}: ${stderr.join(' | ')}`)));
-      });
-      return {
-        ...ports, child, logLines,
-        async metric(name, labels) {
-          const text = await (await fetch(`http://127.0.0.1:${ports.healthPort}/metrics`)).text();
-          const line = text.split('\n').find((l) => l.startsWith(`${name}${labels ? `{${labels}}` : ''} `));
-          return line ? Number(line.split(' ').pop()) : 0;
-        },
-        stop: () => stopChild(child),
-      };
+      return startServerAgent(children, ['block-server', '--config', path]);
     },
     clientConfig(port, source, overrides = {}) {
       const { identity = IDENTITY, ...rest } = overrides;
@@ -125,24 +85,7 @@ export async function createBlockRig(): Promise<BlockRig> {
     },
     startClient(config) {
       const path = write(`client-${++configs}.json`, JSON.stringify(config));
-      const child = spawn(process.execPath, ['--single-threaded-gc', AGENT_MAIN, 'block-client', '--config', path], { stdio: ['ignore', 'pipe', 'pipe'] });
-      children.push(child);
-      const events: AgentEvent[] = [];
-      const stderr: string[] = [];
-      createInterface({ input: child.stdout! }).on('line', (line) => {
-        try {
-          const value: unknown = JSON.parse(line);
-          if (isAgentEvent(value)) events.push(value);
-        } catch { /* not an event */ }
-      });
-      createInterface({ input: child.stderr! }).on('line', (line) => stderr.push(line));
-      const done = new Promise<{ exitCode: number; result: ResultEvent | undefined }>((resolveDone) => {
-        child.once('close', (code, signal) => resolveDone({
-          exitCode: code ?? (signal ? 128 : 1),
-          result: events.find((event): event is ResultEvent => event.type === 'result'),
-        }));
-      });
-      return { child, events, stderr, done };
+      return startClientAgent(children, ['block-client', '--config', path]);
     },
     async relay(serverPort) {
       const relay = await startRelay(serverPort);
@@ -150,7 +93,7 @@ export async function createBlockRig(): Promise<BlockRig> {
       return relay;
     },
     cleanup() {
-      for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+      killAll(children);
       for (const relay of relays) void relay.close();
       rmSync(dir, { recursive: true, force: true });
     },
@@ -192,14 +135,6 @@ async function startRelay(serverPort: number): Promise<Relay> {
     }),
   };
   return relay;
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return Promise.resolve();
-  return new Promise((resolveStop) => {
-    child.once('exit', () => resolveStop());
-    child.kill('SIGTERM');
-  });
 }
 
 /** A deterministic pseudo-random block (content depends on seed). */
