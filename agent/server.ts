@@ -19,6 +19,8 @@ import { DaemonRequestGate, certificateUris, daemonBusyReply } from './rsync/dae
 import { createTunnelListener } from './tunnel/listener.js';
 import { socketPair } from './tunnel/socket-pair.js';
 import { readTlsMaterial } from './tunnel/tls-options.js';
+import { handOver, HandoverRefused, handoverOf, type RunningRelay } from './tunnel/handover.js';
+import { relayUnavailable } from './tunnel/native-relay.js';
 
 export interface RunningServer {
   port: number;
@@ -60,6 +62,48 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const metrics = serverMetrics(registry);
   let connectionSeq = 0;
   const running = new Set<ChildProcess>();
+  const relays = new Set<RunningRelay>();
+  const unavailable = relayUnavailable();
+  if (unavailable !== null) log.info(unavailable);
+
+  /** After the gate: the rest of the connection, natively when it can be handed over. */
+  const relayRest = (id: number, socket: TLSSocket, ours: Socket, first: Buffer): void => {
+    const handover = handoverOf(socket);
+    const inJavaScript = (): void => {
+      ours.write(first);
+      ours.pipe(socket);
+      socket.pipe(ours);
+    };
+    if (handover === undefined) {
+      inJavaScript();
+      return;
+    }
+    // Synchronously, inside the gate's 'data' event: no record after this one reaches node:tls,
+    // and nothing more of rsync's goes through it.
+    handover.stream.freeze();
+    socket.pause();
+    ours.unpipe(socket);
+    handOver(socket, ours, { toPlain: first }).then((relay) => {
+      relays.add(relay);
+      void relay.done.then((result) => {
+        relays.delete(relay);
+        const fields = { connection: id, code: result.code, alert: result.alert, bytesIn: result.bytesToPlain, bytesOut: result.bytesFromPlain, cpuUserMs: Math.round(result.cpuUserMs), cpuSystemMs: Math.round(result.cpuSystemMs) };
+        if (result.code === null) log.info(fields, 'tunnel relay ended');
+        else log.warn(fields, `tunnel relay ended: ${result.message}`);
+        socket.destroy();
+      });
+    }, (error: Error) => {
+      if (error instanceof HandoverRefused && !socket.destroyed && !ours.destroyed) {
+        log.warn({ connection: id, reason: error.message }, 'this connection stays with the JavaScript relay');
+        handover.stream.passThrough();
+        inJavaScript();
+        return;
+      }
+      log.warn({ connection: id, error: error.message }, 'the hand-over to the native relay failed');
+      socket.destroy();
+      ours.destroy();
+    });
+  };
 
   const serveRsync = async (socket: TLSSocket): Promise<void> => {
     const id = ++connectionSeq;
@@ -87,7 +131,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     });
     const identities = certificateUris(peer.subjectaltname);
     const allowed = new Set(config.modules.filter((module) => identities.has(module.client)).map((module) => module.name));
-    gateRequest(socket, ours, new DaemonRequestGate({
+    gateRequest(socket, ours, (first) => relayRest(id, socket, ours, first), new DaemonRequestGate({
       allowedModules: allowed,
       destinationFor: (name) => destinationFor(modulesByName.get(name) as DaemonModule, root),
     }), (reason, detail) => {
@@ -114,6 +158,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       metrics.refused.inc({ reason });
       log.warn({ reason, detail }, 'connection refused');
     },
+    handover: true,
   });
   let ready = false;
   const health = createHealthServer({ registry, isReady: () => ready });
@@ -138,6 +183,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       ready = false;
       // A stopping server ends its transfers now; the clients see a lost connection and retry.
       for (const rsync of running) rsync.kill('SIGTERM');
+      for (const relay of relays) relay.abort();
       health.closeAllConnections();
       await Promise.all([
         new Promise((resolve) => tunnel.close(resolve)),
@@ -148,12 +194,13 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   };
 }
 
-/** Relays the client's request through the gate to rsync, then everything else untouched. */
-function gateRequest(socket: TLSSocket, rsync: Socket, gate: DaemonRequestGate, onRefused: (reason: string, detail: string) => void): void {
+/** Relays the client's request through the gate to rsync, then hands everything else, starting
+ * with the request's last bytes, to `relayRest`. */
+function gateRequest(socket: TLSSocket, rsync: Socket, relayRest: (first: Buffer) => void, gate: DaemonRequestGate, onRefused: (reason: string, detail: string) => void): void {
   // A client that hangs up before its request is complete ends nothing by itself: the tunnel is
   // half-open by design (allowHalfOpen, for rsync's own shutdown) and rsync, still waiting for the
-  // module line, would hold the connection slot for good. Once the request is through, the pipe
-  // below hands the end to rsync instead.
+  // module line, would hold the connection slot for good. Once the request is through, the relay
+  // (relayRest) hands the end to rsync instead.
   const onEarlyEnd = (): void => {
     rsync.destroy();
     socket.destroy();
@@ -174,8 +221,7 @@ function gateRequest(socket: TLSSocket, rsync: Socket, gate: DaemonRequestGate, 
       rsync.destroy();
       return;
     }
-    rsync.write(step.bytes);
-    socket.pipe(rsync);
+    relayRest(step.bytes);
   };
   socket.on('data', onData);
 }

@@ -8,6 +8,8 @@ import { connectThroughProxy } from './http-connect.js';
 import { bypassesProxy } from '../../contract/no-proxy.js';
 import { parseProxyUrl } from '../../contract/proxy-url.js';
 import { TunnelError } from './tunnel-error.js';
+import { prepareClientHandover } from './handover.js';
+import { nativeRelay } from './native-relay.js';
 
 export interface DialOptions {
   host: string;
@@ -18,6 +20,9 @@ export interface DialOptions {
   proxyUrl: string;
   noProxy: readonly string[];
   timeoutMs?: number;
+  /** Make the connection ready to be handed to the native relay after the handshake (handover.ts),
+   * when the relay is available. */
+  handover?: boolean;
 }
 
 const KEEPALIVE_DELAY_MS = 30_000;
@@ -52,9 +57,10 @@ function connectDirect(host: string, port: number, timeoutMs: number): Promise<S
 }
 
 function startTls(tcp: Socket, options: DialOptions, timeoutMs: number): Promise<TLSSocket> {
+  const handover = options.handover === true && nativeRelay().available ? prepareClientHandover(tcp) : undefined;
   return new Promise((resolve, reject) => {
     const secure = tlsConnect({
-      socket: tcp,
+      socket: handover?.stream ?? tcp,
       servername: options.serverName,
       ca: options.tls.ca,
       cert: options.tls.cert,
@@ -62,6 +68,7 @@ function startTls(tcp: Socket, options: DialOptions, timeoutMs: number): Promise
       ...cipherOptions('TLSv1.3'),
       rejectUnauthorized: true,
     });
+    handover?.attach(secure);
     const timer = setTimeout(() => {
       secure.destroy();
       reject(new TunnelError('server-unreachable', `TLS handshake with ${options.serverName} did not finish within ${timeoutMs} ms`));

@@ -32,7 +32,11 @@ export class HandoverStream extends Duplex {
     net.on('data', (chunk: Buffer) => this.fromNet(chunk));
     net.on('end', () => {
       this.netEnded = true;
-      if (!this.frozen) this.endWhenDrained();
+      if (this.frozen) return;
+      // What is left of a record goes to node:tls as it is, which then sees the end and says why.
+      if (this.inbound.length > 0) this.queued.push(this.inbound);
+      this.inbound = Buffer.alloc(0);
+      this.deliver();
     });
     net.on('error', (error) => { if (!this.gone) this.destroy(error); });
     net.on('close', () => { if (!this.gone) this.destroy(); });
@@ -42,6 +46,7 @@ export class HandoverStream extends Duplex {
       if (!this.passing) this.fedRecords.push(chunk);
     });
     this.pause();
+    this.on('resume', () => this.deliver());
   }
 
   /** Stops giving records to node:tls: from now on every byte from the network is held for
@@ -92,7 +97,6 @@ export class HandoverStream extends Duplex {
     this.frozen = false;
     this.gone = false;
     this.deliver();
-    if (this.netEnded) this.endWhenDrained();
   }
 
   private fromNet(chunk: Buffer): void {
@@ -113,24 +117,27 @@ export class HandoverStream extends Duplex {
     this.deliver();
   }
 
-  /** Pushes queued records while node:tls reads synchronously (flowing, empty buffer). */
+  /** Pushes queued records while node:tls reads synchronously (flowing, empty buffer), then the
+   * network's end once everything before it is delivered. */
   private deliver(): void {
     while (!this.frozen && this.queued.length > 0 && this.readableFlowing === true && this.readableLength === 0) {
       this.push(this.queued.shift());
     }
+    this.endIfDone();
   }
 
-  private endWhenDrained(): void {
-    if (this.queued.length === 0 && this.inbound.length === 0) this.push(null);
+  private endIfDone(): void {
+    if (!this.frozen && this.netEnded && this.queued.length === 0 && this.inbound.length === 0 && !this.readableEnded) this.push(null);
   }
 
   override _read(): void {
-    // node:tls asks for more (it resumed): one record now, the rest as it keeps reading.
-    if (this.frozen) return;
+    // Called by flow() while node:tls reads, and also to fill the buffer ahead while it is paused
+    // (read(0)): records go out only in the first case, or they would wait in the buffer where the
+    // hand-over cannot tell whether node:tls has seen them.
+    if (this.frozen || this.readableFlowing !== true) return;
     const next = this.queued.shift();
     if (next !== undefined) this.push(next);
-    else if (this.netEnded && this.inbound.length === 0) this.push(null);
-    setImmediate(() => this.deliver());
+    else this.endIfDone();
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {

@@ -1,9 +1,14 @@
 // The server half of the tunnel: TLS with a required client certificate from the run's CA. A
 // connection is handed on only after the handshake and the client's first byte, so port scanners,
 // refused clients and silent sockets never cost an rsync process.
+import type { Socket } from 'node:net';
 import { createServer, type Server, type TLSSocket } from 'node:tls';
 import type { SecureVersion } from 'node:tls';
 import { cipherOptions, type TlsMaterial } from './tls-options.js';
+import { HandoverStream } from './handover-stream.js';
+import { attachHandover, handoverOf, underlyingHandoverStream } from './handover.js';
+import { nativeRelay } from './native-relay.js';
+import { TrafficSecrets } from './traffic-secrets.js';
 
 export interface ListenerOptions {
   tls: TlsMaterial;
@@ -17,6 +22,9 @@ export interface ListenerOptions {
   /** Called with an authenticated socket that has data waiting. */
   onReady: (socket: TLSSocket) => void;
   onRefused: (reason: string, detail: string) => void;
+  /** Make each connection ready to be handed to the native relay (handover.ts), when it is
+   * available: node:tls then runs on a HandoverStream over the TCP socket. */
+  handover?: boolean;
 }
 
 export function createTunnelListener(options: ListenerOptions): Server {
@@ -33,6 +41,8 @@ export function createTunnelListener(options: ListenerOptions): Server {
     ...cipherOptions(options.minVersion),
     allowHalfOpen: true,
   });
+
+  if (options.handover === true && nativeRelay().available) prepareHandovers(server);
 
   server.on('secureConnection', (socket) => {
     if (!socket.authorized) {
@@ -76,6 +86,7 @@ export function createTunnelListener(options: ListenerOptions): Server {
 /** Says busyReply and closes. What the client sends meanwhile is read and dropped: closing with
  * unread input would reset the connection, and the client might lose the reply. */
 function turnAway(socket: TLSSocket, busyReply: string | undefined): void {
+  handoverOf(socket)?.stream.passThrough();
   if (busyReply === undefined) {
     socket.destroy();
     return;
@@ -85,6 +96,33 @@ function turnAway(socket: TLSSocket, busyReply: string | undefined): void {
   socket.once('close', () => clearTimeout(giveUp));
   socket.resume();
   socket.end(busyReply);
+}
+
+/** node:tls on a HandoverStream for every accepted TCP connection (tls.Server's own 'connection'
+ * listener, given the stream instead of the socket), and each connection's traffic secrets from
+ * the keylog. */
+function prepareHandovers(server: Server): void {
+  const [tlsConnection] = server.listeners('connection') as Array<(this: Server, socket: unknown) => void>;
+  if (tlsConnection === undefined) return;
+  server.removeListener('connection', tlsConnection);
+  server.on('connection', (raw: Socket) => {
+    raw.setNoDelay(true);
+    raw.setKeepAlive(true, 30_000);
+    tlsConnection.call(server, new HandoverStream(raw));
+  });
+  server.on('keylog', (line: Buffer, socket: TLSSocket) => {
+    let handover = handoverOf(socket);
+    if (handover === undefined) {
+      const stream = underlyingHandoverStream(socket);
+      if (stream === undefined) {
+        line.fill(0);
+        return;
+      }
+      handover = { stream, secrets: new TrafficSecrets(), role: 'server' };
+      attachHandover(socket, handover);
+    }
+    handover.secrets.take(line);
+  });
 }
 
 /** How long a turned-away client may take to read the reply and hang up. */

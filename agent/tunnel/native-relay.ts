@@ -44,6 +44,9 @@ export interface RelayResult {
   closeNotifyReceived: boolean;
   /** rsync's side had ended (EOF) before the relay did. */
   plainEnded: boolean;
+  /** The relay thread's own CPU time. */
+  cpuUserMs: number;
+  cpuSystemMs: number;
 }
 
 export interface RelayOptions {
@@ -76,7 +79,11 @@ interface Addon {
   start(options: RelayOptions, onDone: (result: RelayResult) => void): RelayHandle;
 }
 
-export const ADDON_PATH = fileURLToPath(new URL('../../../native/relay/build/Release/dvm_relay.node', import.meta.url));
+/** Where `make build` puts the addon, seen from dist/agent/tunnel/ (the built agent, the image) or
+ * from agent/tunnel/ (the tests run the sources). */
+const ADDON_CANDIDATES = ['../../../native/relay/build/Release/dvm_relay.node', '../../native/relay/build/Release/dvm_relay.node']
+  .map((relative) => fileURLToPath(new URL(relative, import.meta.url)));
+export const ADDON_PATH = ADDON_CANDIDATES.find((path) => existsSync(path)) ?? ADDON_CANDIDATES[0]!;
 
 export type NativeRelay = { available: true; start: Addon['start'] } | { available: false; reason: string };
 

@@ -10,6 +10,8 @@ import type { Logger } from '../log.js';
 import { CLIENT_CERT_ALERT, dialTunnel, type DialOptions } from './dial.js';
 import { connectionOwner, PROC_NET_TABLES } from './socket-owner.js';
 import { TunnelError, type TunnelStatus } from './tunnel-error.js';
+import { handOver, HandoverRefused, handoverOf } from './handover.js';
+import { relayUnavailable, type RelayResult } from './native-relay.js';
 
 export interface RsyncEntry {
   /** rsync://127.0.0.1:port/ reaches the tunnel. */
@@ -32,6 +34,12 @@ function refusalAfterHandshake(error: NodeJS.ErrnoException): TunnelError | null
   return null;
 }
 
+/** TLS alerts by which a server refuses the client certificate (RFC 8446 §6.2). */
+const CERTIFICATE_ALERTS: ReadonlyMap<number, string> = new Map([
+  [42, 'bad_certificate'], [43, 'unsupported_certificate'], [44, 'certificate_revoked'], [45, 'certificate_expired'],
+  [46, 'certificate_unknown'], [48, 'unknown_ca'], [49, 'access_denied'], [116, 'certificate_required'],
+]);
+
 export interface EntryOptions {
   /** Where the kernel lists sockets with their owners; tests point it elsewhere. */
   tables?: readonly string[];
@@ -45,9 +53,56 @@ export async function openRsyncEntry(dial: DialOptions, log: Logger, options: En
     log.warn({ kind: failure.kind }, `tunnel: ${failure.message}`);
     status ??= { kind: failure.kind, message: failure.message };
   };
-  const sockets = new Set<Socket>();
+  /** Open sockets and native relays, ended by close(). */
+  const sockets = new Set<{ destroy(): void }>();
+  const unavailable = relayUnavailable();
+  if (unavailable !== null) log.info(unavailable);
 
   const relay = (rsyncSide: Socket, tunnel: TLSSocket): void => {
+    if (handoverOf(tunnel)) relayNatively(rsyncSide, tunnel);
+    else relayInJavaScript(rsyncSide, tunnel);
+  };
+
+  /** The same judgement as relayInJavaScript's, from the native relay's result. */
+  const judge = (result: RelayResult, localClosedFirst: boolean): void => {
+    if (result.code === null || result.code === 'ERR_RELAY_ABORTED') return;
+    const localFirst = localClosedFirst || result.plainEnded || result.code === 'ERR_RELAY_PLAIN_IO';
+    const certificateAlert = result.alert === null ? undefined : CERTIFICATE_ALERTS.get(result.alert);
+    if (result.code === 'ERR_RELAY_PEER_ALERT' && certificateAlert !== undefined && !localFirst) {
+      record(new TunnelError('tls-refused', `the server refused our client certificate (TLS alert ${result.alert}, ${certificateAlert}): it is not from this run's CA, or expired`));
+    } else if (result.bytesToPlain === 0 && !localFirst) {
+      record(new TunnelError('tls-refused', 'the server closed the tunnel right after the TLS handshake, before rsync answered: the server refused our client certificate (not from this run\'s CA, or expired)'));
+    } else if (!localFirst) {
+      // Mid-transfer: rsync's own exit code says what it means for the copy.
+      log.warn({ code: result.code, alert: result.alert }, `tunnel: ${result.message}`);
+    }
+  };
+
+  const relayNatively = (rsyncSide: Socket, tunnel: TLSSocket): void => {
+    // (rsync may have ended while the tunnel was being dialled: a stream emits 'end' even when paused.)
+    const localClosedFirst = rsyncSide.readableEnded || rsyncSide.destroyed;
+    handOver(tunnel, rsyncSide).then((running) => {
+      const entry = { destroy: () => running.abort() };
+      sockets.add(entry);
+      void running.done.then((result) => {
+        sockets.delete(entry);
+        tunnel.destroy();
+        judge(result, localClosedFirst);
+      });
+    }, (error: Error) => {
+      if (error instanceof HandoverRefused && !tunnel.destroyed) {
+        log.warn({ reason: error.message }, 'tunnel: this connection stays with the JavaScript relay');
+        handoverOf(tunnel)?.stream.passThrough();
+        relayInJavaScript(rsyncSide, tunnel);
+        return;
+      }
+      log.warn({ error: error.message }, 'tunnel: the hand-over to the native relay failed');
+      tunnel.destroy();
+      rsyncSide.destroy();
+    });
+  };
+
+  const relayInJavaScript = (rsyncSide: Socket, tunnel: TLSSocket): void => {
     // Only whether anything came back matters: no listener of ours on every record.
     let greeted = false;
     let failed = false;
@@ -117,7 +172,7 @@ export async function openRsyncEntry(dial: DialOptions, log: Logger, options: En
       return;
     }
     rsyncSide.pause();
-    dialTunnel(dial).then((tunnel) => {
+    dialTunnel({ ...dial, handover: true }).then((tunnel) => {
       if (rsyncSide.destroyed) {
         tunnel.destroy();
         return;

@@ -38,10 +38,12 @@ export function readTlsMaterial(files: TlsFiles): TlsMaterial {
   return { ca: read('ca'), cert: read('cert'), key: read('key') };
 }
 
-export function cipherOptions(minVersion: SecureVersion): { minVersion: SecureVersion; ciphersuites: string; ciphers?: string } {
+/** node:tls takes the TLS 1.3 suites in `ciphers` too (names starting TLS_); an option named
+ * `ciphersuites`, as OpenSSL calls them, is silently ignored (and Node's own order, AES-256-GCM
+ * first, is what was negotiated while the agent set that). */
+export function cipherOptions(minVersion: SecureVersion): { minVersion: SecureVersion; ciphers: string } {
   return {
     minVersion,
-    ciphersuites: TLS13_CIPHERS,
-    ...(minVersion === 'TLSv1.2' ? { ciphers: TLS12_CIPHERS } : {}),
+    ciphers: minVersion === 'TLSv1.2' ? `${TLS13_CIPHERS}:${TLS12_CIPHERS}` : TLS13_CIPHERS,
   };
 }

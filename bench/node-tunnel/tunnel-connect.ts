@@ -10,9 +10,9 @@ import { pump } from './relay.js';
 
 const args = readArgs(process.argv.slice(2), ['port', 'servername', 'ca', 'cert', 'key']);
 const knobs = readKnobs(process.env);
-// `ciphersuites` (TLS 1.3) and allowHalfOpen are real tls.connect options Node's type definitions
-// lack; spread, like the agent does.
-const tlsSuites = { minVersion: 'TLSv1.3' as const, ciphersuites: knobs.ciphersuites, allowHalfOpen: true };
+// node:tls takes TLS 1.3 suites in `ciphers` (it ignores `ciphersuites`); allowHalfOpen is a real
+// tls.connect option Node's type definitions lack: spread, like the agent does.
+const tlsSuites = { minVersion: 'TLSv1.3' as const, ciphers: knobs.ciphersuites, allowHalfOpen: true };
 const material = { ca: readFileSync(args.ca!), cert: readFileSync(args.cert!), key: readFileSync(args.key!) };
 
 function tunnelFor(rsyncSide: Socket): void {

@@ -10,8 +10,8 @@ import { pump } from './relay.js';
 
 const args = readArgs(process.argv.slice(2), ['port', 'rsync-config', 'ca', 'cert', 'key']);
 const knobs = readKnobs(process.env);
-// `ciphersuites` (TLS 1.3) is a real option Node's type definitions lack; spread, like the agent.
-const tlsSuites = { minVersion: 'TLSv1.3' as const, ciphersuites: knobs.ciphersuites };
+// node:tls takes TLS 1.3 suites in `ciphers` (it ignores `ciphersuites`).
+const tlsSuites = { minVersion: 'TLSv1.3' as const, ciphers: knobs.ciphersuites };
 
 function applyHighWaterMark(socket: TLSSocket, bytes: number | undefined): void {
   if (bytes === undefined) return;

@@ -69,6 +69,8 @@ static void call_js(napi_env env, napi_value callback, void *context, void *data
   set_number(env, result, "keyUpdatesOut", (double)res->key_updates_out);
   napi_get_boolean(env, res->close_notify_received != 0, &value);
   napi_set_named_property(env, result, "closeNotifyReceived", value);
+  set_number(env, result, "cpuUserMs", res->cpu_user_ms);
+  set_number(env, result, "cpuSystemMs", res->cpu_system_ms);
   napi_get_boolean(env, res->plain_ended != 0, &value);
   napi_set_named_property(env, result, "plainEnded", value);
   napi_ref self_ref = j->self;

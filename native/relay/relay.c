@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -391,6 +392,7 @@ static void run(relay *r) {
 
 static void *thread_main(void *arg) {
   relay *r = arg;
+  pthread_setname_np(pthread_self(), "dvm-relay");
   run(r);
   if (r->result.code != NULL) {
     /* rsync must see a failure, never an end that could pass for a complete stream. */
@@ -414,6 +416,11 @@ static void *thread_main(void *arg) {
   free(r->to_net);
   r->in = r->slots = r->to_plain = r->to_net = NULL;
   r->result.plain_ended = r->plain_eof;
+  struct rusage usage;
+  if (getrusage(RUSAGE_THREAD, &usage) == 0) {
+    r->result.cpu_user_ms = (double)usage.ru_utime.tv_sec * 1e3 + (double)usage.ru_utime.tv_usec / 1e3;
+    r->result.cpu_system_ms = (double)usage.ru_stime.tv_sec * 1e3 + (double)usage.ru_stime.tv_usec / 1e3;
+  }
   r->done(r->context, &r->result); /* the last thing: r may be freed from here on */
   return NULL;
 }

@@ -33,6 +33,7 @@ typedef struct {
   uint64_t bytes_to_plain, bytes_from_plain, records_in, records_out, key_updates_in, key_updates_out;
   int close_notify_received;
   int plain_ended; /* rsync had closed its side (read EOF) before the end */
+  double cpu_user_ms, cpu_system_ms; /* the relay thread's own CPU time */
 } relay_result;
 
 typedef struct relay relay;
