@@ -395,11 +395,12 @@ static void *thread_main(void *arg) {
   pthread_setname_np(pthread_self(), "dvm-relay");
   run(r);
   if (r->result.code != NULL) {
-    /* rsync must see a failure, never an end that could pass for a complete stream. */
-    /* (rsync's side only: on the network a reset could drop the alert we just sent.) */
+    /* rsync must see a failure, never an end that could pass for a complete stream: its TCP socket
+     * (the client's loopback entry) is reset by close() with a zero linger, no FIN before it; a
+     * Unix socket (the server's) has no reset, and rsync's protocol sees the cut as an early EOF.
+     * The network side gets our alert (if one went out), then FIN: a reset could drop the alert. */
     struct linger reset = {1, 0};
     setsockopt(r->plain, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
-    shutdown(r->plain, SHUT_RDWR);
     shutdown(r->net, SHUT_RDWR);
   }
   close(r->net);

@@ -145,3 +145,71 @@ export async function sendAll(socket: Socket, data: Buffer, end = true): Promise
 
 export const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 export { randomBytes };
+
+/** A TLS 1.3 client that does its handshake with node:tls and then writes records it builds itself
+ * (tls13-record.ts, with the connection's own traffic keys): well-formed, odd or hostile ones, for
+ * the native server to judge. What the server sends back is opened with the server's keys. */
+export interface ScriptedClient {
+  /** A record protected with our key at our next sequence number. */
+  seal(type: number, content: Buffer, padding?: number): Buffer;
+  /** Our side of a KeyUpdate we sent: the next records use the next traffic secret. */
+  rekey(): void;
+  /** Raw bytes onto the wire. */
+  send(...records: Buffer[]): void;
+  /** The server's records so far, opened (null for one that does not open). */
+  received(): Array<{ type: number; content: Buffer } | null>;
+  end(): void;
+  closed: Promise<void>;
+}
+
+export async function scriptedClient(port: number, pki: RelayPki): Promise<ScriptedClient> {
+  const { TrafficKeys, splitRecords, countRecordsUnder } = await import('../../agent/tunnel/tls13-record.js');
+  const { TrafficSecrets } = await import('../../agent/tunnel/traffic-secrets.js');
+  const tcp = connect({ port, host: '127.0.0.1' });
+  await once(tcp, 'connect');
+  const prepared = prepareClientHandover(tcp);
+  const tls = tlsConnect({ socket: prepared.stream, servername: 'localhost', ca: pki.client.ca, cert: pki.client.cert, key: pki.client.key, minVersion: 'TLSv1.3' });
+  const secrets = new TrafficSecrets();
+  tls.on('keylog', secrets.take);
+  tls.once('secure', () => prepared.stream.freeze());
+  await once(tls, 'secureConnect');
+  while (!prepared.stream.idle) await new Promise((resolve) => setTimeout(resolve, 1));
+  const suite = tls.getCipher().standardName as import('../../agent/tunnel/tls13-record.js').Tls13Suite;
+  const traffic = secrets.forRole('client');
+  if (traffic === null) throw new Error('no traffic secrets');
+  let ours = new TrafficKeys(suite, traffic.write);
+  let ourSecret = traffic.write;
+  const theirs = new TrafficKeys(suite, traffic.read);
+  let writeSeq = BigInt(countRecordsUnder(ours, prepared.stream.writtenRecords) ?? 0);
+  const readStart = countRecordsUnder(theirs, prepared.stream.fedRecords) ?? 0;
+  let raw = prepared.stream.takeHeld();
+  tcp.on('data', (chunk: Buffer) => { raw = Buffer.concat([raw, chunk]); });
+  const closed = new Promise<void>((resolve) => tcp.once('close', () => resolve()));
+  tcp.on('error', () => undefined);
+  return {
+    seal: (type, content, padding = 0) => ours.seal(writeSeq++, type, content, padding),
+    rekey: () => {
+      ourSecret = TrafficKeys.nextSecret(suite, ourSecret);
+      ours = new TrafficKeys(suite, ourSecret);
+      writeSeq = 0n;
+    },
+    send: (...records) => { for (const record of records) tcp.write(record); },
+    received: () => {
+      // The server may rekey: follow its KeyUpdates as a peer would.
+      let keys = theirs;
+      let secret = traffic.read;
+      let seq = BigInt(readStart);
+      return splitRecords(raw).records.map((record) => {
+        const opened = keys.open(seq++, record);
+        if (opened?.type === 22 && opened.content[0] === 24) {
+          secret = TrafficKeys.nextSecret(suite, secret);
+          keys = new TrafficKeys(suite, secret);
+          seq = 0n;
+        }
+        return opened;
+      });
+    },
+    end: () => tcp.end(),
+    closed,
+  };
+}
