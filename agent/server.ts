@@ -69,9 +69,9 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   /** After the gate: the rest of the connection, natively when it can be handed over. */
   const relayRest = (id: number, socket: TLSSocket, ours: Socket, first: Buffer): void => {
     const handover = handoverOf(socket);
+    // rsync -> client is piped since rsync started (serveRsync); the client's side now follows.
     const inJavaScript = (): void => {
       ours.write(first);
-      ours.pipe(socket);
       socket.pipe(ours);
     };
     if (handover === undefined) {
@@ -96,6 +96,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       if (error instanceof HandoverRefused && !socket.destroyed && !ours.destroyed) {
         log.warn({ connection: id, reason: error.message }, 'this connection stays with the JavaScript relay');
         handover.stream.passThrough();
+        ours.pipe(socket);
         inJavaScript();
         return;
       }
