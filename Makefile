@@ -1,9 +1,12 @@
 # Everyday commands. `make demo` and `make test` are the two set-up commands the README promises:
 # each installs what it needs on a fresh Debian machine (as root) before it runs.
-.PHONY: demo test test-slow test-cluster cluster image lint bench build deps-demo deps-test clean
+.PHONY: demo test test-slow test-cluster cluster image lint bench build deps-demo deps-test deps-build clean
 
 DEMO_PACKAGES := rsync
 TEST_PACKAGES := rsync tinyproxy stunnel4 iproute2 util-linux procps chromium python3 openssl
+# What node-gyp needs for the native TLS relay (native/relay/).
+BUILD_PACKAGES := g++ make python3
+RELAY_ADDON := native/relay/build/Release/dvm_relay.node
 NODE_DEPS := node_modules/.package-lock.json
 
 demo: deps-demo build
@@ -40,8 +43,13 @@ test-slow: deps-test build
 bench: deps-test build
 	node dist/bench/copy-bench.js
 
-build: $(NODE_DEPS)
+# The TypeScript projects and the native relay (agent/tunnel/native-relay.ts loads it; without it
+# the agents relay in JavaScript and say so).
+build: $(NODE_DEPS) $(RELAY_ADDON)
 	npx tsc -b
+
+$(RELAY_ADDON): native/relay/binding.gyp native/relay/build.sh $(wildcard native/relay/*.c native/relay/*.h) | deps-build
+	native/relay/build.sh
 
 $(NODE_DEPS): package-lock.json
 	npm ci --no-audit --no-fund
@@ -52,5 +60,8 @@ deps-demo:
 deps-test:
 	@tools/apt-install.sh $(TEST_PACKAGES)
 
+deps-build:
+	@tools/apt-install.sh $(BUILD_PACKAGES)
+
 clean:
-	rm -rf dist .tap
+	rm -rf dist .tap native/relay/build

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the dvm agent image without a registry or a container engine, from images/image.env (the
 # description images/Containerfile follows too): a Debian rootfs from debootstrap, this machine's
-# Node binary, the agent's production dependencies, dist/agent and dist/contract, packed with umoci as an OCI archive.
+# Node binary, the agent's production dependencies, dist/agent, dist/contract and the native relay, packed with umoci as an OCI archive.
 #
 #   images/build.sh [--import] [--ref REF] [--address SOCK] [--namespace NS] [--out FILE] [--refresh-base] [--no-smoke]
 #
@@ -16,8 +16,9 @@
 # As root (debootstrap, chroot, ownership in the layers), no stdin; installs the Debian packages it
 # needs. Caches under ${DVM_IMAGE_CACHE:-/var/cache/dvm-image}, each keyed by what goes into it:
 # the trimmed rootfs (release, packages, apt sources, user, this script's recipe), the base layers
-# (+ the Node binary), npm ci --omit=dev (package.json, package-lock.json, node, npm) and the compiled
-# agent (agent/**/*.ts, contract/**/*.ts, tsconfig.base.json, typescript). A fresh build takes a few minutes, a rebuild seconds.
+# (+ the Node binary), npm ci --omit=dev (package.json, package-lock.json, node, npm), the compiled
+# agent (agent/**/*.ts, contract/**/*.ts, tsconfig.base.json, typescript) and the native relay
+# (native/relay/ sources, the node binary, npm's node-gyp). A fresh build takes a few minutes, a rebuild seconds.
 # Writes nothing into the repository. SOURCE_DATE_EPOCH (default 0) dates the config and layer files:
 # the same inputs give the same image digest.
 set -euo pipefail
@@ -292,6 +293,24 @@ else
   log "compiled agent cached ($AGENT)"
 fi
 
+# ---- 4b. the native TLS relay (cached): native/relay/build.sh in a staging copy, for this node ------
+RELAY_KEY=$({ cd "$repo" && find native/relay -maxdepth 1 -type f \( -name '*.c' -o -name '*.h' -o -name '*.gyp' -o -name '*.sh' \) | LC_ALL=C sort | xargs sha256sum
+  sha256sum "$NODE_BIN"; "$NPM" --version; } | sha)
+RELAY=$CACHE/relay-$RELAY_KEY
+if [[ ! -d $RELAY ]]; then
+  log "building the native relay (node-gyp against node v$node_version's headers, in a staging copy)"
+  rm -rf "$RELAY.partial"
+  mkdir -p "$RELAY.partial/src"
+  cp "$repo"/native/relay/*.c "$repo"/native/relay/*.h "$repo"/native/relay/binding.gyp "$repo"/native/relay/build.sh "$RELAY.partial/src/"
+  "$RELAY.partial/src/build.sh" >"$CACHE/logs/relay.log" 2>&1 || die "native/relay/build.sh failed: $(tail -5 "$CACHE/logs/relay.log")"
+  strip --strip-unneeded -o "$RELAY.partial/dvm_relay.node" "$RELAY.partial/src/build/Release/dvm_relay.node"
+  rm -rf "$RELAY.partial/src"
+  mv "$RELAY.partial" "$RELAY"
+else
+  touch "$RELAY"
+  log "native relay cached ($RELAY)"
+fi
+
 # ---- 5. the app layer: IMAGE_FILES, then the agent's dependencies only ------------------------------
 APP=$WORK/app
 for spec in $IMAGE_FILES; do
@@ -301,6 +320,7 @@ for spec in $IMAGE_FILES; do
     node_modules) cp -al "$DEPS/node_modules" "$dest" ;; # hard links; pruning only unlinks
     dist/agent) cp -a "$AGENT/agent" "$dest" ;;
     dist/contract) cp -a "$AGENT/contract" "$dest" ;;
+    native/relay/build/Release/dvm_relay.node) cp -a "$RELAY/dvm_relay.node" "$dest" ;;
     *) [[ -e $repo/$src ]] || die "IMAGE_FILES names $src, which does not exist"; cp -a "$repo/$src" "$dest" ;;
   esac
 done
@@ -314,8 +334,10 @@ chmod 0755 "$APP/usr/local/bin/dvm-agent"
   import { readdirSync } from 'node:fs'; import { join } from 'node:path';
   const walk = (d) => readdirSync(d, { withFileTypes: true }).flatMap((e) => e.isDirectory() ? walk(join(d, e.name)) : e.name.endsWith('.js') && e.name !== 'main.js' ? [join(d, e.name)] : []);
   for (const f of walk('$APP$WORKDIR/dist/agent')) await import(f);
-  await import('node-pty');" && node dist/agent/main.js --help >/dev/null) ||
-  die "the agent's modules do not load with the pruned node_modules"
+  await import('node-pty');
+  const relay = (await import('$APP$WORKDIR/dist/agent/tunnel/native-relay.js')).nativeRelay();
+  if (!relay.available) throw new Error('the native relay does not load: ' + relay.reason);" && node dist/agent/main.js --help >/dev/null) ||
+  die "the agent's modules (or the native relay) do not load with the pruned node_modules"
 top_level "$APP"
 det_tar "$APP" "$WORK/app.tar" --owner=0 --group=0 --mtime="@$EPOCH" -- "${TOP[@]}"
 
