@@ -18,7 +18,8 @@ export const TRANSPORTS: Transport[] = [
     description: 'stunnel4 as MTC but the server execs `rsync --server --daemon` (no rsyncd hop)',
     serverTarget: 'exec',
   }),
-  makeDvmTransport({ name: 'dvm', description: 'dvm agent server + client (agent defaults)' }),
+  makeDvmTransport({ name: 'dvm', description: 'dvm agent server + client (agent defaults: the native TLS relay)' }),
+  makeDvmTransport({ name: 'dvm-js-relay', description: 'dvm with the JavaScript relay (DVM_TUNNEL_RELAY=js: node:tls streams, as before the native relay)', env: { DVM_TUNNEL_RELAY: 'js' } }),
   makeDvmTransport({ name: 'dvm-gc-threads', description: 'dvm with V8\'s default GC helper threads (no --single-threaded-gc)', nodeFlags: [] }),
 
   // The agent's data path alone (bench/node-tunnel), one knob changed per variant.
