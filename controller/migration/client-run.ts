@@ -1,72 +1,69 @@
 // One PVC's copy: its config Secret, a client pod (a new one, with the next attempt label, when a pod
 // is lost without a result, up to backOffLimit), its live events, and the outcome from the pod's exit
 // code plus the result event in its termination message: never from how a log ends.
-import type { AgentEvent, ResultEvent } from '../../contract/events.js';
+import type { ResultEvent } from '../../contract/events.js';
 import { createObject } from '../cluster/objects.js';
 import { AbortedError } from '../cluster/watch.js';
 import type { ResolvedEndpoint } from '../endpoints/index.js';
 import { clientObjects } from '../manifests/render.js';
 import type { ClientPlan } from '../manifests/plan.js';
 import type { Preflight, RunContext } from './context.js';
-import type { PvcSummary } from './events.js';
-import { replayClientLog, streamClientProgress, type ProgressSource } from './client-progress.js';
+import type { PodEvent, PvcSummary } from './events.js';
+import { ClientProgress, type ProgressSource } from './client-progress.js';
 import { followPodToEnd, type PodEnd } from './pod-lifecycle.js';
 import { resultFromTerminationMessage } from './pod-state.js';
 
 export async function runClient(context: RunContext, preflight: Preflight, endpoint: ResolvedEndpoint, client: ClientPlan): Promise<PvcSummary> {
-  const { clusters, runId, settings, writes } = context;
-  const namespace = client.pair.source.namespace;
   const startedAt = Date.now();
-  const seenAttempts = new Set<number>();
-  let progressSource: ProgressSource | undefined;
-  const forward = (event: AgentEvent) => {
-    if (event.pvc !== client.key) return;
-    // The one result per PVC is the one from the termination message; attempts can arrive twice when
-    // the stream switches from websocket to log.
-    if (event.type === 'result') return;
-    if (event.type === 'attempt') {
-      if (seenAttempts.has(event.attempt)) return;
-      seenAttempts.add(event.attempt);
-    }
-    context.emit(event);
-  };
-
+  const progress = new ClientProgress(context.clusters.source, client.pair.source.namespace, client.key, (event) => context.emit(event));
   let podAttempt = 0;
   let end: PodEnd | undefined;
-  for (; podAttempt <= context.spec.backOffLimit;) {
+  while (podAttempt <= context.spec.backOffLimit) {
     if (context.signal.aborted) throw new AbortedError();
     podAttempt += 1;
-    const objects = clientObjects(runId, client, settings, endpoint, podAttempt, preflight.nodePins[client.key]);
-    if (podAttempt === 1) await createObject(clusters.source, objects.configSecret, writes, client.key);
-    const created = await createObject(clusters.source, objects.pod, writes, client.key);
-    const pod = created.metadata!.name!;
-    context.emit({ type: 'pod', pvc: client.key, pod, podAttempt, state: 'created' });
-    let stream: ReturnType<typeof streamClientProgress> | undefined;
-    try {
-      end = await followPodToEnd(clusters.source, namespace, pod, {
-        signal: context.signal,
-        startTimeoutMs: context.timeoutMs,
-        onRunning: () => {
-          stream = streamClientProgress(clusters.source, namespace, pod, forward, (source) => {
-            progressSource = source;
-            context.emit({ type: 'pod', pvc: client.key, pod, podAttempt, state: 'running', progressSource: source });
-          });
-        },
-      });
-    } finally {
-      stream?.stop();
-    }
-    // An agent that finished before its websocket could be reached still printed every event.
-    if (end.kind === 'terminated' && !stream?.delivered() && await replayClientLog(clusters.source, namespace, pod, forward)) {
-      progressSource = 'pod-log';
-    }
-    context.emit({ type: 'pod', pvc: client.key, pod, podAttempt, state: end.kind === 'terminated' ? 'terminated' : 'lost',
-      ...(end.kind !== 'terminated' ? { message: end.message } : {}) });
+    end = await runClientPod(context, preflight, endpoint, client, podAttempt, progress);
     if (!worthAnotherPod(end, client.key)) break;
   }
-
-  const result = finalResult(client.key, end!, startedAt, seenAttempts.size);
+  const result = finalResult(client.key, end!, startedAt, progress.attempts);
   context.emit(result);
+  return summarize(client, result, podAttempt, progress.source);
+}
+
+/** One client pod, from creation to its end, its events forwarded as it runs. */
+async function runClientPod(context: RunContext, preflight: Preflight, endpoint: ResolvedEndpoint, client: ClientPlan,
+  podAttempt: number, progress: ClientProgress): Promise<PodEnd> {
+  const { clusters, runId, settings, writes } = context;
+  const namespace = client.pair.source.namespace;
+  const objects = clientObjects(runId, client, settings, endpoint, podAttempt, preflight.nodePins[client.key]);
+  if (podAttempt === 1) await createObject(clusters.source, objects.configSecret, writes, client.key);
+  const created = await createObject(clusters.source, objects.pod, writes, client.key);
+  const pod = created.metadata!.name!;
+  const podEvent = (state: PodEvent['state'], extra: Pick<PodEvent, 'progressSource' | 'message'> = {}) =>
+    context.emit({ type: 'pod', pvc: client.key, pod, podAttempt, state, ...extra });
+  podEvent('created');
+  const end = await followWithProgress(context, namespace, pod, progress, (source) => podEvent('running', { progressSource: source }));
+  podEvent(end.kind === 'terminated' ? 'terminated' : 'lost', end.kind !== 'terminated' ? { message: end.message } : {});
+  return end;
+}
+
+/** Follows the pod to its end, listening to its events while it runs, and replays them from its log
+ * if it ended before any channel was up. */
+async function followWithProgress(context: RunContext, namespace: string, pod: string, progress: ClientProgress,
+  onSource: (source: ProgressSource) => void): Promise<PodEnd> {
+  let end: PodEnd | undefined;
+  try {
+    end = await followPodToEnd(context.clusters.source, namespace, pod, {
+      signal: context.signal,
+      startTimeoutMs: context.timeoutMs,
+      onRunning: () => progress.follow(pod, onSource),
+    });
+    return end;
+  } finally {
+    await progress.finish(pod, end);
+  }
+}
+
+function summarize(client: ClientPlan, result: ResultEvent, podAttempts: number, progressSource: ProgressSource | undefined): PvcSummary {
   return {
     pvc: client.key,
     target: `${client.pair.target.namespace}/${client.pair.target.name}`,
@@ -76,7 +73,7 @@ export async function runClient(context: RunContext, preflight: Preflight, endpo
     files: result.files,
     durationMs: result.durationMs,
     attempts: result.attempts,
-    podAttempts: podAttempt,
+    podAttempts,
     verified: result.verified,
     message: result.message,
     apiWrites: 0,

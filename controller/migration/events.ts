@@ -1,6 +1,7 @@
 // What a migration reports to its caller: the agents' own events (progress/attempt/result, exactly
 // one result per PVC) and the controller's phases.
 import type { AgentEvent, ResultStatus } from '../../contract/events.js';
+import type { ProgressSource } from './client-progress.js';
 
 export type MigrationPhaseName = 'preflight' | 'stale-cleanup' | 'destination' | 'servers' | 'clients' | 'cleanup' | 'done';
 
@@ -18,7 +19,7 @@ export interface PodEvent {
   podAttempt: number;
   state: 'created' | 'running' | 'terminated' | 'lost';
   /** How the controller reads this pod's progress. */
-  progressSource?: 'pod-proxy-websocket' | 'pod-log';
+  progressSource?: ProgressSource;
   message?: string;
 }
 
@@ -41,7 +42,7 @@ export interface PvcSummary {
   message: string;
   /** API writes the controller made for this PVC alone. */
   apiWrites: number;
-  progressSource?: 'pod-proxy-websocket' | 'pod-log';
+  progressSource?: ProgressSource;
 }
 
 export interface MigrationResult {
