@@ -3,6 +3,7 @@
 // controller reads it.
 import { statSync } from 'node:fs';
 import type { Server } from 'node:http';
+import type { Registry } from 'prom-client';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClientConfig } from '../contract/agent-config.js';
 import { createHealthServer } from './health.js';
@@ -20,12 +21,35 @@ import { judgeAttempt } from './rsync/outcome.js';
 import { parseProgress2Line } from './rsync/progress2.js';
 import { runRsync, type RsyncRun } from './rsync/pty-runner.js';
 import { readTlsMaterial } from './tunnel/tls-options.js';
-import { openRsyncEntry } from './tunnel/rsync-entry.js';
+import { openRsyncEntry, type RsyncEntry } from './tunnel/rsync-entry.js';
 import { verifyCopy } from './verify.js';
 
 export interface ClientRun {
   result: ResultEvent;
   exitCode: number;
+}
+
+/** What one copy works with, from its start to its result. */
+interface Copy {
+  config: ClientConfig;
+  log: Logger;
+  signal: AbortSignal;
+  publisher: EventPublisher;
+  tracker: ProgressTracker;
+  entry: RsyncEntry;
+  env: NodeJS.ProcessEnv;
+  destinationUrl: string;
+  startRsync: () => Promise<RsyncRun>;
+  /** Stops the rsync already started when the source walk fails. */
+  walkFailed: AbortController;
+}
+
+/** How the rsync attempts ended. */
+interface Attempts {
+  succeeded: boolean;
+  exitCode: number;
+  message: string;
+  attempts: number;
 }
 
 export async function runClient(config: ClientConfig, log: Logger, signal: AbortSignal): Promise<ClientRun> {
@@ -36,104 +60,127 @@ export async function runClient(config: ClientConfig, log: Logger, signal: Abort
   const startedAt = Date.now();
   const metrics = createClientMetrics(config.pvc);
   const publisher = new EventPublisher([metrics.record]);
-  let progressServer: Server | null = null;
-  if (config.progressListen) {
-    progressServer = createHealthServer({ registry: metrics.registry, isReady: () => true });
-    publisher.attach(progressServer);
-    const port = await listen(progressServer, config.progressListen, 'progressListen');
-    log.info({ port }, 'progress websocket listening on /progress');
-  }
+  const progressServer = await serveProgress(config, metrics.registry, publisher, log);
+  const entry = await openRsyncEntry({ ...config.server, tls, proxyUrl: config.settings.stunnel_tcp_proxy, noProxy: config.settings.noProxy }, log);
+  const copy = prepareCopy(config, log, signal, publisher, entry);
 
-  const entry = await openRsyncEntry({
-    ...config.server,
-    tls,
-    proxyUrl: config.settings.stunnel_tcp_proxy,
-    noProxy: config.settings.noProxy,
-  }, log);
+  // The first rsync starts before the source walk, so the walk overlaps rsync's start-up and the
+  // tunnel's handshake. The walk is synchronous: no rsync output is handled before the totals are in.
+  const firstRun = signal.aborted ? null : copy.startRsync();
+  const walkFailed = await measureTotals(copy, firstRun);
+  if (walkFailed) {
+    await entry.close();
+    throw walkFailed;
+  }
+  const ticker = setInterval(() => publisher.publish(copy.tracker.snapshot()), config.progressIntervalMs);
+  const attempts = await copyWithRetries(copy, firstRun);
+  const verified = attempts.succeeded ? await completeAndVerify(copy, attempts) : null;
+  clearInterval(ticker);
+  publisher.publish(copy.tracker.snapshot());
+  const result = publishResult(config.pvc, config.terminationLog, copy.tracker, publisher, startedAt, { ...attempts, verified }, log);
+  await entry.close();
+  await publisher.close();
+  progressServer?.close();
+  return { result, exitCode: attempts.succeeded ? 0 : attempts.exitCode > 0 ? attempts.exitCode : 1 };
+}
+
+/** The /progress websocket and /metrics, when the config asks for them. */
+async function serveProgress(config: ClientConfig, registry: Registry, publisher: EventPublisher, log: Logger): Promise<Server | null> {
+  if (!config.progressListen) return null;
+  const server = createHealthServer({ registry, isReady: () => true });
+  publisher.attach(server);
+  const port = await listen(server, config.progressListen, 'progressListen');
+  log.info({ port }, 'progress websocket listening on /progress');
+  return server;
+}
+
+function prepareCopy(config: ClientConfig, log: Logger, signal: AbortSignal, publisher: EventPublisher, entry: RsyncEntry): Copy {
   const env: NodeJS.ProcessEnv = { ...process.env };
   // rsync must reach the server through our entry, never through a program of the environment's.
   delete env.RSYNC_CONNECT_PROG;
   // The module only: where inside it rsync writes is the server's to decide (daemon-request.ts).
   const destinationUrl = `rsync://127.0.0.1:${entry.port}/${config.module}/`;
-
   const argv = buildClientArgv({ settings: config.settings, source: config.source, destinationUrl });
   const tracker = new ProgressTracker(config.pvc, 0, 0);
   const walkFailed = new AbortController();
-  const startRsync = (): Promise<RsyncRun> => runRsync({
-    rsyncPath: config.rsyncPath,
-    argv,
-    env,
-    signal: AbortSignal.any([signal, walkFailed.signal]),
-    onLine: (line) => {
-      const sample = parseProgress2Line(line);
-      if (sample) tracker.update(sample);
-      else log.debug({ rsync: line }, 'rsync output');
-    },
-  });
-  // The first rsync starts before the source walk, so the walk overlaps rsync's start-up and the
-  // tunnel's handshake. The walk is synchronous: no rsync output is handled before the totals are in.
-  let firstRun = signal.aborted ? null : startRsync();
+  return {
+    config, log, signal, publisher, tracker, entry, env, destinationUrl, walkFailed,
+    startRsync: () => runRsync({
+      rsyncPath: config.rsyncPath,
+      argv,
+      env,
+      signal: AbortSignal.any([signal, walkFailed.signal]),
+      onLine: (line) => {
+        const sample = parseProgress2Line(line);
+        if (sample) tracker.update(sample);
+        else log.debug({ rsync: line }, 'rsync output');
+      },
+    }),
+  };
+}
+
+/** Walks the source for the totals and publishes the first progress event; on a failed walk stops
+ * the rsync already started and returns the error. */
+async function measureTotals(copy: Copy, firstRun: Promise<RsyncRun> | null): Promise<unknown> {
+  const { config, log, tracker, publisher } = copy;
   let source: SourceSize;
   try {
     source = measureSource(config.source);
   } catch (error) {
-    walkFailed.abort();
+    copy.walkFailed.abort();
     await firstRun;
-    await entry.close();
-    throw error;
+    return error;
   }
   tracker.setTotals(source.bytes, source.entries);
   publisher.publish(tracker.snapshot());
-  const ticker = setInterval(() => publisher.publish(tracker.snapshot()), config.progressIntervalMs);
   log.info({ pvc: config.pvc, source: config.source, server: `${config.server.host}:${config.server.port}`, bytes: source.bytes, entries: source.entries }, 'copy starting');
+  return undefined;
+}
 
-  let attempt = 0;
-  let exitCode = 0;
-  let message = '';
-  let succeeded = false;
+/** rsync until it succeeds, fails for good, runs out of retries or the agent is stopped. */
+async function copyWithRetries(copy: Copy, firstRun: Promise<RsyncRun> | null): Promise<Attempts> {
+  const { config, log, signal, publisher, tracker, entry } = copy;
+  const state: Attempts = { succeeded: false, exitCode: 0, message: '', attempts: 0 };
   while (!signal.aborted) {
-    attempt += 1;
-    tracker.startAttempt(attempt);
-    const run = await (firstRun ?? startRsync());
+    state.attempts += 1;
+    tracker.startAttempt(state.attempts);
+    const run = await (firstRun ?? copy.startRsync());
     firstRun = null;
-    exitCode = run.exitCode;
+    state.exitCode = run.exitCode;
     const outcome = judgeAttempt(run.exitCode, run.messages, entry.takeStatus(), { lines: run.errors, truncated: run.errorsTruncated });
     if (outcome.verdict === 'ok' || outcome.verdict === 'ok-with-warning') {
-      succeeded = true;
-      message = outcome.verdict === 'ok' ? 'copy complete' : `copy complete with a warning: ${outcome.reason}`;
+      state.succeeded = true;
+      state.message = outcome.verdict === 'ok' ? 'copy complete' : `copy complete with a warning: ${outcome.reason}`;
       if (outcome.verdict === 'ok-with-warning') log.warn({ reason: outcome.reason }, 'copy complete with a warning');
-      break;
+      return state;
     }
-    const retries = attempt - 1;
-    const retryInMs = outcome.verdict === 'retry' && retries < config.settings.rsync_backoff_limit && !signal.aborted
-      ? backoffDelayMs(attempt, config.retryBaseMs, config.retryMaxMs)
-      : null;
-    message = outcome.reason;
-    publisher.publish({ type: 'attempt', pvc: config.pvc, attempt, exitCode, reason: outcome.reason, retryInMs });
-    log.warn({ attempt, exitCode, reason: outcome.reason, retryInMs }, retryInMs === null ? 'attempt failed, giving up' : 'attempt failed, retrying');
+    const retryInMs = retryDelay(config, outcome.verdict === 'retry', state.attempts, signal);
+    state.message = outcome.reason;
+    publisher.publish({ type: 'attempt', pvc: config.pvc, attempt: state.attempts, exitCode: state.exitCode, reason: outcome.reason, retryInMs });
+    log.warn({ attempt: state.attempts, exitCode: state.exitCode, reason: outcome.reason, retryInMs }, retryInMs === null ? 'attempt failed, giving up' : 'attempt failed, retrying');
     if (retryInMs === null) break;
     await sleep(retryInMs, undefined, { signal }).catch(() => undefined);
   }
-  if (signal.aborted && !succeeded) message = 'interrupted';
+  if (signal.aborted) state.message = 'interrupted';
+  return state;
+}
 
-  let verified: boolean | null = null;
-  if (succeeded) {
-    tracker.complete();
-    if (config.verify) {
-      const verification = await verifyCopy({ config, env, destinationUrl, signal });
-      verified = verification.identical;
-      if (!verification.identical) {
-        succeeded = false;
-        message = verification.message;
-      }
-      log.info({ verified, detail: verification.message }, 'verify pass done');
-    }
+/** The wait before the next attempt, or null when there is none. */
+function retryDelay(config: ClientConfig, retryable: boolean, attempt: number, signal: AbortSignal): number | null {
+  const retries = attempt - 1;
+  if (!retryable || retries >= config.settings.rsync_backoff_limit || signal.aborted) return null;
+  return backoffDelayMs(attempt, config.retryBaseMs, config.retryMaxMs);
+}
+
+/** Marks the copy complete and, if asked, compares the trees; a difference fails the copy. */
+async function completeAndVerify(copy: Copy, attempts: Attempts): Promise<boolean | null> {
+  copy.tracker.complete();
+  if (!copy.config.verify) return null;
+  const verification = await verifyCopy({ config: copy.config, env: copy.env, destinationUrl: copy.destinationUrl, signal: copy.signal });
+  if (!verification.identical) {
+    attempts.succeeded = false;
+    attempts.message = verification.message;
   }
-  clearInterval(ticker);
-  publisher.publish(tracker.snapshot());
-  const result = publishResult(config.pvc, config.terminationLog, tracker, publisher, startedAt, { succeeded, exitCode, verified, attempts: attempt, message }, log);
-  await entry.close();
-  await publisher.close();
-  progressServer?.close();
-  return { result, exitCode: succeeded ? 0 : exitCode > 0 ? exitCode : 1 };
+  copy.log.info({ verified: verification.identical, detail: verification.message }, 'verify pass done');
+  return verification.identical;
 }
