@@ -1,7 +1,8 @@
 // The typed library API of the dvm controller, for a migration controller to import. The CLI
 // (controller/cli/cluster.ts) is a thin shell over these.
 //
-//   const result = await runMigration(spec, settings, clusters, (event) => ...);
+//   const run = startMigration({ spec, settings, clusters });   // run.progress, run.onEvent, run.result, run.cancel()
+//   const result = await runMigration(spec, settings, clusters, (event) => ...);   // the same, awaited
 //   const objects = render({ spec, settings });
 //   await cleanup(clusters, runId);
 //   const existing = await status(clusters, runId);
@@ -14,7 +15,7 @@ import { renderRun, type RenderInput, type RenderedRun } from './manifests/rende
 import { cleanupRun, type CleanupCounts } from './migration/cleanup.js';
 import type { Clusters } from './migration/context.js';
 import type { EventSink, MigrationResult } from './migration/events.js';
-import { runMigration as runPhases } from './migration/run.js';
+import { startMigration as startRun, type MigrationHandle } from './migration/handle.js';
 import { labelSafeRunId, newRunId } from './config/run-id.js';
 import { runStatus, type RunStatus } from './migration/status.js';
 
@@ -27,6 +28,9 @@ export type { Clusters } from './migration/context.js';
 export type { ControllerEvent, EventSink, MigrationResult, PvcSummary, PhaseEvent, PodEvent } from './migration/events.js';
 export type { RenderedRun, KubeObject } from './manifests/render.js';
 export type { RunStatus } from './migration/status.js';
+export type { MigrationHandle } from './migration/handle.js';
+export { ProgressAggregate } from './progress/aggregate.js';
+export type { ProgressChange, ProgressSnapshot, ProgressTotals, PvcState } from './progress/aggregate.js';
 export { labelSafeRunId, newRunId };
 
 export interface ClusterRefs {
@@ -47,20 +51,44 @@ export interface MigrationOptions {
   runId?: string;
   signal?: AbortSignal;
   log?: Logger;
+  /** See MigrationInput in migration/handle.ts (default true). */
+  removeStaleRuns?: boolean;
 }
 
-/** Runs a migration. Spec and settings may be raw (CR bodies or their `spec`) or already parsed.
- * Throws ConfigError (nothing created) for bad input or unreachable clusters; otherwise resolves with
- * the result, after everything the run created has been deleted from both clusters. */
+export interface StartMigrationInput extends MigrationOptions {
+  /** Raw (a CR body or its `spec`) or already parsed. */
+  spec: MigrationSpec | MigrationSpecInput | unknown;
+  settings?: ControllerSettings | ControllerSettingsInput | unknown;
+  clusters: Clusters | ClusterRefs;
+}
+
+/** Starts a migration and returns its handle: run id, progress aggregate, events, result, cancel.
+ * Throws ConfigError at once for a spec or settings that do not parse; the result rejects with a
+ * ConfigError (nothing created) when preflight refuses a PVC or a cluster. */
+export function startMigration(input: StartMigrationInput): MigrationHandle {
+  const parsedSpec = parseSpec(input.spec);
+  const settings = parseSettings(input.settings ?? {});
+  const runId = input.runId ?? parsedSpec.suggestedRunId;
+  return startRun({
+    spec: parsedSpec.spec,
+    settings,
+    clusters: isConnected(input.clusters) ? input.clusters : connectClusters(input.clusters),
+    ...(runId !== undefined ? { runId: labelSafeRunId(runId) } : {}),
+    ...(input.signal ? { signal: input.signal } : {}),
+    ...(input.log ? { log: input.log } : {}),
+    ...(input.removeStaleRuns !== undefined ? { removeStaleRuns: input.removeStaleRuns } : {}),
+  });
+}
+
+/** Runs a migration (startMigration, awaited). Spec and settings may be raw (CR bodies or their
+ * `spec`) or already parsed. Throws ConfigError (nothing created) for bad input or unreachable
+ * clusters; otherwise resolves with the result, after everything the run created has been deleted
+ * from both clusters. */
 export async function runMigration(spec: MigrationSpec | MigrationSpecInput | unknown, settings: ControllerSettings | ControllerSettingsInput | unknown,
   clusters: Clusters | ClusterRefs, onEvent?: EventSink, options: MigrationOptions = {}): Promise<MigrationResult> {
-  const parsedSpec = parseSpec(spec);
-  const parsedSettings = parseSettings(settings ?? {});
-  const connected = isConnected(clusters) ? clusters : connectClusters(clusters);
-  return runPhases(parsedSpec.spec, parsedSettings, connected, onEvent, {
-    ...options,
-    ...(options.runId ?? parsedSpec.suggestedRunId ? { runId: labelSafeRunId(options.runId ?? parsedSpec.suggestedRunId!) } : {}),
-  });
+  const run = startMigration({ ...options, spec, settings, clusters });
+  if (onEvent) run.onEvent(onEvent);
+  return run.result;
 }
 
 export interface RenderOptions extends Omit<RenderInput, 'spec' | 'settings' | 'runId'> {

@@ -21,11 +21,9 @@ import { writeFileSync } from 'node:fs';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Command } from 'commander';
 import { stringify as toYaml } from 'yaml';
-import { isAgentEvent } from '../../contract/events.js';
 import { ConfigError } from '../config/errors.js';
 import { loadSettings, loadSpecFile } from '../config/load.js';
 import { labelSafeRunId, newRunId } from '../config/run-id.js';
-import { pvcKey, pvcPairs } from '../config/spec.js';
 import type { ClusterRefs } from '../index.js';
 import { renderRun } from '../manifests/render.js';
 import { assertListenAllowed } from '../progress/access.js';
@@ -110,26 +108,35 @@ export async function runClusterMigration(options: ClusterMigrationOptions): Pro
     const requestedRunId = options.runId ?? loaded.suggestedRunId;
     const runId = requestedRunId !== undefined ? labelSafeRunId(requestedRunId) : undefined;
     checkProgressListen(options.listen, options.token);
-    const { connectClusters, runMigration } = await controller();
+    const { connectClusters, startMigration } = await controller();
     const { startProgressOutputs } = await import('../progress/outputs.js');
     const clusters = connectClusters(clusterRefs(options));
-    const progress = await startProgressOutputs(pvcPairs(loaded.spec).map((pair) => pvcKey(pair.source)), {
-      json: options.json === true, stdout, stderr, ...(options.listen ? { listen: options.listen } : {}), ...(options.token ? { token: options.token } : {}),
-    });
-    outputs = progress;
-    const { aggregate } = progress;
-    const onEvent = (event: ControllerEvent) => {
-      if (isAgentEvent(event)) aggregate.apply(event);
-      // Preflight is silent: bad input must read as exactly one line.
-      else if (event.type === 'phase' && event.phase !== 'preflight') stderr.write(`dvm: ${event.message}\n`);
-      else if (event.type === 'pod' && event.state === 'lost') stderr.write(`dvm: ${event.pvc}: ${event.message}\n`);
-    };
     const { default: pino } = await import('pino');
     // Logs go to stderr (stdout carries --json); quiet unless DVM_LOG_LEVEL asks for more.
     const log = pino({ level: process.env.DVM_LOG_LEVEL ?? 'warn', base: { role: 'controller' } }, pino.destination({ fd: 2, sync: true }));
-    const result = await runMigration(loaded.spec, settings, clusters, onEvent, { signal: abort.signal, log, ...(runId ? { runId } : {}) });
-    aggregate.finish(result.message);
-    await progress.stop();
+    const run = startMigration({ spec: loaded.spec, settings, clusters, signal: abort.signal, log, ...(runId ? { runId } : {}) });
+    // The run's lines wait until the progress outputs are up: when the listener cannot start, the run
+    // is cancelled and the one line the user sees is the listener's error.
+    const held: string[] = [];
+    let say = (line: string) => void held.push(line);
+    run.onEvent((event: ControllerEvent) => {
+      // Preflight is silent: bad input must read as exactly one line.
+      if (event.type === 'phase' && event.phase !== 'preflight') say(`dvm: ${event.message}\n`);
+      else if (event.type === 'pod' && event.state === 'lost') say(`dvm: ${event.pvc}: ${event.message}\n`);
+    });
+    try {
+      outputs = await startProgressOutputs(run.progress, {
+        json: options.json === true, stdout, stderr, ...(options.listen ? { listen: options.listen } : {}), ...(options.token ? { token: options.token } : {}),
+      });
+    } catch (error) {
+      run.cancel();
+      await run.result.catch(() => undefined);
+      throw error;
+    }
+    say = (line) => void stderr.write(line);
+    held.splice(0).forEach(say);
+    const result = await run.result;
+    await outputs.stop();
     printResult(result, options.json === true, stdout);
     if (result.status === 'Aborted') return EXIT_INTERRUPTED;
     return result.status === 'Succeeded' ? EXIT_OK : EXIT_FAILED;

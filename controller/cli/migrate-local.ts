@@ -2,6 +2,7 @@
 import { parseLocalOptions, type LocalFlags } from '../local/options.js';
 import { runLocalMigration } from '../local/run-local.js';
 import { resolveCliSecrets } from './secrets.js';
+import { ProgressAggregate } from '../progress/aggregate.js';
 import { startProgressOutputs } from '../progress/outputs.js';
 import { checkProgressListen } from './cluster.js';
 
@@ -20,7 +21,8 @@ export async function migrateLocal(source: string | undefined, destination: stri
   const { proxy: _flag, ...others } = rest;
   const options = parseLocalOptions(source, destination, { ...others, ...(proxy ? { proxy: proxy.value, proxySource: proxy.from } : {}) });
   checkProgressListen(options.listen, token);
-  const { aggregate, stop } = await startProgressOutputs([options.pvc], {
+  const aggregate = new ProgressAggregate([options.pvc]);
+  const { stop } = await startProgressOutputs(aggregate, {
     json: flags.json === true, ...(options.listen ? { listen: options.listen } : {}), ...(token ? { token } : {}),
   });
   const abort = new AbortController();

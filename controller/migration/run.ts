@@ -27,6 +27,8 @@ export interface RunOptions {
   runId?: string;
   signal?: AbortSignal;
   log?: Logger;
+  /** Delete other runs' objects in the run's namespaces first (default true; see handle.ts). */
+  removeStaleRuns?: boolean;
 }
 
 export async function runMigration(spec: MigrationSpec, settings: ControllerSettings, clusters: Clusters, onEvent: EventSink = () => {}, options: RunOptions = {}): Promise<MigrationResult> {
@@ -66,8 +68,10 @@ export async function runMigration(spec: MigrationSpec, settings: ControllerSett
   let failure: unknown;
   try {
     throwIfAborted(abort.signal);
-    phase({ type: 'phase', phase: 'stale-cleanup', message: `run ${runId}: removing objects of earlier runs` });
-    await cleanupStaleRuns(clusters, runId, { writes: context.writes, namespaces: runNamespaces(context) });
+    if (options.removeStaleRuns !== false) {
+      phase({ type: 'phase', phase: 'stale-cleanup', message: `run ${runId}: removing objects of earlier runs` });
+      await cleanupStaleRuns(clusters, runId, { writes: context.writes, namespaces: runNamespaces(context) });
+    }
     throwIfAborted(abort.signal);
     phase({ type: 'phase', phase: 'destination', message: 'ensuring destination namespaces and PVCs' });
     const destination = await prepareDestination(context, checked);

@@ -1,7 +1,8 @@
 // Everything a migration command shows of its progress, set up in one place for `migrate --local`
-// and `migrate -f`: the aggregate, the terminal view (JSON on stdout, bars or lines on stderr) and,
-// with --listen, the page/websocket/metrics listener.
-import { ProgressAggregate } from './aggregate.js';
+// and `migrate -f`: the terminal view of a run's aggregate (JSON on stdout, bars or lines on stderr)
+// and, with --listen, the page/websocket/metrics listener. The aggregate is the run's own (a
+// MigrationHandle's `progress`, or local mode's), not made here.
+import type { ProgressAggregate } from './aggregate.js';
 import { startProgressServer, type ProgressServer } from './server.js';
 import { startProgressView } from './view.js';
 
@@ -14,15 +15,13 @@ export interface ProgressOutputOptions {
 }
 
 export interface ProgressOutputs {
-  aggregate: ProgressAggregate;
   /** Stops the view and closes the listener (idempotent). */
   stop(): Promise<void>;
 }
 
-export async function startProgressOutputs(pvcs: string[], options: ProgressOutputOptions): Promise<ProgressOutputs> {
+export async function startProgressOutputs(aggregate: ProgressAggregate, options: ProgressOutputOptions): Promise<ProgressOutputs> {
   const stdout = options.stdout ?? process.stdout;
   const stderr = options.stderr ?? process.stderr;
-  const aggregate = new ProgressAggregate(pvcs);
   // Machines read stdout; people read the bars or lines on stderr.
   const view = startProgressView(aggregate, options.json ? { mode: 'json', stream: stdout } : { mode: 'auto', stream: stderr });
   let server: ProgressServer | null = null;
@@ -42,5 +41,5 @@ export async function startProgressOutputs(pvcs: string[], options: ProgressOutp
     }
     stderr.write(`progress: ${server.url}\n`);
   }
-  return { aggregate, stop };
+  return { stop };
 }
