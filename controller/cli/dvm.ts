@@ -8,6 +8,7 @@ import { ConfigError } from '../config/errors.js';
 import { writeSampleTree } from '../local/sample-tree.js';
 import { EXIT_BAD_INPUT, EXIT_FAILED, registerClusterCommands, runClusterMigration, type ClusterMigrationOptions } from './cluster.js';
 import { migrateLocal, type LocalCommandFlags } from './migrate-local.js';
+import { registerControllerCommand } from './operator.js';
 import { resolveCliSecrets } from './secrets.js';
 
 type MigrateFlags = LocalCommandFlags & Omit<ClusterMigrationOptions, 'noProxyFor'> & { local?: boolean; bypassProxy?: string };
@@ -76,6 +77,7 @@ program.command('migrate')
   });
 
 registerClusterCommands(program);
+registerControllerCommand(program);
 
 program.command('demo')
   .description('generate a sample tree and migrate it locally (a real rsync-over-mTLS copy)')

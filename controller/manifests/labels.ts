@@ -17,6 +17,11 @@ export const PURPOSE_RSYNC = 'rsync';
 export const ANNOTATION_CREATED_BY_RUN = 'migration.openshift.io/dvm-created-by-run';
 export const ANNOTATION_SOURCE_PVC = 'migration.openshift.io/dvm-source-pvc';
 
+/** What `dvm controller` puts on the resources it reconciles and creates. */
+export const FINALIZER_DVM = 'migration.openshift.io/dvm-controller';
+/** On each DirectVolumeMigrationProgress: the name of the DirectVolumeMigration it reports for. */
+export const LABEL_DVM_NAME = 'migration.openshift.io/directvolumemigration-name';
+
 export type Labels = Record<string, string>;
 
 /** The two labels every dvm object carries, whatever the run: what NetworkPolicies select. */
@@ -55,4 +60,13 @@ export function runSelector(runId: string): string {
 /** Objects of earlier runs: ours by owner and app, but another run id. */
 export function staleSelector(runId: string): string {
   return `${selector(ownerLabels())},${LABEL_RUN},${LABEL_RUN}!=${runId}`;
+}
+
+/** A DirectVolumeMigrationProgress of one PVC of a DirectVolumeMigration (run id = the DVM's uid). */
+export function progressLabels(runId: string, dvmName: string, pvcName: string): Labels {
+  return { [LABEL_RUN]: runId, [LABEL_DVM_NAME]: labelSafe(dvmName), [LABEL_CREATED_FOR_PVC]: labelSafe(pvcName) };
+}
+
+export function progressSelector(dvmName: string): string {
+  return `${LABEL_DVM_NAME}=${labelSafe(dvmName)}`;
 }

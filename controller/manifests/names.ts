@@ -95,3 +95,11 @@ export function serviceDnsNames(runId: string, namespace: string): string[] {
   const service = serviceName(runId);
   return [`${service}.${namespace}.svc`, `${service}.${namespace}.svc.cluster.local`];
 }
+
+/** The DirectVolumeMigrationProgress of one PVC of a DirectVolumeMigration, in the DVM's namespace:
+ * `<dvm>-<pvc>`, cut to a DNS subdomain, always with a hash of both (PVCs of two namespaces may share
+ * a name). */
+export function progressName(dvmName: string, pvc: { namespace: string; name: string }): string {
+  const identity = `${dvmName}/${pvc.namespace}/${pvc.name}`;
+  return withHash(boundedName([dvmName, pvc.name], 240), 253, identity);
+}

@@ -53,6 +53,21 @@ export class ProgressAggregate extends EventEmitter<ProgressAggregateEvents> {
     this.emit('change', { event, pvc: next, totals });
   }
 
+  /** Adds PVCs as Pending, or starts known ones over: for an aggregate that outlives one run (dvm
+   * controller's, over every DirectVolumeMigration it drives) when a run starts. The total percent
+   * may then go down: it is over a different set of copies. */
+  track(pvcs: readonly string[]): void {
+    const now = this.now();
+    for (const pvc of pvcs) this.pvcs.set(pvc, pendingPvc(pvc, now));
+    this.lastPercent = 0;
+  }
+
+  /** Removes PVCs whose migration is gone (its resource was deleted). */
+  forget(pvcs: readonly string[]): void {
+    for (const pvc of pvcs) this.pvcs.delete(pvc);
+    this.lastPercent = 0;
+  }
+
   totals(): ProgressTotals {
     const totals = computeTotals([...this.pvcs.values()], {
       startedAt: this.startedAt,
