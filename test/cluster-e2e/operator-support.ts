@@ -3,7 +3,7 @@
 // Lease), DirectVolumeMigrations applied the way a user applies them, and a recorder of every
 // version of their DirectVolumeMigrationProgress resources as a watch delivers them.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import * as k8s from '@kubernetes/client-node';
@@ -171,8 +171,68 @@ export function shortestWriteInterval(statuses: ProgressVersion[]): number {
   return shortest;
 }
 
+/** The shipped ServiceAccount, ClusterRole, Role and bindings, moved into `namespace` (the bindings
+ * renamed after it, so test files never share one); the rules exactly as shipped. Returns a
+ * kubeconfig with a token of that ServiceAccount, minted by the API server. */
+export async function shippedRbacKubeconfig(t: Test, cluster: TestCluster, namespace: string, dir: string): Promise<string> {
+  const objects = ['service-account.yaml', 'cluster-role.yaml', 'cluster-role-binding.yaml', 'role.yaml', 'role-binding.yaml']
+    .flatMap((file) => shippedManifests(`rbac/${file}`))
+    .map((object) => {
+      const moved = structuredClone(object);
+      if (moved.metadata.namespace) moved.metadata.namespace = namespace;
+      if (moved.kind === 'ClusterRoleBinding') moved.metadata.name = `dvm-controller-${namespace}`;
+      for (const subject of moved.subjects ?? []) subject.namespace = namespace;
+      return moved;
+    });
+  await cluster.apply(objects);
+  t.teardown(() => cluster.kubectl(['delete', 'clusterrolebinding', `dvm-controller-${namespace}`, '--ignore-not-found']));
+  const serviceAccount = objects.find((object) => object.kind === 'ServiceAccount')!.metadata.name as string;
+  const token = (await cluster.kubectl(['create', 'token', serviceAccount, '-n', namespace, '--duration=1h'])).trim();
+  const admin = parseAllDocuments(readFileSync(cluster.kubeconfig, 'utf8'))[0]!.toJSON() as KubeObject;
+  const caData = admin.clusters[0].cluster['certificate-authority-data'] as string;
+  const path = `${dir}/sa.kubeconfig`;
+  writeFileSync(path, JSON.stringify({
+    apiVersion: 'v1', kind: 'Config', 'current-context': 'sa',
+    clusters: [{ name: 'test', cluster: { server: cluster.apiServer, 'certificate-authority-data': caData } }],
+    users: [{ name: 'sa', user: { token } }],
+    contexts: [{ name: 'sa', context: { cluster: 'test', user: 'sa', namespace } }],
+  }), { mode: 0o600 });
+  return path;
+}
+
 /** Pods, Secrets, Services of the controller's runs left anywhere (cluster-wide, by owner label). */
 export async function transferObjectsOf(cluster: TestCluster, runId: string): Promise<string[]> {
   const text = await cluster.kubectl(['get', 'pods,secrets,services', '-A', '-l', `directvolumemigration=${runId}`, '-o', 'name']);
   return text.split('\n').filter(Boolean);
+}
+
+export interface PodRecord {
+  /** Client pods ever created, per PVC name (the created-for-pvc label), with when they appeared. */
+  created: Map<string, Array<{ name: string; at: number }>>;
+  /** The most client pods of one PVC that existed at once (terminating ones count: rsync may still run in them). */
+  maxAtOnce: Map<string, number>;
+}
+
+/** Every client pod of dvm in a namespace, as a watch sees them come and go. */
+export async function recordClientPods(t: Test, cluster: TestCluster, namespace: string): Promise<PodRecord> {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(cluster.kubeconfig);
+  const record: PodRecord = { created: new Map(), maxAtOnce: new Map() };
+  const existing = new Map<string, Set<string>>();
+  const controller = await new k8s.Watch(kc).watch(`/api/v1/namespaces/${namespace}/pods`, { labelSelector: 'migration.openshift.io/created-for-pvc' },
+    (type, pod: KubeObject) => {
+      const pvc = pod.metadata.labels['migration.openshift.io/created-for-pvc'] as string;
+      const names = existing.get(pvc) ?? new Set<string>();
+      existing.set(pvc, names);
+      if (type === 'DELETED') {
+        names.delete(pod.metadata.name);
+        return;
+      }
+      if (type !== 'ADDED' || names.has(pod.metadata.name)) return;
+      names.add(pod.metadata.name);
+      record.created.set(pvc, [...(record.created.get(pvc) ?? []), { name: pod.metadata.name, at: Date.now() }]);
+      record.maxAtOnce.set(pvc, Math.max(record.maxAtOnce.get(pvc) ?? 0, names.size));
+    }, () => undefined);
+  t.teardown(() => controller.abort());
+  return record;
 }
