@@ -108,3 +108,16 @@ t.test('an unknown PVC is added; finish is idempotent and freezes the state', as
   t.equal(snap.pvcs[0]!.bytes, 5, 'events after finish are ignored');
   t.equal(snap.totals.elapsedMs, 50, 'elapsed frozen at finish');
 });
+
+t.test('track() starts a PVC over for a new run; forget() removes it (an aggregate over many runs)', async (t) => {
+  const agg = new ProgressAggregate([]);
+  agg.track(['ns/a']);
+  agg.apply({ type: 'result', pvc: 'ns/a', status: 'Succeeded', exitCode: 0, bytes: 10, files: 1, durationMs: 1, verified: null, attempts: 1, message: '' });
+  t.equal(agg.snapshot().pvcs[0]!.state, 'Succeeded');
+  agg.track(['ns/a', 'ns/b']);
+  t.same(agg.snapshot().pvcs.map((p) => [p.pvc, p.state, p.bytes]), [['ns/a', 'Pending', 0], ['ns/b', 'Pending', 0]], 'a new run of ns/a starts from Pending');
+  agg.apply(progress('ns/a', { bytes: 5, percent: 50 }));
+  t.equal(agg.snapshot().pvcs[0]!.state, 'Running', 'and takes events again');
+  agg.forget(['ns/a']);
+  t.same(agg.snapshot().pvcs.map((p) => p.pvc), ['ns/b']);
+});

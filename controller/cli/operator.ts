@@ -43,14 +43,15 @@ function seconds(value: string, flag: string): number {
   return parsed * 1000;
 }
 
-/** The Lease lives in the controller's own namespace: the pod's, else the one named. */
-function leaseNamespace(flag: string | undefined): string {
+/** The Lease lives in the controller's own namespace: the one named, the pod's, else (undefined)
+ * the kubeconfig context's. */
+function leaseNamespace(flag: string | undefined): string | undefined {
   if (flag) return flag;
   if (process.env.POD_NAMESPACE) return process.env.POD_NAMESPACE;
   try {
     return readFileSync(SERVICE_ACCOUNT_NAMESPACE, 'utf8').trim();
   } catch {
-    throw new ConfigError('--lease-namespace: say where the Lease goes (in a pod: $POD_NAMESPACE or the ServiceAccount namespace)');
+    return undefined;
   }
 }
 
@@ -61,7 +62,7 @@ export function registerControllerCommand(program: Command): void {
     .option('--context <name>', 'kubeconfig context (default: current)')
     .option('--settings <file>', 'a MigrationController CR (or its spec): the settings of every migration')
     .option('--namespace <ns>', 'watch DirectVolumeMigrations in this namespace only (default: all)')
-    .option('--lease-namespace <ns>', 'namespace of the leader-election Lease (default $POD_NAMESPACE)')
+    .option('--lease-namespace <ns>', 'namespace of the leader-election Lease (default $POD_NAMESPACE, the pod\'s, else the kubeconfig context\'s)')
     .option('--lease-name <name>', 'name of the Lease', 'dvm-controller')
     .option('--identity <id>', 'this process in the Lease (default: host name, pid and a random suffix)')
     .option('--lease-duration <seconds>', 'how long a silent leader keeps the Lease', '15')

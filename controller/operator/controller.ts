@@ -21,7 +21,8 @@ export interface ControllerOptions {
   settings: ControllerSettings;
   /** Only DirectVolumeMigrations in this namespace (default: all). */
   watchNamespace?: string;
-  lease: { namespace: string; name: string; identity: string; durationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
+  /** namespace: default the kubeconfig context's namespace, else "default". */
+  lease: { namespace?: string | undefined; name: string; identity: string; durationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
   /** host:port of the progress page, websocket API and /metrics; token required off loopback. */
   listen?: string;
   token?: string;
@@ -66,9 +67,10 @@ export async function startController(options: ControllerOptions): Promise<Runni
     queue = new WorkQueue((key) => reconcile(ctx, key), { log });
     stopWatch = watchDirectVolumeMigrations(local, options.watchNamespace, (key) => queue?.add(key), log);
   };
+  const leaseNamespace = options.lease.namespace ?? local.kc.getContextObject(local.kc.getCurrentContext())?.namespace ?? 'default';
   const election: LeaderElection = startLeaderElection({
     coordination: local.kc.makeApiClient(CoordinationV1Api),
-    namespace: options.lease.namespace,
+    namespace: leaseNamespace,
     name: options.lease.name,
     identity: options.lease.identity,
     leaseDurationMs: options.lease.durationMs,
