@@ -1,6 +1,6 @@
 # Everyday commands. `make demo` and `make test` are the two set-up commands the README promises:
 # each installs what it needs on a fresh Debian machine (as root) before it runs.
-.PHONY: demo test test-slow test-cluster cluster image lint bench build deps-demo deps-test deps-build clean
+.PHONY: demo test test-slow test-cluster cluster image lint format bench build deps-demo deps-test deps-build clean
 
 DEMO_PACKAGES := rsync
 TEST_PACKAGES := rsync tinyproxy stunnel4 iproute2 util-linux procps chromium python3 openssl
@@ -8,6 +8,8 @@ TEST_PACKAGES := rsync tinyproxy stunnel4 iproute2 util-linux procps chromium py
 BUILD_PACKAGES := g++ make python3
 RELAY_ADDON := native/relay/build/Release/dvm_relay.node
 NODE_DEPS := node_modules/.package-lock.json
+# What the formatter (prettier, .prettierrc.json) keeps in shape.
+FORMATTED := '**/*.{ts,mjs,js}'
 
 demo: deps-demo build
 	node dist/controller/cli/dvm.js demo
@@ -27,8 +29,13 @@ test: deps-test build lint cluster image
 test-cluster:
 	npx tap --jobs=1 --include 'test/cluster-e2e/**/*.test.ts' --include test/cluster-smoke.test.ts --exclude 'test/support/**'
 
+# The linter, then the formatter's check (`make format` rewrites): both are part of make test.
 lint: $(NODE_DEPS)
 	npx eslint .
+	npx prettier --check --log-level warn $(FORMATTED)
+
+format: $(NODE_DEPS)
+	npx prettier --write --log-level warn $(FORMATTED)
 
 cluster:
 	test/cluster/up.sh >/dev/null

@@ -104,18 +104,27 @@ function prepareCopy(config: ClientConfig, log: Logger, signal: AbortSignal, pub
   const tracker = new ProgressTracker(config.pvc, 0, 0);
   const walkFailed = new AbortController();
   return {
-    config, log, signal, publisher, tracker, entry, env, destinationUrl, walkFailed,
-    startRsync: () => runRsync({
-      rsyncPath: config.rsyncPath,
-      argv,
-      env,
-      signal: AbortSignal.any([signal, walkFailed.signal]),
-      onLine: (line) => {
-        const sample = parseProgress2Line(line);
-        if (sample) tracker.update(sample);
-        else log.debug({ rsync: line }, 'rsync output');
-      },
-    }),
+    config,
+    log,
+    signal,
+    publisher,
+    tracker,
+    entry,
+    env,
+    destinationUrl,
+    walkFailed,
+    startRsync: () =>
+      runRsync({
+        rsyncPath: config.rsyncPath,
+        argv,
+        env,
+        signal: AbortSignal.any([signal, walkFailed.signal]),
+        onLine: (line) => {
+          const sample = parseProgress2Line(line);
+          if (sample) tracker.update(sample);
+          else log.debug({ rsync: line }, 'rsync output');
+        },
+      }),
   };
 }
 
@@ -133,7 +142,10 @@ async function measureTotals(copy: Copy, firstRun: Promise<RsyncRun> | null): Pr
   }
   tracker.setTotals(source.bytes, source.entries);
   publisher.publish(tracker.snapshot());
-  log.info({ pvc: config.pvc, source: config.source, server: `${config.server.host}:${config.server.port}`, bytes: source.bytes, entries: source.entries }, 'copy starting');
+  log.info(
+    { pvc: config.pvc, source: config.source, server: `${config.server.host}:${config.server.port}`, bytes: source.bytes, entries: source.entries },
+    'copy starting',
+  );
   return undefined;
 }
 
@@ -157,7 +169,10 @@ async function copyWithRetries(copy: Copy, firstRun: Promise<RsyncRun> | null): 
     const retryInMs = retryDelay(config, outcome.verdict === 'retry', state.attempts, signal);
     state.message = outcome.reason;
     publisher.publish({ type: 'attempt', pvc: config.pvc, attempt: state.attempts, exitCode: state.exitCode, reason: outcome.reason, retryInMs });
-    log.warn({ attempt: state.attempts, exitCode: state.exitCode, reason: outcome.reason, retryInMs }, retryInMs === null ? 'attempt failed, giving up' : 'attempt failed, retrying');
+    log.warn(
+      { attempt: state.attempts, exitCode: state.exitCode, reason: outcome.reason, retryInMs },
+      retryInMs === null ? 'attempt failed, giving up' : 'attempt failed, retrying',
+    );
     if (retryInMs === null) break;
     await sleep(retryInMs, undefined, { signal }).catch(() => undefined);
   }

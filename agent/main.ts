@@ -65,18 +65,25 @@ function fail(error: unknown): never {
 
 function reportSetupFailure(config: ClientConfig, message: string): void {
   const result: ResultEvent = {
-    type: 'result', pvc: config.pvc, status: 'Failed', exitCode: 1, bytes: 0, files: 0,
-    durationMs: 0, verified: null, attempts: 0, message,
+    type: 'result',
+    pvc: config.pvc,
+    status: 'Failed',
+    exitCode: 1,
+    bytes: 0,
+    files: 0,
+    durationMs: 0,
+    verified: null,
+    attempts: 0,
+    message,
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
   writeTerminationLog(config.terminationLog, result);
 }
 
-const program = new Command('dvm-agent')
-  .description('dvm transfer agent: rsync inside a mutually-authenticated TLS tunnel')
-  .showHelpAfterError();
+const program = new Command('dvm-agent').description('dvm transfer agent: rsync inside a mutually-authenticated TLS tunnel').showHelpAfterError();
 
-program.command('server')
+program
+  .command('server')
   .description('destination side: accept tunnel connections and run an rsync daemon for each')
   .option('-c, --config <file>', `agent config (JSON or YAML); default $${CONFIG_ENV}`)
   .option('--parent-pipe <fd>', 'exit when this inherited pipe reaches end of file: its parent is gone (local mode)')
@@ -107,7 +114,8 @@ program.command('server')
     }
   });
 
-program.command('client')
+program
+  .command('client')
   .description('source side: copy one volume through the tunnel and report progress')
   .option('-c, --config <file>', `agent config (JSON or YAML); default $${CONFIG_ENV}`)
   .option('--parent-pipe <fd>', 'exit when this inherited pipe reaches end of file: its parent is gone (local mode)')
@@ -140,7 +148,8 @@ program.command('client')
   });
 
 // Block volumes (agent/block/, docs/block.md): the same tunnel, a block-hash protocol instead of rsync.
-program.command('block-server')
+program
+  .command('block-server')
   .description('destination side of a block volume: write the devices of its config, only the blocks that differ')
   .option('-c, --config <file>', `block server config (JSON or YAML); default $${CONFIG_ENV}`)
   .action(async (options: { config?: string }) => {
@@ -152,7 +161,8 @@ program.command('block-server')
     }
   });
 
-program.command('block-client')
+program
+  .command('block-client')
   .description('source side of a block volume: send one device through the tunnel and report progress')
   .option('-c, --config <file>', `block client config (JSON or YAML); default $${CONFIG_ENV}`)
   .action(async (options: { config?: string }) => {

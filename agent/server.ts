@@ -25,7 +25,12 @@ export interface RunningServer {
 function serverMetrics(registry: Registry): SessionMetrics {
   return {
     accepted: new Counter({ name: 'dvm_server_connections_total', help: 'Authenticated tunnel connections', registers: [registry] }),
-    refused: new Counter({ name: 'dvm_server_connections_refused_total', help: 'Connections refused before rsync', labelNames: ['reason'], registers: [registry] }),
+    refused: new Counter({
+      name: 'dvm_server_connections_refused_total',
+      help: 'Connections refused before rsync',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
     spawned: new Counter({ name: 'dvm_server_rsync_spawned_total', help: 'rsync daemons spawned', registers: [registry] }),
     active: new Gauge({ name: 'dvm_server_rsync_active', help: 'rsync daemons running now', registers: [registry] }),
   };
@@ -43,8 +48,14 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   };
   const registry = new Registry();
   const metrics = serverMetrics(registry);
-  const sessions = new DaemonSessions({ ...writeDaemonConfig(workDir, config.modules), rsyncPath: config.rsyncPath, workDir,
-    modules: config.modules, metrics, log });
+  const sessions = new DaemonSessions({
+    ...writeDaemonConfig(workDir, config.modules),
+    rsyncPath: config.rsyncPath,
+    workDir,
+    modules: config.modules,
+    metrics,
+    log,
+  });
   const unavailable = relayUnavailable();
   if (unavailable !== null) log.info(unavailable);
 
@@ -84,10 +95,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       ready = false;
       sessions.stopAll();
       health.closeAllConnections();
-      await Promise.all([
-        new Promise((resolve) => tunnel.close(resolve)),
-        new Promise((resolve) => health.close(resolve)),
-      ]);
+      await Promise.all([new Promise((resolve) => tunnel.close(resolve)), new Promise((resolve) => health.close(resolve))]);
       rmSync(workDir, { recursive: true, force: true });
     },
   };
@@ -122,9 +130,11 @@ function assertWritable(modules: readonly DaemonModule[]): void {
     try {
       accessSync(module.path, constants.W_OK | constants.X_OK);
     } catch {
-      throw new Error(`destination volume ${module.path} (module ${module.name}) is not writable by uid ${process.getuid?.()} `
-        + `gid ${process.getgid?.()} groups ${process.getgroups?.().join(',')}: give the pods an fsGroup (setting rsync_fs_group; `
-        + 'OpenShift assigns one) or run them as root (migration_rsync_privileged)');
+      throw new Error(
+        `destination volume ${module.path} (module ${module.name}) is not writable by uid ${process.getuid?.()} ` +
+          `gid ${process.getgid?.()} groups ${process.getgroups?.().join(',')}: give the pods an fsGroup (setting rsync_fs_group; ` +
+          'OpenShift assigns one) or run them as root (migration_rsync_privileged)',
+      );
     }
   }
 }

@@ -46,13 +46,20 @@ export interface Verification {
 /** The verify argv: equality only, never the user's extras. */
 export function buildVerifyArgv(settings: RsyncSettings, source: string, destinationUrl: string): string[] {
   return [
-    '--archive', '--hard-links', '--numeric-ids', '--delete',
+    '--archive',
+    '--hard-links',
+    '--numeric-ids',
+    '--delete',
     ...(keepsXattrs(settings) ? ['--xattrs'] : []),
     ...(keepsAcls(settings) ? ['--acls'] : []),
     // The same plumbing as the copy: a full file list (exact hard links), no Nagle to our entry.
-    '--no-inc-recursive', '--sockopts=TCP_NODELAY',
-    '--checksum', '--dry-run', '--itemize-changes',
-    sourceArg(source), destinationUrl,
+    '--no-inc-recursive',
+    '--sockopts=TCP_NODELAY',
+    '--checksum',
+    '--dry-run',
+    '--itemize-changes',
+    sourceArg(source),
+    destinationUrl,
   ];
 }
 
@@ -72,12 +79,21 @@ export async function verifyCopy({ config, env, destinationUrl, signal }: Verify
     },
   });
   if (run.exitCode !== 0 && run.exitCode !== 24) {
-    return { identical: false, differing: 0, first: [], limits, message: `verify pass failed: rsync exit ${run.exitCode} ${run.messages.slice(-2).join(' | ')}` };
+    return {
+      identical: false,
+      differing: 0,
+      first: [],
+      limits,
+      message: `verify pass failed: rsync exit ${run.exitCode} ${run.messages.slice(-2).join(' | ')}`,
+    };
   }
   if (differing > 0) {
     const why = limits.length > 0 ? ` — the copy was limited by ${describeLimits(limits)}, so the destination is not a full copy of the source` : '';
     return {
-      identical: false, differing, first, limits,
+      identical: false,
+      differing,
+      first,
+      limits,
       message: `verify: ${differing} entr${differing === 1 ? 'y differs' : 'ies differ'} from the source${why}; first: ${first.join('; ')}`,
     };
   }

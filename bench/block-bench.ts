@@ -56,7 +56,12 @@ function changeBlocks(path: string, fraction: number): number {
 }
 
 async function main(): Promise<void> {
-  const pki = await createRunPki({ runId: 'bench', serverDnsNames: ['localhost'], serverIpAddresses: ['127.0.0.1'], clientIdentities: ['urn:dvm:pvc:bench/disk'] });
+  const pki = await createRunPki({
+    runId: 'bench',
+    serverDnsNames: ['localhost'],
+    serverIpAddresses: ['127.0.0.1'],
+    clientIdentities: ['urn:dvm:pvc:bench/disk'],
+  });
   const file = (name: string, text: string): string => {
     const path = join(DIR, name);
     writeFileSync(path, text, { mode: 0o600 });
@@ -69,18 +74,32 @@ async function main(): Promise<void> {
   const target = join(DIR, 'target.img');
   process.stderr.write(`writing a ${GIB} GiB source image in ${DIR}\n`);
   randomImage(source);
-  const serverConfig = file('server.json', JSON.stringify({
-    listen: '127.0.0.1:0', healthListen: '127.0.0.1:0',
-    tls: { ca, cert: file('server.crt', pki.server.certPem), key: file('server.key', pki.server.keyPem) },
-    targets: [{ name: 'disk', path: target, client: 'urn:dvm:pvc:bench/disk' }],
-  }));
-  const clientConfig = (port: number): string => file('client.json', JSON.stringify({
-    pvc: 'bench/disk', server: { host: '127.0.0.1', port, serverName: 'localhost' },
-    tls: { ca, cert: file('client.crt', client.certPem), key: file('client.key', client.keyPem) },
-    target: 'disk', source, blockSizeBytes: BLOCK_SIZE, terminationLog: join(DIR, 'result.json'),
-  }));
+  const serverConfig = file(
+    'server.json',
+    JSON.stringify({
+      listen: '127.0.0.1:0',
+      healthListen: '127.0.0.1:0',
+      tls: { ca, cert: file('server.crt', pki.server.certPem), key: file('server.key', pki.server.keyPem) },
+      targets: [{ name: 'disk', path: target, client: 'urn:dvm:pvc:bench/disk' }],
+    }),
+  );
+  const clientConfig = (port: number): string =>
+    file(
+      'client.json',
+      JSON.stringify({
+        pvc: 'bench/disk',
+        server: { host: '127.0.0.1', port, serverName: 'localhost' },
+        tls: { ca, cert: file('client.crt', client.certPem), key: file('client.key', client.keyPem) },
+        target: 'disk',
+        source,
+        blockSizeBytes: BLOCK_SIZE,
+        terminationLog: join(DIR, 'result.json'),
+      }),
+    );
   sparseFile(target, SIZE);
-  const server = spawn(process.execPath, ['--single-threaded-gc', AGENT_MAIN, 'block-server', '--config', serverConfig], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const server = spawn(process.execPath, ['--single-threaded-gc', AGENT_MAIN, 'block-server', '--config', serverConfig], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const port = await new Promise<number>((resolvePort, reject) => {
     createInterface({ input: server.stdout! }).on('line', (line) => {
       if (line.includes('"listening"')) resolvePort((JSON.parse(line) as { port: number }).port);
@@ -88,19 +107,20 @@ async function main(): Promise<void> {
     server.once('exit', (code) => reject(new Error(`server exited ${code}`)));
   });
   const config = clientConfig(port);
-  const copy = (): Promise<{ seconds: number; bytes: number }> => new Promise((resolveRun, reject) => {
-    const started = process.hrtime.bigint();
-    const child = spawn(process.execPath, ['--single-threaded-gc', AGENT_MAIN, 'block-client', '--config', config], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let bytes = 0;
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      if (line.includes('"type":"result"')) bytes = (JSON.parse(line) as { bytes: number }).bytes;
+  const copy = (): Promise<{ seconds: number; bytes: number }> =>
+    new Promise((resolveRun, reject) => {
+      const started = process.hrtime.bigint();
+      const child = spawn(process.execPath, ['--single-threaded-gc', AGENT_MAIN, 'block-client', '--config', config], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let bytes = 0;
+      createInterface({ input: child.stdout! }).on('line', (line) => {
+        if (line.includes('"type":"result"')) bytes = (JSON.parse(line) as { bytes: number }).bytes;
+      });
+      child.once('exit', (code) => {
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        if (code === 0) resolveRun({ seconds, bytes });
+        else reject(new Error(`client exited ${code}`));
+      });
     });
-    child.once('exit', (code) => {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      if (code === 0) resolveRun({ seconds, bytes });
-      else reject(new Error(`client exited ${code}`));
-    });
-  });
   const full: number[] = [];
   const resync: number[] = [];
   const unchanged: number[] = [];
@@ -116,7 +136,9 @@ async function main(): Promise<void> {
       resync.push(second.seconds);
       resyncSent = second.bytes;
       unchanged.push((await copy()).seconds);
-      process.stderr.write(`run ${run + 1}: full ${first.seconds.toFixed(2)} s, 1% re-sync ${second.seconds.toFixed(2)} s, no-change ${unchanged[run]?.toFixed(2)} s\n`);
+      process.stderr.write(
+        `run ${run + 1}: full ${first.seconds.toFixed(2)} s, 1% re-sync ${second.seconds.toFixed(2)} s, no-change ${unchanged[run]?.toFixed(2)} s\n`,
+      );
     }
   } finally {
     server.kill('SIGTERM');

@@ -27,7 +27,11 @@ const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const cleanups: Array<() => void> = [];
 function cleanUp(): void {
   for (const undo of cleanups.splice(0).reverse()) {
-    try { undo(); } catch (error) { log.warn({ err: error }, 'clean-up failed'); }
+    try {
+      undo();
+    } catch (error) {
+      log.warn({ err: error }, 'clean-up failed');
+    }
   }
 }
 
@@ -40,7 +44,13 @@ interface Active {
 
 /** A multi-line error (command + output tail) as one table line. */
 function oneLine(message: string): string {
-  return message.split('\n').map((l) => l.trim()).filter(Boolean).slice(0, 4).join(' | ').slice(0, 400);
+  return message
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .slice(0, 4)
+    .join(' | ')
+    .slice(0, 400);
 }
 
 function emptyDirectory(dir: string): void {
@@ -59,7 +69,11 @@ function selectTransports(options: BenchOptions): Transport[] {
 async function prepareAll(actives: Active[]): Promise<void> {
   for (const active of actives) {
     const reason = active.transport.unavailable();
-    if (reason) { active.error = `skipped: ${reason}`; log.warn({ transport: active.transport.name, reason }, 'transport unavailable'); continue; }
+    if (reason) {
+      active.error = `skipped: ${reason}`;
+      log.warn({ transport: active.transport.name, reason }, 'transport unavailable');
+      continue;
+    }
     try {
       active.prepared = await active.transport.prepare(active.context);
     } catch (error) {
@@ -72,7 +86,10 @@ async function prepareAll(actives: Active[]): Promise<void> {
 async function runSchedule(actives: Active[], options: BenchOptions, meter: CpuMeter, expected: ReturnType<typeof expectedSummary>): Promise<Sample[]> {
   const samples: Sample[] = [];
   const byName = new Map(actives.map((a) => [a.transport.name, a]));
-  const schedule = interleavedSchedule(actives.filter((a) => a.prepared).map((a) => a.transport.name), options.reps);
+  const schedule = interleavedSchedule(
+    actives.filter((a) => a.prepared).map((a) => a.transport.name),
+    options.reps,
+  );
   for (const [index, { rep, transport }] of schedule.entries()) {
     const active = byName.get(transport)!;
     const prepared = active.prepared;
@@ -114,19 +131,23 @@ function readPlacement(placement: Placement, names: string[], meter: CpuMeter, q
   if (meter.kind === 'cgroup') {
     placement.cpuByCore = {};
     for (const name of names) {
-      placement.cpuByCore[name] = Object.fromEntries(sides.map((side) => {
-        const perCpuSeconds = meter.perCpu(name, side) ?? [];
-        const total = perCpuSeconds.reduce((a, b) => a + b, 0);
-        const shareOnPinnedCpu = placement.pin && total > 0 ? (perCpuSeconds[placement.pin[side]] ?? 0) / total : undefined;
-        return [side, { perCpuSeconds, ...(shareOnPinnedCpu === undefined ? {} : { shareOnPinnedCpu }) }];
-      })) as Record<Side, { perCpuSeconds: number[]; shareOnPinnedCpu?: number }>;
+      placement.cpuByCore[name] = Object.fromEntries(
+        sides.map((side) => {
+          const perCpuSeconds = meter.perCpu(name, side) ?? [];
+          const total = perCpuSeconds.reduce((a, b) => a + b, 0);
+          const shareOnPinnedCpu = placement.pin && total > 0 ? (perCpuSeconds[placement.pin[side]] ?? 0) / total : undefined;
+          return [side, { perCpuSeconds, ...(shareOnPinnedCpu === undefined ? {} : { shareOnPinnedCpu }) }];
+        }),
+      ) as Record<Side, { perCpuSeconds: number[]; shareOnPinnedCpu?: number }>;
     }
     if (placement.pin) {
       const shares = names.flatMap((name) => sides.map((side) => ({ name, side, share: placement.cpuByCore![name]![side].shareOnPinnedCpu ?? 1 })));
       const off = shares.filter((s) => s.share < 0.999);
-      notes.push(off.length === 0
-        ? `pinning checked (cpuacct per CPU): all client-side CPU time on CPU ${placement.pin.client}, all server-side on CPU ${placement.pin.server}`
-        : `WARNING pinning leaked: ${off.map((s) => `${s.name} ${s.side} ${(s.share * 100).toFixed(1)}% on its CPU`).join(', ')}`);
+      notes.push(
+        off.length === 0
+          ? `pinning checked (cpuacct per CPU): all client-side CPU time on CPU ${placement.pin.client}, all server-side on CPU ${placement.pin.server}`
+          : `WARNING pinning leaked: ${off.map((s) => `${s.name} ${s.side} ${(s.share * 100).toFixed(1)}% on its CPU`).join(', ')}`,
+      );
     }
   } else if (placement.pin) {
     notes.push('pinning not checked (no cpuacct cgroups: per-CPU time unknown)');
@@ -134,20 +155,29 @@ function readPlacement(placement: Placement, names: string[], meter: CpuMeter, q
   if (quota) {
     placement.throttling = {};
     for (const name of names) {
-      placement.throttling[name] = Object.fromEntries(sides.map((side) => [side, quota.throttling(name, side)])) as Record<Side, ReturnType<CpuQuota['throttling']>>;
+      placement.throttling[name] = Object.fromEntries(sides.map((side) => [side, quota.throttling(name, side)])) as Record<
+        Side,
+        ReturnType<CpuQuota['throttling']>
+      >;
     }
-    notes.push(`cpu quota ${quota.cpus} per side; throttled seconds c/s: ${names.map((n) =>
-      `${n} ${placement.throttling![n]!.client.throttledSeconds.toFixed(1)}/${placement.throttling![n]!.server.throttledSeconds.toFixed(1)}`).join(', ')}`);
+    notes.push(
+      `cpu quota ${quota.cpus} per side; throttled seconds c/s: ${names
+        .map((n) => `${n} ${placement.throttling![n]!.client.throttledSeconds.toFixed(1)}/${placement.throttling![n]!.server.throttledSeconds.toFixed(1)}`)
+        .join(', ')}`,
+    );
   }
   return notes;
 }
 
 function describeConditions(placement: Placement): string {
   return [
-    placement.tmpfs ? `dataset copy and destinations on a tmpfs (${placement.tmpfs.kind === 'mount' ? 'mounted for the run' : 'under /dev/shm'})`
-      : 'warm page cache (source cached; page cache is not dropped); destinations on the cache dir\'s file system',
+    placement.tmpfs
+      ? `dataset copy and destinations on a tmpfs (${placement.tmpfs.kind === 'mount' ? 'mounted for the run' : 'under /dev/shm'})`
+      : "warm page cache (source cached; page cache is not dropped); destinations on the cache dir's file system",
     'dirty pages flushed (sync) before each timed copy',
-    placement.pin ? `client side pinned to CPU ${placement.pin.client}, server side to CPU ${placement.pin.server} (taskset, inherited by children)` : 'not pinned (the scheduler places every process)',
+    placement.pin
+      ? `client side pinned to CPU ${placement.pin.client}, server side to CPU ${placement.pin.server} (taskset, inherited by children)`
+      : 'not pinned (the scheduler places every process)',
     ...(placement.cpuQuota ? [`cgroup v1 CPU quota of ${placement.cpuQuota.cpusPerSide} CPU per side`] : []),
     'wall clock',
   ].join('; ');
@@ -165,7 +195,8 @@ async function main(): Promise<void> {
   const startedAt = new Date();
   const spec = { totalBytes: options.totalBytes, smallFiles: options.smallFiles, smallMaxBytes: options.smallMaxBytes };
   const dataset = ensureDataset(options.cacheDir, spec, (plan) =>
-    log.info({ bytes: plan.bytes, files: plan.files.length, cacheDir: options.cacheDir }, 'generating dataset (once; reused by later runs)'));
+    log.info({ bytes: plan.bytes, files: plan.files.length, cacheDir: options.cacheDir }, 'generating dataset (once; reused by later runs)'),
+  );
   log.info({ root: dataset.root, bytes: dataset.plan.bytes, files: dataset.plan.files.length, generated: dataset.generated }, 'dataset ready');
 
   const placement: Placement = { pin: options.pin ? PIN_CPUS : null, tmpfs: null, cpuQuota: options.cpuQuota ? { cpusPerSide: 1 } : null };
@@ -195,16 +226,20 @@ async function main(): Promise<void> {
     cleanups.push(() => quota?.dispose());
   }
   const loadAtStart = currentLoad();
-  log.info({ cpuMeter: meter.kind, placement }, meter.kind === 'cgroup' ? 'CPU measured per cgroup' : 'CPU measured from /proc (helpers rsync does not reap are missed)');
+  log.info(
+    { cpuMeter: meter.kind, placement },
+    meter.kind === 'cgroup' ? 'CPU measured per cgroup' : 'CPU measured from /proc (helpers rsync does not reap are missed)',
+  );
   const actives: Active[] = transports.map((transport) => {
     const workDir = join(runDir, transport.name);
     const destDir = join(workDir, 'dst');
     mkdirSync(destDir, { recursive: true });
-    const charge = (side: Side, command: string, args: string[]) => placedCommand(
-      { command, args },
-      [...meter.groups(transport.name, side), ...(quota?.groups(transport.name, side) ?? [])],
-      options.pin ? PIN_CPUS[side] : undefined,
-    );
+    const charge = (side: Side, command: string, args: string[]) =>
+      placedCommand(
+        { command, args },
+        [...meter.groups(transport.name, side), ...(quota?.groups(transport.name, side) ?? [])],
+        options.pin ? PIN_CPUS[side] : undefined,
+      );
     return { transport, context: { workDir, destDir, sourceDir, pki, charge } };
   });
 
@@ -217,7 +252,12 @@ async function main(): Promise<void> {
     for (const active of actives) await active.prepared?.teardown().catch((error) => log.warn({ err: error }, 'teardown failed'));
     if (!options.keep) for (const active of actives) rmSync(active.context.destDir, { recursive: true, force: true });
     try {
-      placementNotes = readPlacement(placement, actives.filter((a) => a.prepared).map((a) => a.transport.name), meter, quota);
+      placementNotes = readPlacement(
+        placement,
+        actives.filter((a) => a.prepared).map((a) => a.transport.name),
+        meter,
+        quota,
+      );
     } catch (error) {
       log.warn({ err: error }, 'could not read where the CPU went');
     }
@@ -261,14 +301,18 @@ async function main(): Promise<void> {
 
   const gib = (dataset.plan.bytes / 1024 ** 3).toFixed(2);
   if (loadAtStart > cpus().length / 2) {
-    process.stdout.write(`\nnote: the machine was busy (1-min load ${loadAtStart.toFixed(1)} at the start, ${currentLoad().toFixed(1)} at the end, on ${cpus().length} cores): compare ratios within this run only\n`);
+    process.stdout.write(
+      `\nnote: the machine was busy (1-min load ${loadAtStart.toFixed(1)} at the start, ${currentLoad().toFixed(1)} at the end, on ${cpus().length} cores): compare ratios within this run only\n`,
+    );
   }
   const shape = [
     placement.pin ? `pinned: client CPU ${placement.pin.client}, server CPU ${placement.pin.server}` : 'not pinned',
     placement.tmpfs ? `tmpfs (${placement.tmpfs.kind})` : 'cache dir file system',
     ...(placement.cpuQuota ? ['CPU quota 1 per side'] : []),
   ].join(', ');
-  process.stdout.write(`\ndataset ${options.dataset}: ${gib} GiB in ${dataset.plan.files.length} files (${options.smallFiles} small), ${options.reps} rep(s), ${cpus().length} cores; ${shape}\n\n`);
+  process.stdout.write(
+    `\ndataset ${options.dataset}: ${gib} GiB in ${dataset.plan.files.length} files (${options.smallFiles} small), ${options.reps} rep(s), ${cpus().length} cores; ${shape}\n\n`,
+  );
   process.stdout.write(`${formatTable(summaries, baseline)}\n\n`);
   for (const note of placementNotes) process.stdout.write(`${note}\n`);
   process.stdout.write(`run took ${results.runSeconds.toFixed(0)} s; results: ${options.jsonOut}\n`);
@@ -278,7 +322,12 @@ async function main(): Promise<void> {
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     // cgroups (and a tmpfs) can only be removed once the processes in them have gone.
-    void stopAllServices().then(() => new Promise((resolve) => setTimeout(resolve, 200))).then(() => { cleanUp(); process.exit(130); });
+    void stopAllServices()
+      .then(() => new Promise((resolve) => setTimeout(resolve, 200)))
+      .then(() => {
+        cleanUp();
+        process.exit(130);
+      });
   });
 }
 

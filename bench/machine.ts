@@ -15,7 +15,12 @@ export interface MachineInfo {
 /** The first output line matching `pattern` (stunnel4 -version starts with an unrelated line). */
 function firstLine(command: string, args: string[], pattern = /\S/): string {
   const result = spawnSync(command, args, { encoding: 'utf8' });
-  return `${result.stdout ?? ''}${result.stderr ?? ''}`.split('\n').find((l) => pattern.test(l))?.trim() ?? 'unknown';
+  return (
+    `${result.stdout ?? ''}${result.stderr ?? ''}`
+      .split('\n')
+      .find((l) => pattern.test(l))
+      ?.trim() ?? 'unknown'
+  );
 }
 
 export function currentLoad(): number {

@@ -40,8 +40,17 @@ export type DatasetName = keyof typeof DATASETS;
 export const DEFAULT_TRANSPORTS = ['plain', 'stunnel', 'dvm'];
 
 const SIZE_UNITS: Record<string, number> = {
-  '': 1, b: 1, k: 1024, kib: 1024, kb: 1000, m: 1024 ** 2, mib: 1024 ** 2, mb: 1000 ** 2,
-  g: 1024 ** 3, gib: 1024 ** 3, gb: 1000 ** 3,
+  '': 1,
+  b: 1,
+  k: 1024,
+  kib: 1024,
+  kb: 1000,
+  m: 1024 ** 2,
+  mib: 1024 ** 2,
+  mb: 1000 ** 2,
+  g: 1024 ** 3,
+  gib: 1024 ** 3,
+  gb: 1000 ** 3,
 };
 
 /** "1GiB", "512MiB", "300m", "1073741824" -> bytes. */
@@ -90,7 +99,10 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv, defaultJson
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? '';
     const flag = /^--([a-z-]+)$/.exec(arg)?.[1];
-    if (flag !== undefined && flag in flags) { flags[flag as keyof typeof flags] = true; continue; }
+    if (flag !== undefined && flag in flags) {
+      flags[flag as keyof typeof flags] = true;
+      continue;
+    }
     if (arg === '--help' || arg === '-h') throw new Error(USAGE);
     const match = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
     const key = match?.[1];
@@ -99,7 +111,10 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv, defaultJson
     if (value === undefined) throw new Error(`option --${key} needs a value`);
     raw[key] = value;
   }
-  const transports = (raw.transports ?? DEFAULT_TRANSPORTS.join(',')).split(',').map((t) => t.trim()).filter(Boolean);
+  const transports = (raw.transports ?? DEFAULT_TRANSPORTS.join(','))
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
   if (transports.length === 0) throw new Error('--transports: needs at least one transport');
   const dataset = (raw.dataset ?? 'default') as DatasetName;
   if (!Object.hasOwn(DATASETS, dataset)) throw new Error(`--dataset: "${raw.dataset}" is not one of ${Object.keys(DATASETS).join(', ')}`);

@@ -64,7 +64,7 @@ function summarizePhase(samples: Sample[], bytes: number, baseline: BaselineMedi
   if (!own) return undefined;
   const perGiB = (cpuSeconds: number) => (bytes > 0 ? cpuSeconds / (bytes / GIB) : Number.NaN);
   const extra = (cpuSeconds: number, baselineCpu: number | undefined) =>
-    (isBaseline || baselineCpu === undefined ? null : perGiB(cpuSeconds) - perGiB(baselineCpu));
+    isBaseline || baselineCpu === undefined ? null : perGiB(cpuSeconds) - perGiB(baselineCpu);
   return {
     runs: samples.length,
     medianSeconds: own.seconds,
@@ -105,7 +105,9 @@ function rowCells(s: TransportSummary): string[] {
     ratioCell(full),
     num(full?.cpuClientSecondsPerGiB, 2),
     num(full?.cpuServerSecondsPerGiB, 2),
-    full && full.tunnelCpuClientSecondsPerGiB !== null ? `${signed(full.tunnelCpuClientSecondsPerGiB, 2)}/${signed(full.tunnelCpuServerSecondsPerGiB, 2)}` : '-',
+    full && full.tunnelCpuClientSecondsPerGiB !== null
+      ? `${signed(full.tunnelCpuClientSecondsPerGiB, 2)}/${signed(full.tunnelCpuServerSecondsPerGiB, 2)}`
+      : '-',
     num(resync?.medianSeconds, 2),
     ratioCell(resync),
     resync ? `${num(resync.medianCpuClientSeconds, 2)}/${num(resync.medianCpuServerSeconds, 2)}` : '-',
@@ -113,8 +115,18 @@ function rowCells(s: TransportSummary): string[] {
 }
 
 export function formatTable(summaries: TransportSummary[], baseline: string): string {
-  const header = ['transport', 'full s', 'min s', `x ${baseline}`, 'client CPU s/GiB', 'server CPU s/GiB', 'tunnel CPU s/GiB c/s',
-    'resync s', `x ${baseline}`, 'resync CPU s c/s'];
+  const header = [
+    'transport',
+    'full s',
+    'min s',
+    `x ${baseline}`,
+    'client CPU s/GiB',
+    'server CPU s/GiB',
+    'tunnel CPU s/GiB c/s',
+    'resync s',
+    `x ${baseline}`,
+    'resync CPU s c/s',
+  ];
   const rows = summaries.map(rowCells);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');

@@ -45,7 +45,11 @@ export function createTmpfs(sizeBytes: number): Tmpfs {
       dispose() {
         // A straggler with a file open keeps the mount busy: detach it then (it is ours alone).
         if (spawnSync('umount', [mountPoint]).status !== 0) spawnSync('umount', ['-l', mountPoint]);
-        try { rmdirSync(mountPoint); } catch { /* still busy; empty either way */ }
+        try {
+          rmdirSync(mountPoint);
+        } catch {
+          /* still busy; empty either way */
+        }
       },
     };
   }

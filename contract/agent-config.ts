@@ -7,7 +7,9 @@ import { rsyncSettingsSchema } from './rsync-settings.js';
 import { proxySettingsSchema } from './proxy-settings.js';
 import { pvcIdentityUri } from './identity.js';
 
-export const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^\s:]+):\d{1,5}$/, 'must be host:port')
+export const hostPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:]+\]|[^\s:]+):\d{1,5}$/, 'must be host:port')
   .refine((value) => Number(value.slice(value.lastIndexOf(':') + 1)) <= 65535, 'port must be 0-65535');
 
 export const tlsFiles = z.object({
@@ -41,12 +43,16 @@ export const serverConfigSchema = z.object({
   listen: hostPort.default('0.0.0.0:2222'),
   /** /healthz, /readyz and /metrics. */
   healthListen: hostPort.default('0.0.0.0:8080'),
-  modules: z.array(z.object({
-    name: z.string().regex(MODULE_NAME, 'must be a lowercase rsync module name'),
-    path: z.string().min(1),
-    /** The URI a client certificate must carry to push here. */
-    client: pvcIdentityUri,
-  })).min(1, 'needs at least one module'),
+  modules: z
+    .array(
+      z.object({
+        name: z.string().regex(MODULE_NAME, 'must be a lowercase rsync module name'),
+        path: z.string().min(1),
+        /** The URI a client certificate must carry to push here. */
+        client: pvcIdentityUri,
+      }),
+    )
+    .min(1, 'needs at least one module'),
   rsyncPath: z.string().default('rsync'),
   workDir: z.string().optional(),
 });

@@ -61,6 +61,5 @@ export function parseAgentEvent(text: string): AgentEvent | undefined {
 export function isAgentEvent(value: unknown): value is AgentEvent {
   if (typeof value !== 'object' || value === null) return false;
   const type = (value as { type?: unknown }).type;
-  return (type === 'progress' || type === 'attempt' || type === 'result') &&
-    typeof (value as { pvc?: unknown }).pvc === 'string';
+  return (type === 'progress' || type === 'attempt' || type === 'result') && typeof (value as { pvc?: unknown }).pvc === 'string';
 }

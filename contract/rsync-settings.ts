@@ -18,9 +18,23 @@ interface AllowedExtra {
 /** Extras a user may add: an explicit allow-list (long names; `-X`-style letters below). Anything
  * not here is refused. */
 const ALLOWED_EXTRAS: Readonly<Record<string, AllowedExtra>> = {
-  checksum: {}, sparse: {}, compress: {}, acls: {}, xattrs: {}, inplace: {}, 'append-verify': {},
-  'whole-file': {}, 'no-whole-file': {}, 'ignore-times': {}, executability: {}, fsync: {}, preallocate: {}, atimes: {},
-  'delete-after': {}, 'delete-delay': {}, 'delete-during': {},
+  checksum: {},
+  sparse: {},
+  compress: {},
+  acls: {},
+  xattrs: {},
+  inplace: {},
+  'append-verify': {},
+  'whole-file': {},
+  'no-whole-file': {},
+  'ignore-times': {},
+  executability: {},
+  fsync: {},
+  preallocate: {},
+  atimes: {},
+  'delete-after': {},
+  'delete-delay': {},
+  'delete-during': {},
   'size-only': { limits: true },
   'omit-dir-times': { limits: true },
   'no-perms': { limits: true },
@@ -43,11 +57,17 @@ const ALLOWED_EXTRAS: Readonly<Record<string, AllowedExtra>> = {
 
 /** Short letters allowed in a `-czS`-style group, and the long option each stands for. */
 const ALLOWED_LETTERS: Readonly<Record<string, string>> = {
-  c: 'checksum', S: 'sparse', z: 'compress', A: 'acls', X: 'xattrs', W: 'whole-file', H: 'hard-links',
+  c: 'checksum',
+  S: 'sparse',
+  z: 'compress',
+  A: 'acls',
+  X: 'xattrs',
+  W: 'whole-file',
+  H: 'hard-links',
 };
 
 const SKIPS_DATA = 'silently leaves files out, so the destination is not a copy of the source';
-const FOLLOWS_LINKS = 'follows symlinks: a link in the volume to a file outside it (the agent\'s TLS key) would arrive as that file\'s content';
+const FOLLOWS_LINKS = "follows symlinks: a link in the volume to a file outside it (the agent's TLS key) would arrive as that file's content";
 const READS_FILES = 'reads a file or rules on the agent; write --exclude=PATTERN / --include=PATTERN instead';
 const WRITES_ELSEWHERE = 'writes or reads outside the volume being copied';
 const SETTING = (key: string) => `set ${key} instead`;
@@ -65,7 +85,7 @@ const REFUSED_EXTRAS: Readonly<Record<string, string>> = {
   'fake-super': 'stores ownership in xattrs instead of the files',
   existing: `skips every file the destination does not have yet: it ${SKIPS_DATA}`,
   'ignore-existing': 'leaves destination files unchanged when the source changed them',
-  update: 'leaves destination files unchanged when they are newer than the source\'s',
+  update: "leaves destination files unchanged when they are newer than the source's",
   'max-size': `${SKIPS_DATA}; use --exclude=PATTERN for what must stay behind`,
   'min-size': `${SKIPS_DATA}; use --exclude=PATTERN for what must stay behind`,
   'copy-links': FOLLOWS_LINKS,
@@ -107,8 +127,21 @@ const REFUSED_EXTRAS: Readonly<Record<string, string>> = {
 
 /** Refused short letters and the long option each stands for. */
 const REFUSED_LETTERS: Readonly<Record<string, string>> = {
-  L: 'copy-links', k: 'copy-dirlinks', K: 'keep-dirlinks', N: 'crtimes', u: 'update', n: 'dry-run', b: 'backup',
-  T: 'temp-dir', R: 'relative', f: 'filter', F: 'filter', h: 'human-readable', a: 'archive', r: 'archive', P: 'partial',
+  L: 'copy-links',
+  k: 'copy-dirlinks',
+  K: 'keep-dirlinks',
+  N: 'crtimes',
+  u: 'update',
+  n: 'dry-run',
+  b: 'backup',
+  T: 'temp-dir',
+  R: 'relative',
+  f: 'filter',
+  F: 'filter',
+  h: 'human-readable',
+  a: 'archive',
+  r: 'archive',
+  P: 'partial',
 };
 
 interface ParsedExtra {
@@ -213,7 +246,8 @@ export const DEFAULT_RSYNC_INFO = 'COPY2,DEL2,REMOVE2,SKIP2,FLIST2,PROGRESS2,STA
 export const boolish = z.union([z.boolean(), z.enum(['true', 'false'])]).transform((v) => v === true || v === 'true');
 
 export const rsyncSettingsSchema = z.object({
-  rsync_opt_bwlimit: z.coerce.number({ error: 'must be a whole number of KiB/s, or -1 for no limit' })
+  rsync_opt_bwlimit: z.coerce
+    .number({ error: 'must be a whole number of KiB/s, or -1 for no limit' })
     .int('must be a whole number of KiB/s, or -1 for no limit')
     .min(-1, 'must be a whole number of KiB/s, or -1 for no limit')
     .default(-1),
@@ -221,17 +255,25 @@ export const rsyncSettingsSchema = z.object({
   rsync_opt_partial: boolish.default(true),
   rsync_opt_delete: boolish.default(true),
   rsync_opt_hardlinks: boolish.default(true),
-  rsync_opt_info: z.string().regex(/^[A-Za-z]+[0-9]?(,[A-Za-z]+[0-9]?)*$/, 'must be a comma-separated list of rsync --info flags such as COPY2,DEL2')
+  rsync_opt_info: z
+    .string()
+    .regex(/^[A-Za-z]+[0-9]?(,[A-Za-z]+[0-9]?)*$/, 'must be a comma-separated list of rsync --info flags such as COPY2,DEL2')
     .default(DEFAULT_RSYNC_INFO),
   /** rsync -X / -A. Off by default, as in MTC; as non-root only user.* xattrs can be written. */
   rsync_opt_xattrs: boolish.default(false),
   rsync_opt_acls: boolish.default(false),
-  rsync_opt_extras: z.string().default('').superRefine((extras, ctx) => {
-    const problem = extrasProblem(extras);
-    if (problem) ctx.addIssue({ code: 'custom', message: problem });
-  }),
-  rsync_backoff_limit: z.coerce.number({ error: 'must be a whole number of retries' })
-    .int('must be a whole number of retries').min(0, 'must not be negative').default(20),
+  rsync_opt_extras: z
+    .string()
+    .default('')
+    .superRefine((extras, ctx) => {
+      const problem = extrasProblem(extras);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
+  rsync_backoff_limit: z.coerce
+    .number({ error: 'must be a whole number of retries' })
+    .int('must be a whole number of retries')
+    .min(0, 'must not be negative')
+    .default(20),
 });
 
 export type RsyncSettings = z.infer<typeof rsyncSettingsSchema>;
@@ -239,4 +281,3 @@ export type RsyncSettings = z.infer<typeof rsyncSettingsSchema>;
 export function splitExtras(extras: string): string[] {
   return extras.split(/\s+/).filter((token) => token.length > 0);
 }
-

@@ -84,8 +84,13 @@ export function startMigration(input: StartMigrationInput): MigrationHandle {
  * `spec`) or already parsed. Throws ConfigError (nothing created) for bad input or unreachable
  * clusters; otherwise resolves with the result, after everything the run created has been deleted
  * from both clusters. */
-export async function runMigration(spec: MigrationSpec | MigrationSpecInput | unknown, settings: ControllerSettings | ControllerSettingsInput | unknown,
-  clusters: Clusters | ClusterRefs, onEvent?: EventSink, options: MigrationOptions = {}): Promise<MigrationResult> {
+export async function runMigration(
+  spec: MigrationSpec | MigrationSpecInput | unknown,
+  settings: ControllerSettings | ControllerSettingsInput | unknown,
+  clusters: Clusters | ClusterRefs,
+  onEvent?: EventSink,
+  options: MigrationOptions = {},
+): Promise<MigrationResult> {
   const run = startMigration({ ...options, spec, settings, clusters });
   if (onEvent) run.onEvent(onEvent);
   return run.result;
@@ -113,6 +118,5 @@ export function cleanup(clusters: Clusters | ClusterRefs, runId: string): Promis
 export function status(clusters: Clusters | ClusterRefs, runId?: string): Promise<RunStatus> {
   return runStatus(isConnected(clusters) ? clusters : connectClusters(clusters), runId);
 }
-
 
 export { controllerSettingsSchema, migrationSpecSchema };

@@ -15,7 +15,10 @@ const args = process.argv.slice(2);
 const app = resolve(args[0] ?? '.');
 const entryDirs = [join(app, 'dist', 'agent'), join(app, 'dist', 'contract')];
 const modules = join(app, 'node_modules');
-const die = (message) => { process.stderr.write(`prune-modules: ${message}\n`); process.exit(1); };
+const die = (message) => {
+  process.stderr.write(`prune-modules: ${message}\n`);
+  process.exit(1);
+};
 for (const dir of entryDirs) if (!existsSync(dir)) die(`${dir} does not exist (build the agent first)`);
 if (!existsSync(modules)) die(`${modules} does not exist (npm ci --omit=dev first)`);
 
@@ -143,5 +146,7 @@ const before = size(modules);
 prune(modules);
 const after = size(modules);
 const mib = (bytes) => `${(bytes / 1048576).toFixed(1)} MiB`;
-process.stdout.write(`prune-modules: dist/agent imports ${[...roots].sort().join(', ')}; kept ${keep.size} packages, ` +
-  `removed ${removed.length} paths; node_modules ${mib(before)} -> ${mib(after)}\n`);
+process.stdout.write(
+  `prune-modules: dist/agent imports ${[...roots].sort().join(', ')}; kept ${keep.size} packages, ` +
+    `removed ${removed.length} paths; node_modules ${mib(before)} -> ${mib(after)}\n`,
+);

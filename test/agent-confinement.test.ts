@@ -45,12 +45,16 @@ t.before(async () => {
   }
   chownSync(rig.dir, NOBODY.uid, NOBODY.gid);
   for (const name of readdirSync(rig.dir)) chownSync(join(rig.dir, name), NOBODY.uid, NOBODY.gid);
-  server = await rig.startServer(ours, {
-    modules: [
-      { name: 'data', path: ours, client: TEST_IDENTITY },
-      { name: 'other', path: theirs, client: 'urn:dvm:pvc:test/other' },
-    ],
-  }, NOBODY);
+  server = await rig.startServer(
+    ours,
+    {
+      modules: [
+        { name: 'data', path: ours, client: TEST_IDENTITY },
+        { name: 'other', path: theirs, client: 'urn:dvm:pvc:test/other' },
+      ],
+    },
+    NOBODY,
+  );
   const config = rig.clientConfig({ port: server.port, destination: ours }, work);
   entry = await openRsyncEntry({ ...config.server, tls: readTlsMaterial(config.tls), proxyUrl: '', noProxy: [] }, pino({ level: 'silent' }));
 });
@@ -62,7 +66,7 @@ t.teardown(async () => {
 
 const skip = process.getuid?.() !== 0 && 'needs root to run the server as another user';
 
-t.test('a certificate for one PVC cannot push into another PVC\'s module', { skip }, async (t) => {
+t.test("a certificate for one PVC cannot push into another PVC's module", { skip }, async (t) => {
   const source = mkdtempSync(join(work, 'src-'));
   writeFileSync(join(source, 'planted'), 'x');
   const { code, output } = await rsync(['-a', '--delete', `${source}/`, url('other/')]);
@@ -70,10 +74,10 @@ t.test('a certificate for one PVC cannot push into another PVC\'s module', { ski
   t.match(output, /certificate is not for module "other"/, 'with the reason');
   t.ok(existsSync(join(theirs, 'sentinel')), 'the other PVC is untouched');
   t.notOk(existsSync(join(theirs, 'planted')), 'nothing written there');
-  t.ok(await server.metric('dvm_server_connections_refused_total', 'reason="module-not-allowed"') >= 1, 'counted');
+  t.ok((await server.metric('dvm_server_connections_refused_total', 'reason="module-not-allowed"')) >= 1, 'counted');
 });
 
-t.test('the destination path is the server\'s, whatever the client names', { skip }, async (t) => {
+t.test("the destination path is the server's, whatever the client names", { skip }, async (t) => {
   const source = mkdtempSync(join(work, 'src-'));
   writeFileSync(join(source, 'planted'), 'x');
   // Without root the module serves "/": before, this path would have been written and --delete
@@ -87,7 +91,7 @@ t.test('the destination path is the server\'s, whatever the client names', { ski
   }
 });
 
-t.test('a dry run with --delete lists only our own PVC, never the server\'s file system', { skip }, async (t) => {
+t.test("a dry run with --delete lists only our own PVC, never the server's file system", { skip }, async (t) => {
   const empty = mkdtempSync(join(work, 'empty-'));
   const { output } = await rsync(['-n', '-a', '--delete', '-i', `${empty}/`, url('data/etc/')]);
   t.notMatch(output, /passwd|hostname/, 'nothing of /etc');

@@ -57,7 +57,11 @@ const CONNECTOR = `
   })();
 `;
 
-interface Try { host: string; localAddress?: string; localPort?: number }
+interface Try {
+  host: string;
+  localAddress?: string;
+  localPort?: number;
+}
 
 function connectAs(port: number, tries: Try[], mode: 'greet' | 'reset' | 'half-close', uid?: number): Promise<string[]> {
   const node = [process.execPath, '-e', CONNECTOR, JSON.stringify({ port, tries, mode })];
@@ -73,7 +77,12 @@ async function greetAs(port: number, uid?: number, host = '127.0.0.1'): Promise<
 
 function memoryLogger(): { log: pino.Logger; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({ write(chunk, _encoding, done) { lines.push(JSON.parse(String(chunk))); done(); } });
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(JSON.parse(String(chunk)));
+      done();
+    },
+  });
   return { log: pino({ level: 'info' }, sink), lines };
 }
 
@@ -84,7 +93,7 @@ async function openEntry(t: { teardown(fn: () => unknown): void }, log: pino.Log
   return entry;
 }
 
-t.test('our own connection reaches the server\'s rsync daemon', async (t) => {
+t.test("our own connection reaches the server's rsync daemon", async (t) => {
   const { log } = memoryLogger();
   const entry = await openEntry(t, log);
   const before = await server.metric('dvm_server_connections_total');
@@ -94,19 +103,22 @@ t.test('our own connection reaches the server\'s rsync daemon', async (t) => {
   t.equal(entry.takeStatus(), null, 'no tunnel failure recorded');
 });
 
-t.test('another uid\'s connection is closed before it reaches the server', asRoot, async (t) => {
+t.test("another uid's connection is closed before it reaches the server", asRoot, async (t) => {
   const { log, lines } = memoryLogger();
   const entry = await openEntry(t, log);
   const before = await server.metric('dvm_server_connections_total');
   t.notMatch(await greetAs(entry.port, NOBODY), /@RSYNCD/, 'no greeting for nobody');
-  t.notMatch(await greetAs(entry.port, NOBODY, '::ffff:127.0.0.1'), /@RSYNCD/, 'nor for nobody\'s IPv6 socket');
+  t.notMatch(await greetAs(entry.port, NOBODY, '::ffff:127.0.0.1'), /@RSYNCD/, "nor for nobody's IPv6 socket");
   t.equal(await server.metric('dvm_server_connections_total'), before, 'the server never saw it');
-  t.ok(lines.some((line) => line.msg === 'refused a local connection that is not ours (uid differs)' && line.owner === NOBODY), 'logged with the uid');
+  t.ok(
+    lines.some((line) => line.msg === 'refused a local connection that is not ours (uid differs)' && line.owner === NOBODY),
+    'logged with the uid',
+  );
   t.equal(entry.takeStatus(), null, 'a stranger does not count as a tunnel failure of ours');
   t.match(await greetAs(entry.port), /^@RSYNCD: \d+/, 'and our own connection still works afterwards');
 });
 
-t.test('a stranger\'s socket bound to another 127.0.0.x with the entry\'s own port number never gets through', asRoot, async (t) => {
+t.test("a stranger's socket bound to another 127.0.0.x with the entry's own port number never gets through", asRoot, async (t) => {
   // The connecting socket is 127.0.0.N:P -> 127.0.0.1:P and our accepted one 127.0.0.1:P -> 127.0.0.N:P:
   // the same two port numbers either way round. Only the whole address pair tells them apart.
   const { log } = memoryLogger();
@@ -122,7 +134,7 @@ t.test('a stranger\'s socket bound to another 127.0.0.x with the entry\'s own po
   t.match(await greetAs(entry.port), /^@RSYNCD: \d+/, 'our own connection still works');
 });
 
-t.test('strangers that reset or half-close at once are not recorded as the migration\'s failure', asRoot, async (t) => {
+t.test("strangers that reset or half-close at once are not recorded as the migration's failure", asRoot, async (t) => {
   const { log } = memoryLogger();
   const entry = await openEntry(t, log);
   const tries: Try[] = Array.from({ length: 30 }, () => ({ host: '127.0.0.1' }));
@@ -139,7 +151,11 @@ t.test('a tunnel whose local side closed first is not "the server refused our ce
   const entry = await openEntry(t, log);
   // Our own uid, so the tunnel is dialled; the local side ends (or resets) before the server spoke.
   for (const mode of ['half-close', 'reset'] as const) {
-    await connectAs(entry.port, Array.from({ length: 10 }, () => ({ host: '127.0.0.1' })), mode);
+    await connectAs(
+      entry.port,
+      Array.from({ length: 10 }, () => ({ host: '127.0.0.1' })),
+      mode,
+    );
     await new Promise((resolve) => setTimeout(resolve, 500));
     t.same(entry.takeStatus(), null, `${mode}: no tunnel failure recorded`);
   }
@@ -149,7 +165,9 @@ t.test('a tunnel whose local side closed first is not "the server refused our ce
 t.test('without a way to tell who connected the entry fails closed and says why', async (t) => {
   const { log } = memoryLogger();
   const config = rig.clientConfig({ port: server.port, destination: join(work, 'destination') }, work);
-  const entry = await openRsyncEntry({ ...config.server, tls: readTlsMaterial(config.tls), proxyUrl: '', noProxy: [] }, log, { tables: [join(work, 'no-such-table')] });
+  const entry = await openRsyncEntry({ ...config.server, tls: readTlsMaterial(config.tls), proxyUrl: '', noProxy: [] }, log, {
+    tables: [join(work, 'no-such-table')],
+  });
   t.teardown(() => entry.close());
   const before = await server.metric('dvm_server_connections_total');
   t.notMatch(await greetAs(entry.port), /@RSYNCD/, 'not served');

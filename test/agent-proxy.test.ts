@@ -22,9 +22,7 @@ t.before(async () => {
   work = mkdtempSync(join(tmpdir(), 'dvm-proxy-'));
   source = join(work, 'source');
   await generateTree(source, { files: 60 });
-  server = await rig.startServer(join(work, 'unused'), { modules: [
-    { name: 'data', path: join(work, 'via-proxy'), client: TEST_IDENTITY },
-  ] });
+  server = await rig.startServer(join(work, 'unused'), { modules: [{ name: 'data', path: join(work, 'via-proxy'), client: TEST_IDENTITY }] });
   proxy = await startTinyproxy({ user: USER, password: PASSWORD });
 });
 t.teardown(async () => {

@@ -14,7 +14,10 @@ const isRoot = process.getuid?.() === 0;
 t.test('a connection killed mid-transfer is retried and ends identical', async (t) => {
   const rig = await createRig();
   const work = mkdtempSync(join(tmpdir(), 'dvm-retry-'));
-  t.teardown(() => { rig.cleanup(); rmSync(work, { recursive: true, force: true }); });
+  t.teardown(() => {
+    rig.cleanup();
+    rmSync(work, { recursive: true, force: true });
+  });
   const source = join(work, 'source');
   const destination = join(work, 'destination');
   await generateTree(source, { files: 100, bigFileBytes: 64 * 1024 * 1024 });
@@ -36,14 +39,20 @@ t.test('a connection killed mid-transfer is retried and ends identical', async (
   t.equal(exitCode, 0, 'ends successfully');
   const attempts = client.events.filter((event) => event.type === 'attempt');
   t.ok(attempts.length >= 1, 'an attempt event reported the drop');
-  t.ok(attempts.every((event) => event.type === 'attempt' && event.retryInMs !== null), 'each failed attempt was retried');
+  t.ok(
+    attempts.every((event) => event.type === 'attempt' && event.retryInMs !== null),
+    'each failed attempt was retried',
+  );
   t.equal(result?.attempts, attempts.length + 1);
   const progress = client.events.filter((event): event is ProgressEvent => event.type === 'progress');
   for (let i = 1; i < progress.length; i += 1) {
     const [before, after] = [progress[i - 1]!, progress[i]!];
     if (after.bytes < before.bytes || after.percent < before.percent) t.fail(`progress went backwards at event ${i}`);
   }
-  t.ok(progress.every((event) => event.bytes <= event.totalBytes), 'bytes never exceed the total');
+  t.ok(
+    progress.every((event) => event.bytes <= event.totalBytes),
+    'bytes never exceed the total',
+  );
   t.same(formatDifferences(await compareTrees(source, destination)), '', 'identical after the retry');
 });
 
@@ -52,7 +61,11 @@ t.test('a partial transfer (23) ends as Failed, not retried', { skip: !isRoot &&
   const work = mkdtempSync(join(tmpdir(), 'dvm-partial-'));
   const locked = join(work, 'destination', 'locked');
   t.teardown(() => {
-    try { execFileSync('umount', [locked]); } catch { /* not mounted */ }
+    try {
+      execFileSync('umount', [locked]);
+    } catch {
+      /* not mounted */
+    }
     rig.cleanup();
     rmSync(work, { recursive: true, force: true });
   });
@@ -80,7 +93,11 @@ t.test('a full destination (11) fails fast and says so', { skip: !isRoot && 'nee
   mkdirSync(destination, { recursive: true });
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', destination]);
   t.teardown(() => {
-    try { execFileSync('umount', [destination]); } catch { /* not mounted */ }
+    try {
+      execFileSync('umount', [destination]);
+    } catch {
+      /* not mounted */
+    }
     rig.cleanup();
     rmSync(work, { recursive: true, force: true });
   });

@@ -15,8 +15,13 @@ import { judgeAttempt, onlyRootAttributesFailed } from '../agent/rsync/outcome.j
 import { parseProxyUrl, redactProxyUrl } from '../contract/proxy-settings.js';
 
 t.test('progress2 lines parse, with any digit grouping; other lines do not', async (t) => {
-  t.same(parseProgress2Line('    123,456,789  45%   12.34MB/s    0:00:12 (xfr#12, to-chk=100/1200)'),
-    { bytes: 123456789, percent: 45, transferred: 12, toCheck: 100, listSize: 1200 });
+  t.same(parseProgress2Line('    123,456,789  45%   12.34MB/s    0:00:12 (xfr#12, to-chk=100/1200)'), {
+    bytes: 123456789,
+    percent: 45,
+    transferred: 12,
+    toCheck: 100,
+    listSize: 1200,
+  });
   t.same(parseProgress2Line('  1.234.567 100%  1,00GB/s  0:00:00 (xfr#1, ir-chk=0/3)')?.bytes, 1234567);
   t.same(parseProgress2Line('          0   0%    0.00kB/s    0:00:00')?.listSize, 0);
   t.equal(parseProgress2Line('rsync error: some files/attrs were not transferred (code 23)'), null);
@@ -56,7 +61,12 @@ t.test('argv from settings: MTC defaults, no shell, progress2 always on', async 
   t.ok(argv.some((arg) => /^--info=.*PROGRESS2$/.test(arg)));
   t.ok(argv.includes('--sockopts=TCP_NODELAY'), 'no Nagle on the way to the loopback entry');
   t.same(argv.slice(-2), ['/src/', 'rsync://h/m/']);
-  const tuned = rsyncSettingsSchema.parse({ rsync_opt_bwlimit: '2048', rsync_opt_delete: 'false', rsync_opt_info: 'COPY2,progress1', rsync_opt_extras: '--checksum --exclude=*.tmp' });
+  const tuned = rsyncSettingsSchema.parse({
+    rsync_opt_bwlimit: '2048',
+    rsync_opt_delete: 'false',
+    rsync_opt_info: 'COPY2,progress1',
+    rsync_opt_extras: '--checksum --exclude=*.tmp',
+  });
   const tunedArgv = buildClientArgv({ settings: tuned, source: '/src/', destinationUrl: 'rsync://h/m/' });
   t.ok(tunedArgv.includes('--bwlimit=2048'));
   t.notOk(tunedArgv.includes('--delete'));
@@ -76,9 +86,18 @@ t.test('exit classes follow docs/contracts.md', async (t) => {
 });
 
 t.test('backoff grows exponentially, capped, with jitter in the upper half', async (t) => {
-  t.equal(backoffDelayMs(1, 1000, 60_000, () => 0), 500);
-  t.equal(backoffDelayMs(3, 1000, 60_000, () => 1), 4000);
-  t.equal(backoffDelayMs(20, 1000, 60_000, () => 1), 60_000);
+  t.equal(
+    backoffDelayMs(1, 1000, 60_000, () => 0),
+    500,
+  );
+  t.equal(
+    backoffDelayMs(3, 1000, 60_000, () => 1),
+    4000,
+  );
+  t.equal(
+    backoffDelayMs(20, 1000, 60_000, () => 1),
+    60_000,
+  );
 });
 
 t.test('the daemon config keeps symlinks exact', async (t) => {
@@ -119,10 +138,13 @@ t.test('socket owner: the connecting end of an established loopback connection, 
     '   2: 0100007F:D431 0100007F:9C40 01 00000000:00000000 00:00000000 00000000    65534        0 13 1',
     '   3: 0100007F:D432 0100007F:9C40 06 00000000:00000000 00:00000000 00000000     0        0 0 1',
   ].join('\n');
-  const pair = (localPort: number, remotePort: number) => ({ local: { address: '127.0.0.1', port: localPort }, remote: { address: '127.0.0.1', port: remotePort } });
+  const pair = (localPort: number, remotePort: number) => ({
+    local: { address: '127.0.0.1', port: localPort },
+    remote: { address: '127.0.0.1', port: remotePort },
+  });
   t.same(findConnectionOwner(table, pair(0xd431, 0x9c40), true), { found: 'one', uid: 65534 }, 'the client end, not our accepted end');
   t.same(findConnectionOwner(table, pair(0x9c40, 0xd431), true), { found: 'one', uid: 1000 }, 'the reverse direction is our own socket');
-  t.same(findConnectionOwner(table, pair(0xd432, 0x9c40), true), { found: 'none' }, 'a socket in TIME_WAIT is no one\'s');
+  t.same(findConnectionOwner(table, pair(0xd432, 0x9c40), true), { found: 'none' }, "a socket in TIME_WAIT is no one's");
   t.same(findConnectionOwner(table, pair(1, 2), true), { found: 'none' });
 });
 
@@ -137,7 +159,7 @@ t.test('attempt verdicts: a tunnel failure that will not fix itself fails at onc
   t.equal(judgeAttempt(23, [], null).verdict, 'fail');
 });
 
-t.test('exit 23 is a warning only when every error is about the volume root\'s own attributes', async (t) => {
+t.test("exit 23 is a warning only when every error is about the volume root's own attributes", async (t) => {
   const root = [
     'rsync: [generator] failed to set times on "/mnt/dvm/data/." (in data): Operation not permitted (1)',
     'rsync: [generator] chgrp "/mnt/dvm/data/." (in data) failed: Operation not permitted (1)',
@@ -145,8 +167,14 @@ t.test('exit 23 is a warning only when every error is about the volume root\'s o
     'rsync error: some files/attrs were not transferred (see previous errors) (code 23) at main.c(1394) [sender=3.5.0]',
   ];
   t.ok(onlyRootAttributesFailed(23, root, false), 'the root directory only');
-  t.notOk(onlyRootAttributesFailed(23, [...root, 'rsync: [generator] failed to set times on "/mnt/dvm/data/sub" (in data): Operation not permitted (1)'], false), 'a subdirectory is data');
-  t.notOk(onlyRootAttributesFailed(23, [root[0]!, 'rsync: [receiver] mkstemp "/mnt/dvm/data/.a.XXXX" (in data) failed: Permission denied (13)'], false), 'a file that did not arrive');
+  t.notOk(
+    onlyRootAttributesFailed(23, [...root, 'rsync: [generator] failed to set times on "/mnt/dvm/data/sub" (in data): Operation not permitted (1)'], false),
+    'a subdirectory is data',
+  );
+  t.notOk(
+    onlyRootAttributesFailed(23, [root[0]!, 'rsync: [receiver] mkstemp "/mnt/dvm/data/.a.XXXX" (in data) failed: Permission denied (13)'], false),
+    'a file that did not arrive',
+  );
   t.notOk(onlyRootAttributesFailed(23, root, true), 'not when some error lines were not seen');
   t.notOk(onlyRootAttributesFailed(23, [root[3]!], false), 'not without a root error at all');
   t.notOk(onlyRootAttributesFailed(24, root, false), 'only for exit 23');

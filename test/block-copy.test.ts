@@ -70,8 +70,10 @@ t.test('full copy, zero blocks, sparse target, 1% re-sync, a block turned zero',
   t.equal(secondDone.result?.bytes, changed.length * MiB, 'bytes is the changed blocks');
   const secondWire = relay.up - upBefore;
   const changedBytes = changed.length * MiB;
-  t.ok(secondWire >= changedBytes && secondWire < changedBytes + 256 * 1024,
-    `the re-sync sends the changed blocks and little else (${secondWire} bytes up for ${changedBytes} changed, device ${SIZE})`);
+  t.ok(
+    secondWire >= changedBytes && secondWire < changedBytes + 256 * 1024,
+    `the re-sync sends the changed blocks and little else (${secondWire} bytes up for ${changedBytes} changed, device ${SIZE})`,
+  );
   t.ok(allocatedBytes(target) <= allocatedBefore - MiB, `the block that became zero is a hole now (${allocatedBefore} → ${allocatedBytes(target)})`);
 
   // Nothing changed: only hashes cross (32 bytes per MiB block one way, almost nothing the other).

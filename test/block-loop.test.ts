@@ -44,7 +44,7 @@ t.test('loop device to loop device: full copy, 1% re-sync, a smaller device refu
   t.equal(first.exitCode, 0, `device to device exits 0 (${first.result?.message})`);
   t.equal(first.result?.verified, true);
   t.equal(hashPrefix(target, SIZE), hashPrefix(source, SIZE), 'the destination device is the source device');
-  t.equal(await server.metric('dvm_block_zeroed_bytes_total'), (BLOCKS / 8) * MiB, 'the source\'s zero blocks were zeroed on the device');
+  t.equal(await server.metric('dvm_block_zeroed_bytes_total'), (BLOCKS / 8) * MiB, "the source's zero blocks were zeroed on the device");
 
   // 1% of the blocks change through the source device.
   const changed = [3, 77];

@@ -37,17 +37,26 @@ t.test('a connection cut mid-copy is retried and the copy ends equal', async (t)
   t.equal(done.result?.verified, true);
   t.ok((done.result?.attempts ?? 0) >= 2, `it took another attempt (${done.result?.attempts})`);
   const attempt = client.events.find((event) => event.type === 'attempt');
-  t.ok(attempt?.type === 'attempt' && attempt.retryInMs !== null && /connection lost/.test(attempt.reason), `the attempt event says a retry follows (${JSON.stringify(attempt)})`);
+  t.ok(
+    attempt?.type === 'attempt' && attempt.retryInMs !== null && /connection lost/.test(attempt.reason),
+    `the attempt event says a retry follows (${JSON.stringify(attempt)})`,
+  );
   t.equal(hashPrefix(target, SIZE), hashPrefix(source, SIZE), 'the target is the source');
   t.ok(relay.up < SIZE * 1.25, `the retry skipped what had arrived (${relay.up} bytes up in all for ${SIZE})`);
   const progress = client.events.filter((event) => event.type === 'progress');
-  t.ok(progress.some((event) => event.type === 'progress' && event.attempt === 2), 'progress carries the attempt');
+  t.ok(
+    progress.some((event) => event.type === 'progress' && event.attempt === 2),
+    'progress carries the attempt',
+  );
   let previous = 0;
-  t.ok(progress.every((event) => {
-    const ok = event.type === 'progress' && event.percent >= previous;
-    previous = event.type === 'progress' ? event.percent : previous;
-    return ok;
-  }), 'percent never goes backwards across the retry');
+  t.ok(
+    progress.every((event) => {
+      const ok = event.type === 'progress' && event.percent >= previous;
+      previous = event.type === 'progress' ? event.percent : previous;
+      return ok;
+    }),
+    'percent never goes backwards across the retry',
+  );
   await server.stop();
 });
 

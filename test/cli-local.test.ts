@@ -17,13 +17,20 @@ function runDvm(args: string[]): Promise<{ code: number; stdout: string; stderr:
     const child = spawn(process.execPath, [DVM, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (chunk) => { stdout += chunk; });
-    child.stderr.on('data', (chunk) => { stderr += chunk; });
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
     child.on('close', (code) => done({ code: code ?? 1, stdout, stderr }));
   });
 }
 
-const localTempDirs = () => readdirSync(tmpdir()).filter((name) => name.startsWith('dvm-local-')).sort();
+const localTempDirs = () =>
+  readdirSync(tmpdir())
+    .filter((name) => name.startsWith('dvm-local-'))
+    .sort();
 
 const work = mkdtempSync(join(tmpdir(), 'dvm-cli-'));
 t.teardown(() => rmSync(work, { recursive: true, force: true }));
@@ -41,10 +48,18 @@ t.test('bad input: one line naming what is wrong, non-zero exit, nothing created
     ['SRC does not exist', ['migrate', '--local', join(work, 'nope'), join(work, 'dst')], /SRC .*nope does not exist/],
     ['unwritable DST', ['migrate', '--local', source, join(work, 'a-file', 'dst')], /DST .* is not writable/],
     ['malformed proxy URL', ['migrate', '--local', source, join(work, 'dst'), '--proxy', 'not a url'], /--proxy \(stunnel_tcp_proxy\)/],
-    ['proxy with a path', ['migrate', '--local', source, join(work, 'dst'), '--proxy', 'http://u:p@127.0.0.1:3128/x'], /--proxy \(stunnel_tcp_proxy\): must not have a path/],
+    [
+      'proxy with a path',
+      ['migrate', '--local', source, join(work, 'dst'), '--proxy', 'http://u:p@127.0.0.1:3128/x'],
+      /--proxy \(stunnel_tcp_proxy\): must not have a path/,
+    ],
     ['bad bwlimit', ['migrate', '--local', source, join(work, 'dst'), '--bwlimit', 'fast'], /--bwlimit \(rsync_opt_bwlimit\)/],
     ['negative bwlimit', ['migrate', '--local', source, join(work, 'dst'), '--bwlimit', '-5'], /--bwlimit \(rsync_opt_bwlimit\)/],
-    ['unknown rsync extra', ['migrate', '--local', source, join(work, 'dst'), '--rsync-extras', '--rsh=evil'], /--rsync-extras \(rsync_opt_extras\): unknown or refused rsync extra "--rsh=evil"/],
+    [
+      'unknown rsync extra',
+      ['migrate', '--local', source, join(work, 'dst'), '--rsync-extras', '--rsh=evil'],
+      /--rsync-extras \(rsync_opt_extras\): unknown or refused rsync extra "--rsh=evil"/,
+    ],
     ['bad listen address', ['migrate', '--local', source, join(work, 'dst'), '--listen', 'everywhere'], /--listen: "everywhere" is not host:port/],
   ];
   const before = localTempDirs();
@@ -57,16 +72,26 @@ t.test('bad input: one line naming what is wrong, non-zero exit, nothing created
     t.equal(stdout, '', `${name}: nothing on stdout`);
   }
   t.same(localTempDirs(), before, 'no temp material was left behind');
-  t.same(readdirSync(work).filter((name) => name === 'dst'), [], 'no destination was created');
+  t.same(
+    readdirSync(work).filter((name) => name === 'dst'),
+    [],
+    'no destination was created',
+  );
 });
 
 t.test('a websocket client and stdout see the same live events', async (t) => {
   const destination = join(work, 'ws-destination');
   const port = await freePort();
   const before = localTempDirs();
-  const child = spawn(process.execPath, [DVM, 'migrate', '--local', source, destination, '--json', '--bwlimit', '8192', '--progress-listen', `127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [DVM, 'migrate', '--local', source, destination, '--json', '--bwlimit', '8192', '--progress-listen', `127.0.0.1:${port}`],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let stdout = '';
-  child.stdout.on('data', (chunk) => { stdout += chunk; });
+  child.stdout.on('data', (chunk) => {
+    stdout += chunk;
+  });
   const exited = new Promise<number>((done) => child.on('close', (code) => done(code ?? 1)));
 
   const received: AgentEvent[] = [];
@@ -88,7 +113,10 @@ t.test('a websocket client and stdout see the same live events', async (t) => {
 
   const progress = received.filter((event): event is ProgressEvent => event.type === 'progress');
   t.ok(progress.length >= 3, `several progress events arrived live (${progress.length})`);
-  t.ok(progress.some((event) => event.percent > 0 && event.percent < 100), 'an in-between percentage was seen');
+  t.ok(
+    progress.some((event) => event.percent > 0 && event.percent < 100),
+    'an in-between percentage was seen',
+  );
   for (let i = 1; i < progress.length; i += 1) {
     if (progress[i]!.bytes < progress[i - 1]!.bytes) t.fail(`bytes went backwards at websocket message ${i}`);
   }
@@ -96,18 +124,35 @@ t.test('a websocket client and stdout see the same live events', async (t) => {
   const results = received.filter((event) => event.type === 'result');
   t.equal(results.length, 1, 'exactly one result event on the websocket');
 
-  const stdoutEvents = stdout.trim().split('\n').map((line) => JSON.parse(line) as { type: string });
+  const stdoutEvents = stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { type: string });
   const stdoutResults = stdoutEvents.filter((event) => event.type === 'result');
   t.same(stdoutResults, results, 'stdout carries the same result event');
   const stdoutProgress = JSON.stringify(stdoutEvents.filter((event) => event.type === 'progress'));
-  t.ok(progress.every((event) => stdoutProgress.includes(JSON.stringify(event))), 'every websocket progress event is also on stdout');
+  t.ok(
+    progress.every((event) => stdoutProgress.includes(JSON.stringify(event))),
+    'every websocket progress event is also on stdout',
+  );
   t.same(localTempDirs(), before, 'temp material removed afterwards');
 });
 
 t.test('--no-proxy makes the copy bypass a configured proxy', async (t) => {
   const unreachableProxy = `http://user:pw@127.0.0.1:${await freePort()}`;
   const destination = join(work, 'bypass-destination');
-  const { code, stderr } = await runDvm(['migrate', '--local', source, destination, '--proxy', unreachableProxy, '--no-proxy', '127.0.0.0/8', '--retries', '0']);
+  const { code, stderr } = await runDvm([
+    'migrate',
+    '--local',
+    source,
+    destination,
+    '--proxy',
+    unreachableProxy,
+    '--no-proxy',
+    '127.0.0.0/8',
+    '--retries',
+    '0',
+  ]);
   t.equal(code, 0, `copied without touching the proxy (${stderr.trim().split('\n').pop()})`);
   t.same(formatDifferences(await compareTrees(source, destination)), '', 'identical');
 });

@@ -10,7 +10,15 @@ import { connect as tlsConnect } from 'node:tls';
 import * as k8s from '@kubernetes/client-node';
 import t from 'tap';
 import WebSocket from 'ws';
-import { CLUSTER_NOT_UP, probePod, RESTRICTED_CONTAINER_SECURITY, RESTRICTED_POD_SECURITY, testCluster, uniqueName, type KubeObject } from './support/cluster.js';
+import {
+  CLUSTER_NOT_UP,
+  probePod,
+  RESTRICTED_CONTAINER_SECURITY,
+  RESTRICTED_POD_SECURITY,
+  testCluster,
+  uniqueName,
+  type KubeObject,
+} from './support/cluster.js';
 
 const cluster = await testCluster();
 if (!cluster) {
@@ -23,21 +31,33 @@ if (!cluster) {
   kc.loadFromFile(cluster.kubeconfig);
 
   /** A TLS ClientHello for servername, as bytes (what a passthrough router reads the SNI from). */
-  const clientHello = (servername: string) => new Promise<Buffer>((resolve) => {
-    const sink = new Duplex({ read() {}, write(chunk: Buffer, _encoding, callback) { resolve(Buffer.from(chunk)); callback(); } });
-    tlsConnect({ socket: sink, servername }).on('error', () => {});
-  });
+  const clientHello = (servername: string) =>
+    new Promise<Buffer>((resolve) => {
+      const sink = new Duplex({
+        read() {},
+        write(chunk: Buffer, _encoding, callback) {
+          resolve(Buffer.from(chunk));
+          callback();
+        },
+      });
+      tlsConnect({ socket: sink, servername }).on('error', () => {});
+    });
 
   /** Connects, optionally sends first, and returns all it got until the server closed (or 5 s). */
-  const exchange = (host: string, port: number, send?: Buffer) => new Promise<string>((resolve, reject) => {
-    const socket = connect({ host, port }, () => { if (send) socket.write(send); });
-    let got = '';
-    socket.setEncoding('latin1');
-    socket.on('data', (chunk: string) => { got += chunk; });
-    socket.on('close', () => resolve(got));
-    socket.on('error', reject);
-    socket.setTimeout(5000, () => socket.destroy());
-  });
+  const exchange = (host: string, port: number, send?: Buffer) =>
+    new Promise<string>((resolve, reject) => {
+      const socket = connect({ host, port }, () => {
+        if (send) socket.write(send);
+      });
+      let got = '';
+      socket.setEncoding('latin1');
+      socket.on('data', (chunk: string) => {
+        got += chunk;
+      });
+      socket.on('close', () => resolve(got));
+      socket.on('error', reject);
+      socket.setTimeout(5000, () => socket.destroy());
+    });
 
   // One server pod for the network checks: an HTTP/websocket server on 8080, a banner on 9090.
   const server: KubeObject = {
@@ -49,15 +69,43 @@ if (!cluster) {
       automountServiceAccountToken: false,
       securityContext: RESTRICTED_POD_SECURITY,
       containers: [
-        { name: 'http', image: cluster.probeImage, imagePullPolicy: 'IfNotPresent', args: ['http', '8080', 'hello-through-the-pod-proxy'], ports: [{ name: 'http', containerPort: 8080 }], securityContext: RESTRICTED_CONTAINER_SECURITY },
-        { name: 'banner', image: cluster.probeImage, imagePullPolicy: 'IfNotPresent', args: ['serve', '9090', 'banner-from-web'], ports: [{ name: 'banner', containerPort: 9090 }], securityContext: RESTRICTED_CONTAINER_SECURITY },
+        {
+          name: 'http',
+          image: cluster.probeImage,
+          imagePullPolicy: 'IfNotPresent',
+          args: ['http', '8080', 'hello-through-the-pod-proxy'],
+          ports: [{ name: 'http', containerPort: 8080 }],
+          securityContext: RESTRICTED_CONTAINER_SECURITY,
+        },
+        {
+          name: 'banner',
+          image: cluster.probeImage,
+          imagePullPolicy: 'IfNotPresent',
+          args: ['serve', '9090', 'banner-from-web'],
+          ports: [{ name: 'banner', containerPort: 9090 }],
+          securityContext: RESTRICTED_CONTAINER_SECURITY,
+        },
       ],
     },
   };
-  await cluster.apply([
-    server,
-    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web' }, spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 'http' }, { name: 'banner', port: 2222, targetPort: 'banner' }] } },
-  ], ns);
+  await cluster.apply(
+    [
+      server,
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'web' },
+        spec: {
+          selector: { app: 'web' },
+          ports: [
+            { name: 'http', port: 80, targetPort: 'http' },
+            { name: 'banner', port: 2222, targetPort: 'banner' },
+          ],
+        },
+      },
+    ],
+    ns,
+  );
   await cluster.kubectl(['wait', '-n', ns, '--for=condition=Ready', 'pod/web', '--timeout=60s'], { timeoutMs: 70_000 });
   const service = await cluster.kubectlJson(['get', 'service', 'web', '-n', ns]);
   const clusterIp = service.spec.clusterIP as string;
@@ -86,7 +134,26 @@ if (!cluster) {
     }
     t.same(await cluster.resolve(`anything-${ns}.${cluster.appsDomain}`), [cluster.routerAddress], 'host: the apps wildcard');
     await t.rejects(cluster.resolve(`nothere.${ns}.svc`), /ENOTFOUND/, 'an unknown Service is NXDOMAIN');
-    await cluster.apply(probePod(cluster, 'dns', ['resolve', 'web', '--', 'resolve', `web.${ns}.svc`, '--', 'resolve', `web.${ns}.svc.`, '--', 'resolve', `route-${ns}.${cluster.appsDomain}`, '--', 'connect', 'web', '2222']), ns);
+    await cluster.apply(
+      probePod(cluster, 'dns', [
+        'resolve',
+        'web',
+        '--',
+        'resolve',
+        `web.${ns}.svc`,
+        '--',
+        'resolve',
+        `web.${ns}.svc.`,
+        '--',
+        'resolve',
+        `route-${ns}.${cluster.appsDomain}`,
+        '--',
+        'connect',
+        'web',
+        '2222',
+      ]),
+      ns,
+    );
     t.equal(await cluster.waitForPodPhase(ns, 'dns', ['Succeeded', 'Failed']), 'Succeeded');
     const log = await cluster.kubectl(['logs', '-n', ns, 'dns']);
     t.match(log, `web web.${ns}.svc.${cluster.clusterDomain} ${clusterIp}`, 'a short name through the search list');
@@ -112,12 +179,15 @@ if (!cluster) {
   });
 
   t.test('a passthrough Route is admitted and routed by SNI', async (t) => {
-    await cluster.apply({
-      apiVersion: 'route.openshift.io/v1',
-      kind: 'Route',
-      metadata: { name: 'web' },
-      spec: { to: { kind: 'Service', name: 'web' }, port: { targetPort: 'banner' }, tls: { termination: 'passthrough' } },
-    }, ns);
+    await cluster.apply(
+      {
+        apiVersion: 'route.openshift.io/v1',
+        kind: 'Route',
+        metadata: { name: 'web' },
+        spec: { to: { kind: 'Service', name: 'web' }, port: { targetPort: 'banner' }, tls: { termination: 'passthrough' } },
+      },
+      ns,
+    );
     const host = `web-${ns}.${cluster.appsDomain}`;
     let route: KubeObject = {};
     for (let i = 0; i < 80; i++) {
@@ -129,12 +199,15 @@ if (!cluster) {
     t.match(route.status.ingress[0], { host, routerName: 'dvm-router', conditions: [{ type: 'Admitted', status: 'True' }] });
     t.equal(await exchange(cluster.routerAddress, cluster.routerPort, await clientHello(host)), 'banner-from-web\n');
     t.equal(await exchange(cluster.routerAddress, cluster.routerPort, await clientHello(`other.${cluster.appsDomain}`)), '', 'an unknown host gets nothing');
-    await cluster.apply({
-      apiVersion: 'route.openshift.io/v1',
-      kind: 'Route',
-      metadata: { name: 'edge' },
-      spec: { to: { kind: 'Service', name: 'web' }, tls: { termination: 'edge' } },
-    }, ns);
+    await cluster.apply(
+      {
+        apiVersion: 'route.openshift.io/v1',
+        kind: 'Route',
+        metadata: { name: 'edge' },
+        spec: { to: { kind: 'Service', name: 'web' }, tls: { termination: 'edge' } },
+      },
+      ns,
+    );
     for (let i = 0; i < 80; i++) {
       route = await cluster.kubectlJson(['get', 'route', 'edge', '-n', ns]);
       if (route.status?.ingress?.[0]) break;
@@ -144,7 +217,15 @@ if (!cluster) {
   });
 
   t.test('a LoadBalancer Service gets a bridge address that serves it', async (t) => {
-    await cluster.apply({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'web-lb' }, spec: { type: 'LoadBalancer', selector: { app: 'web' }, ports: [{ name: 'banner', port: 2223, targetPort: 'banner' }] } }, ns);
+    await cluster.apply(
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'web-lb' },
+        spec: { type: 'LoadBalancer', selector: { app: 'web' }, ports: [{ name: 'banner', port: 2223, targetPort: 'banner' }] },
+      },
+      ns,
+    );
     let ip: string | undefined;
     for (let i = 0; i < 80 && !ip; i++) {
       ip = (await cluster.kubectlJson(['get', 'service', 'web-lb', '-n', ns])).status?.loadBalancer?.ingress?.[0]?.ip;
@@ -160,13 +241,27 @@ if (!cluster) {
   });
 
   t.test('the default StorageClass binds a PVC to a host directory that honours fsGroup', async (t) => {
-    await cluster.apply({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'data' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } }, ns);
+    await cluster.apply(
+      {
+        apiVersion: 'v1',
+        kind: 'PersistentVolumeClaim',
+        metadata: { name: 'data' },
+        spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } },
+      },
+      ns,
+    );
     const { volumeName, hostPath } = await cluster.waitForPvcBound(ns, 'data');
     const pvc = await cluster.kubectlJson(['get', 'pvc', 'data', '-n', ns]);
     t.equal(pvc.spec.storageClassName, cluster.storageClass, 'the default class');
     t.ok(hostPath.startsWith(`${cluster.volumesDir}/`), hostPath);
     writeFileSync(`${hostPath}/seed`, 'written on the host\n');
-    await cluster.apply(probePod(cluster, 'writer', ['cat', '/data/seed', '--', 'write', '/data/from-pod', 'written in the pod', '--', 'id'], { fsGroup: 2000, volumes: [{ claimName: 'data', mountPath: '/data' }] }), ns);
+    await cluster.apply(
+      probePod(cluster, 'writer', ['cat', '/data/seed', '--', 'write', '/data/from-pod', 'written in the pod', '--', 'id'], {
+        fsGroup: 2000,
+        volumes: [{ claimName: 'data', mountPath: '/data' }],
+      }),
+      ns,
+    );
     t.equal(await cluster.waitForPodPhase(ns, 'writer', ['Succeeded', 'Failed']), 'Succeeded');
     const log = await cluster.kubectl(['logs', '-n', ns, 'writer']);
     t.match(log, 'written on the host');

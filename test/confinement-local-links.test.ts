@@ -22,14 +22,21 @@ function runDvm(args: string[], whileRunning?: () => void): Promise<{ code: numb
     const child = spawn(process.execPath, [DVM, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: temp } });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (chunk) => { stdout += chunk; });
-    child.stderr.on('data', (chunk) => { stderr += chunk; });
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
     const timer = whileRunning ? setInterval(whileRunning, 2) : undefined;
-    child.on('close', (code) => { clearInterval(timer); done({ code: code ?? 1, stdout, stderr }); });
+    child.on('close', (code) => {
+      clearInterval(timer);
+      done({ code: code ?? 1, stdout, stderr });
+    });
   });
 }
 
-t.test('symlinks to the agents\' keys arrive as symlinks, not as the keys', async (t) => {
+t.test("symlinks to the agents' keys arrive as symlinks, not as the keys", async (t) => {
   const source = join(work, 'source');
   const destination = join(work, 'destination');
   await generateTree(source, { files: 20 });
@@ -54,10 +61,15 @@ t.test('symlinks to the agents\' keys arrive as symlinks, not as the keys', asyn
       try {
         const text = readFileSync(target, 'utf8');
         if (/PRIVATE KEY/.test(text) && !keys.includes(text)) keys.push(text);
-      } catch { /* not written yet, or gone */ }
+      } catch {
+        /* not written yet, or gone */
+      }
     }
   };
-  const run = await runDvm(['migrate', '--local', source, destination, '--verify'], () => { plant(); readKeys(); });
+  const run = await runDvm(['migrate', '--local', source, destination, '--verify'], () => {
+    plant();
+    readKeys();
+  });
   t.equal(run.code, 0, `copied and verified (${run.stderr.trim().split('\n').slice(-1)[0]})`);
   t.equal(planted.size, 2, 'the key links were planted during the run');
   t.equal(keys.length, 2, 'and the keys they point to were seen');
@@ -71,7 +83,10 @@ t.test('symlinks to the agents\' keys arrive as symlinks, not as the keys', asyn
   const regular = [...entries].filter(([, entry]) => entry.type === 'file').map(([path]) => path);
   const holding = regular.filter((path) => keys.some((key) => readFileSync(join(destination, path), 'utf8').includes(key.trim().split('\n')[1]!)));
   t.same(holding, [], 'no file in the destination holds a key');
-  t.notOk([...entries.keys()].some((path) => /dvm-local-|\.key$/.test(path) && entries.get(path)?.type !== 'symlink'), 'nothing of the temp directory was copied');
+  t.notOk(
+    [...entries.keys()].some((path) => /dvm-local-|\.key$/.test(path) && entries.get(path)?.type !== 'symlink'),
+    'nothing of the temp directory was copied',
+  );
 });
 
 t.test('options that follow symlinks are refused before anything runs', async (t) => {
@@ -79,8 +94,16 @@ t.test('options that follow symlinks are refused before anything runs', async (t
   for (const extra of ['--copy-links', '-L', '-zL', '--copy-unsafe-links', '--copy-dirlinks', '-k', '--keep-dirlinks', '-K']) {
     const run = await runDvm(['migrate', '--local', source, join(work, 'never'), `--rsync-extras=${extra}`]);
     t.equal(run.code, 2, `${extra}: exit 2`);
-    t.match(run.stderr.trim(), /^dvm: --rsync-extras \(rsync_opt_extras\): .*(copy|keep)-(unsafe-)?(links|dirlinks)/, `${extra}: one line naming the setting and why (${run.stderr.trim()})`);
+    t.match(
+      run.stderr.trim(),
+      /^dvm: --rsync-extras \(rsync_opt_extras\): .*(copy|keep)-(unsafe-)?(links|dirlinks)/,
+      `${extra}: one line naming the setting and why (${run.stderr.trim()})`,
+    );
     t.equal(run.stderr.trim().split('\n').length, 1, `${extra}: one line`);
   }
-  t.same(readdirSync(temp).filter((name) => name.startsWith('dvm-local-')), [], 'no temp material left behind');
+  t.same(
+    readdirSync(temp).filter((name) => name.startsWith('dvm-local-')),
+    [],
+    'no temp material left behind',
+  );
 });

@@ -23,7 +23,10 @@ t.teardown(() => {
   rmSync(work, { recursive: true, force: true });
 });
 
-const localDirs = () => readdirSync(temp).filter((name) => name.startsWith('dvm-local-')).sort();
+const localDirs = () =>
+  readdirSync(temp)
+    .filter((name) => name.startsWith('dvm-local-'))
+    .sort();
 
 function state(pid: number): string | null {
   try {
@@ -34,13 +37,25 @@ function state(pid: number): string | null {
   }
 }
 /** Running (a zombie nobody reaped yet is not running). */
-const running = (pid: number) => { const s = state(pid); return s !== null && s !== 'Z' && s !== 'X'; };
-const cmdline = (pid: number) => { try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' '); } catch { return ''; } };
+const running = (pid: number) => {
+  const s = state(pid);
+  return s !== null && s !== 'Z' && s !== 'X';
+};
+const cmdline = (pid: number) => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+  } catch {
+    return '';
+  }
+};
 
 function refuses(port: number): Promise<boolean> {
   return new Promise((done) => {
     const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => { socket.destroy(); done(false); });
+    socket.once('connect', () => {
+      socket.destroy();
+      done(false);
+    });
     socket.once('error', () => done(true));
   });
 }
@@ -51,8 +66,12 @@ function runDvm(args: string[]): Promise<{ code: number; stdout: string; stderr:
     children.push(child);
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (chunk) => { stdout += chunk; });
-    child.stderr.on('data', (chunk) => { stderr += chunk; });
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
     child.on('close', (code) => done({ code: code ?? 1, stdout, stderr }));
   });
 }
@@ -61,11 +80,19 @@ t.test('kill -9 of the CLI mid-copy: the agents die with it, and the next run cl
   const source = join(work, 'source');
   await generateTree(source, { files: 20 });
   await writeBigFile(join(source, 'big.bin'), 64 * 1024 * 1024);
-  const cli = spawn(process.execPath, [DVM, 'migrate', '--local', source, join(work, 'destination'), '--json', '--bwlimit', '2048'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: temp } });
+  const cli = spawn(process.execPath, [DVM, 'migrate', '--local', source, join(work, 'destination'), '--json', '--bwlimit', '2048'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, TMPDIR: temp },
+  });
   children.push(cli);
   let copying = false;
   cli.stdout.on('data', (chunk: Buffer) => {
-    if (String(chunk).split('\n').some((line) => /"type":"progress"/.test(line) && !/"bytes":0,/.test(line))) copying = true;
+    if (
+      String(chunk)
+        .split('\n')
+        .some((line) => /"type":"progress"/.test(line) && !/"bytes":0,/.test(line))
+    )
+      copying = true;
   });
   await waitFor(() => copying, 30_000, 'the copy to be under way');
   const [dir] = localDirs();
@@ -74,23 +101,33 @@ t.test('kill -9 of the CLI mid-copy: the agents die with it, and the next run cl
   const descendants = processTree(cli.pid!).filter((pid) => pid !== cli.pid);
   const agents = descendants.filter((pid) => /agent\/main\.js (server|client)/.test(cmdline(pid)));
   t.equal(agents.length, 2, `both agents run (${descendants.map((pid) => `${pid}: ${cmdline(pid).slice(0, 80)}`).join('; ')})`);
-  t.ok(descendants.some((pid) => /^rsync /.test(cmdline(pid))), 'and rsync');
+  t.ok(
+    descendants.some((pid) => /^rsync /.test(cmdline(pid))),
+    'and rsync',
+  );
   t.notOk(await refuses(serverPort), 'the server listens');
 
   const killedAt = Date.now();
   cli.kill('SIGKILL');
   await waitFor(() => descendants.every((pid) => !running(pid)), 6_000, 'the agents to die with their parent').catch(() => undefined);
   const left = descendants.filter(running);
-  t.same(left.map((pid) => `${pid}: ${cmdline(pid)}`), [], `no agent or rsync of the run is left (${Date.now() - killedAt} ms after the kill)`);
+  t.same(
+    left.map((pid) => `${pid}: ${cmdline(pid)}`),
+    [],
+    `no agent or rsync of the run is left (${Date.now() - killedAt} ms after the kill)`,
+  );
   t.ok(await refuses(serverPort), 'the server port refuses connections');
-  t.same(localDirs(), [dir], 'the killed run\'s temp directory is still there (nobody could remove it)');
+  t.same(localDirs(), [dir], "the killed run's temp directory is still there (nobody could remove it)");
 
   // Directories the next run must leave alone: not provably ours and stale.
   const alive = join(temp, 'dvm-local-alive0');
   mkdirSync(alive, { mode: 0o700 });
   const ownRecord = JSON.parse(readFileSync(join(temp, dir!, 'owner.json'), 'utf8')) as Record<string, unknown>;
   const selfStart = readFileSync('/proc/self/stat', 'utf8');
-  writeFileSync(join(alive, 'owner.json'), JSON.stringify({ ...ownRecord, run: { pid: process.pid, start: Number(selfStart.slice(selfStart.lastIndexOf(')') + 2).split(' ')[19]) }, agents: [] }));
+  writeFileSync(
+    join(alive, 'owner.json'),
+    JSON.stringify({ ...ownRecord, run: { pid: process.pid, start: Number(selfStart.slice(selfStart.lastIndexOf(')') + 2).split(' ')[19]) }, agents: [] }),
+  );
   const noRecord = join(temp, 'dvm-local-norec0');
   mkdirSync(noRecord, { mode: 0o700 });
   writeFileSync(join(noRecord, 'ca.crt'), 'x');
@@ -115,11 +152,14 @@ t.test('kill -9 of the CLI mid-copy: the agents die with it, and the next run cl
   await generateTree(small, { files: 20 });
   const next = await runDvm(['migrate', '--local', small, join(work, 'small-destination')]);
   t.equal(next.code, 0, `the next run succeeds (${next.stderr.trim().split('\n').slice(-2).join(' | ')})`);
-  t.notOk(existsSync(join(temp, dir!)), 'and removed the killed run\'s temp directory');
+  t.notOk(existsSync(join(temp, dir!)), "and removed the killed run's temp directory");
   t.match(next.stderr, new RegExp(`removed .*${dir}`), 'saying so');
   t.notOk(existsSync(otherBoot), 'as it removed one of another boot');
   const kept = ['dvm-local-alive0', 'dvm-local-link00', 'dvm-local-mode00', 'dvm-local-norec0', ...(process.getuid?.() === 0 ? ['dvm-local-other0'] : [])];
-  t.same(localDirs().filter((name) => name !== 'dvm-local-other0' || process.getuid?.() === 0), kept,
-    'a live owner\'s, a record-less, a foreign uid\'s, a symlinked and a non-0700 directory are left alone');
+  t.same(
+    localDirs().filter((name) => name !== 'dvm-local-other0' || process.getuid?.() === 0),
+    kept,
+    "a live owner's, a record-less, a foreign uid's, a symlinked and a non-0700 directory are left alone",
+  );
   t.ok(existsSync(join(linkTarget, 'owner.json')), 'nothing behind the symlink was touched');
 });

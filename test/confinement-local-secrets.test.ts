@@ -34,9 +34,22 @@ t.teardown(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-const read = (path: string): string => { try { return readFileSync(path, 'latin1'); } catch { return ''; } };
+const read = (path: string): string => {
+  try {
+    return readFileSync(path, 'latin1');
+  } catch {
+    return '';
+  }
+};
 
-interface Run { code: number; stdout: string; stderr: string; seen: string; metricsWithout: number | null; metricsWith: number | null }
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+  seen: string;
+  metricsWithout: number | null;
+  metricsWith: number | null;
+}
 
 /** Runs dvm with `env` added (DVM_PROXY/DVM_TOKEN removed first); while it runs, collects every
  * descendant's argv and environment, and (with `listen`) asks /metrics with and without the token. */
@@ -51,8 +64,12 @@ function runDvm(args: string[], env: Record<string, string> = {}, listenPort?: n
   let seen = '';
   let metricsWithout: number | null = null;
   let metricsWith: number | null = null;
-  child.stdout.on('data', (chunk) => { stdout += chunk; });
-  child.stderr.on('data', (chunk) => { stderr += chunk; });
+  child.stdout.on('data', (chunk) => {
+    stdout += chunk;
+  });
+  child.stderr.on('data', (chunk) => {
+    stderr += chunk;
+  });
   const sample = setInterval(() => {
     for (const pid of processTree(child.pid!).filter((p) => p !== child.pid)) {
       seen += `${read(`/proc/${pid}/cmdline`)}\n${read(`/proc/${pid}/environ`)}\n`;
@@ -68,10 +85,12 @@ function runDvm(args: string[], env: Record<string, string> = {}, listenPort?: n
       })().catch(() => undefined);
     }
   }, 50);
-  return new Promise((done) => child.on('close', (code) => {
-    clearInterval(sample);
-    done({ code: code ?? 1, stdout, stderr, seen, metricsWithout, metricsWith });
-  }));
+  return new Promise((done) =>
+    child.on('close', (code) => {
+      clearInterval(sample);
+      done({ code: code ?? 1, stdout, stderr, seen, metricsWithout, metricsWith });
+    }),
+  );
 }
 
 const secrets = [password, token];
@@ -79,15 +98,18 @@ const secrets = [password, token];
 t.test('DVM_PROXY and DVM_TOKEN: the copy goes through the authenticating proxy and the token guards --listen', async (t) => {
   const port = await freePort();
   const before = proxy.connects().length;
-  const run = await runDvm(['migrate', '--local', source, join(work, 'env-destination'), '--bwlimit', '4096', '--listen', `127.0.0.1:${port}`, '--retries', '0'],
-    { DVM_PROXY: proxy.url, DVM_TOKEN: token }, port);
+  const run = await runDvm(
+    ['migrate', '--local', source, join(work, 'env-destination'), '--bwlimit', '4096', '--listen', `127.0.0.1:${port}`, '--retries', '0'],
+    { DVM_PROXY: proxy.url, DVM_TOKEN: token },
+    port,
+  );
   t.equal(run.code, 0, `succeeded (${run.stderr.trim().split('\n').slice(-1)[0]})`);
   t.equal(formatDifferences(await compareTrees(source, join(work, 'env-destination'))), '', 'identical');
   t.ok(proxy.connects().length > before, `the tunnel went through the proxy (${proxy.connects().length - before} CONNECTs), with its password`);
   t.equal(run.metricsWithout, 401, '/metrics without the token is refused');
   t.equal(run.metricsWith, 200, '/metrics with the token is served');
   t.ok(run.seen.length > 0, 'child processes were sampled');
-  t.same(leakedSecrets(run.seen, secrets), [], 'no secret in any child\'s argv or environment');
+  t.same(leakedSecrets(run.seen, secrets), [], "no secret in any child's argv or environment");
   t.same(leakedSecrets(run.stdout + run.stderr, secrets), [], 'no secret in any output');
 });
 
@@ -98,13 +120,31 @@ t.test('--proxy-file and --token-file: the same, from files (a trailing newline 
   writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
   const port = await freePort();
   const before = proxy.connects().length;
-  const run = await runDvm(['migrate', '--local', source, join(work, 'file-destination'), '--bwlimit', '4096', '--listen', `127.0.0.1:${port}`, '--retries', '0',
-    '--proxy-file', proxyFile, '--token-file', tokenFile], {}, port);
+  const run = await runDvm(
+    [
+      'migrate',
+      '--local',
+      source,
+      join(work, 'file-destination'),
+      '--bwlimit',
+      '4096',
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--retries',
+      '0',
+      '--proxy-file',
+      proxyFile,
+      '--token-file',
+      tokenFile,
+    ],
+    {},
+    port,
+  );
   t.equal(run.code, 0, `succeeded (${run.stderr.trim().split('\n').slice(-1)[0]})`);
   t.ok(proxy.connects().length > before, 'through the proxy');
   t.equal(run.metricsWithout, 401);
   t.equal(run.metricsWith, 200);
-  t.same(leakedSecrets(run.seen, secrets), [], 'no secret in any child\'s argv or environment');
+  t.same(leakedSecrets(run.seen, secrets), [], "no secret in any child's argv or environment");
   t.same(leakedSecrets(run.stdout + run.stderr, secrets), [], 'no secret in any output');
 });
 
@@ -112,15 +152,18 @@ t.test('a flag or file wins over the environment', async (t) => {
   const proxyFile = join(work, 'proxy-wins.url');
   writeFileSync(proxyFile, proxy.url, { mode: 0o600 });
   const before = proxy.connects().length;
-  const run = await runDvm(['migrate', '--local', source, join(work, 'wins-destination'), '--retries', '0', '--proxy-file', proxyFile],
-    { DVM_PROXY: `http://${user}:wrong${password}@127.0.0.1:${proxy.port}` });
+  const run = await runDvm(['migrate', '--local', source, join(work, 'wins-destination'), '--retries', '0', '--proxy-file', proxyFile], {
+    DVM_PROXY: `http://${user}:wrong${password}@127.0.0.1:${proxy.port}`,
+  });
   t.equal(run.code, 0, `the file's proxy was used (${run.stderr.trim().split('\n').slice(-1)[0]})`);
   t.ok(proxy.connects().length > before);
 });
 
 t.test('a wrong proxy password fails the copy without showing it', async (t) => {
   const wrong = `wrong${randomBytes(8).toString('hex')}`;
-  const run = await runDvm(['migrate', '--local', source, join(work, 'wrong-destination'), '--retries', '0'], { DVM_PROXY: `http://${user}:${wrong}@127.0.0.1:${proxy.port}` });
+  const run = await runDvm(['migrate', '--local', source, join(work, 'wrong-destination'), '--retries', '0'], {
+    DVM_PROXY: `http://${user}:${wrong}@127.0.0.1:${proxy.port}`,
+  });
   t.not(run.code, 0, 'failed');
   t.match(run.stderr, /proxy authentication/, `says why (${run.stderr.trim().split('\n').slice(-1)[0]})`);
   t.same(leakedSecrets(run.stdout + run.stderr + run.seen, [wrong, ...secrets]), [], 'the wrong password is not shown either');
@@ -155,7 +198,8 @@ t.test('bad secret input: one line naming where it came from, exit 2, never the 
   // any cluster is contacted.
   const spec = join(work, 'spec.yaml');
   writeFileSync(spec, 'spec:\n  persistentVolumeClaims:\n    - {name: data, namespace: shop}\n');
-  const betweenClusters = cases.filter(([name]) => /--proxy-file|DVM_PROXY|token-file|together/.test(name))
+  const betweenClusters = cases
+    .filter(([name]) => /--proxy-file|DVM_PROXY|token-file|together/.test(name))
     .map(([name, extra, env, expected]): Case => [`-f: ${name}`, ['-f', spec, ...extra], env, expected]);
   for (const [name, extra, env, expected] of [...local, ...betweenClusters]) {
     const run = await runDvm(['migrate', ...extra], env);

@@ -57,18 +57,53 @@ t.test('a man in the middle with a certificate the client refuses: the client sa
   const foreignCa = await createCertificateAuthority('someone-else');
   const day = 86_400_000;
   const cases: Array<[string, PemPair, RegExp]> = [
-    ['a client certificate of the run CA (for the right name) used as a server certificate',
-      await issueCertificate(rig.pki.ca, { commonName: 'mitm', usage: 'client', dnsNames: ['localhost'] }), /not a server certificate/],
-    ['the run\'s real client certificate (a stolen key) used as a server certificate', rig.pki.clients[Object.keys(rig.pki.clients)[0]!]!, /not a server certificate/],
-    ['a server certificate of the run CA for another name',
-      await issueCertificate(rig.pki.ca, { commonName: 'elsewhere', usage: 'server', dnsNames: ['elsewhere.example'] }), /not valid for localhost/],
-    ['a server certificate for the right name from a foreign CA',
-      await issueCertificate(foreignCa, { commonName: 'mitm', usage: 'server', dnsNames: ['localhost'] }), /not signed by this run's CA/],
-    ['an expired server certificate of the run CA',
-      await issueCertificate(rig.pki.ca, { commonName: 'old', usage: 'server', dnsNames: ['localhost'], notBefore: new Date(Date.now() - 3 * day), notAfter: new Date(Date.now() - day) }), /expired/],
-    ['a server certificate of the run CA not valid yet',
-      await issueCertificate(rig.pki.ca, { commonName: 'early', usage: 'server', dnsNames: ['localhost'], notBefore: new Date(Date.now() + day), notAfter: new Date(Date.now() + 3 * day) }), /not valid yet/],
-    ['a CA certificate (the foreign CA itself) used as a server certificate', { certPem: foreignCa.certPem, keyPem: foreignCa.keyPem }, /not a server certificate|not signed by this run's CA|self-signed/],
+    [
+      'a client certificate of the run CA (for the right name) used as a server certificate',
+      await issueCertificate(rig.pki.ca, { commonName: 'mitm', usage: 'client', dnsNames: ['localhost'] }),
+      /not a server certificate/,
+    ],
+    [
+      "the run's real client certificate (a stolen key) used as a server certificate",
+      rig.pki.clients[Object.keys(rig.pki.clients)[0]!]!,
+      /not a server certificate/,
+    ],
+    [
+      'a server certificate of the run CA for another name',
+      await issueCertificate(rig.pki.ca, { commonName: 'elsewhere', usage: 'server', dnsNames: ['elsewhere.example'] }),
+      /not valid for localhost/,
+    ],
+    [
+      'a server certificate for the right name from a foreign CA',
+      await issueCertificate(foreignCa, { commonName: 'mitm', usage: 'server', dnsNames: ['localhost'] }),
+      /not signed by this run's CA/,
+    ],
+    [
+      'an expired server certificate of the run CA',
+      await issueCertificate(rig.pki.ca, {
+        commonName: 'old',
+        usage: 'server',
+        dnsNames: ['localhost'],
+        notBefore: new Date(Date.now() - 3 * day),
+        notAfter: new Date(Date.now() - day),
+      }),
+      /expired/,
+    ],
+    [
+      'a server certificate of the run CA not valid yet',
+      await issueCertificate(rig.pki.ca, {
+        commonName: 'early',
+        usage: 'server',
+        dnsNames: ['localhost'],
+        notBefore: new Date(Date.now() + day),
+        notAfter: new Date(Date.now() + 3 * day),
+      }),
+      /not valid yet/,
+    ],
+    [
+      'a CA certificate (the foreign CA itself) used as a server certificate',
+      { certPem: foreignCa.certPem, keyPem: foreignCa.keyPem },
+      /not a server certificate|not signed by this run's CA|self-signed/,
+    ],
   ];
   for (const [name, pair, why] of cases) {
     const impostor = await tlsImpostor({ cert: pair.certPem, key: pair.keyPem });
@@ -84,7 +119,7 @@ t.test('a man in the middle with a certificate the client refuses: the client sa
   t.equal(await server.metric('dvm_server_rsync_spawned_total'), 0, 'the real server was never involved');
 });
 
-t.test('the client asked for another name than the real server\'s certificate has: the client refused it', async (t) => {
+t.test("the client asked for another name than the real server's certificate has: the client refused it", async (t) => {
   const { result } = await clientAgainst(server.port, 'not-the-server.example');
   t.equal(result?.attempts, 1);
   t.match(result?.message ?? '', CLIENT_REFUSED_SERVER_CERT);
@@ -106,8 +141,29 @@ t.test('a server that alerts after the handshake (openssl s_server -Verify, anot
   const caFile = rig.writePair('strict-ca', { certPem: otherCa.certPem, keyPem: otherCa.keyPem }).cert;
   const serverPair = rig.writePair('strict-server', await issueCertificate(rig.pki.ca, { commonName: 'strict', usage: 'server', dnsNames: ['localhost'] }));
   const port = await freePort();
-  const child: ChildProcess = spawn('openssl', ['s_server', '-quiet', '-accept', `127.0.0.1:${port}`, '-cert', serverPair.cert, '-key', serverPair.key, '-Verify', '1', '-verify_return_error', '-CAfile', caFile, '-tls1_3'], { stdio: ['pipe', 'ignore', 'ignore'] });
-  t.teardown(() => { child.kill('SIGKILL'); });
+  const child: ChildProcess = spawn(
+    'openssl',
+    [
+      's_server',
+      '-quiet',
+      '-accept',
+      `127.0.0.1:${port}`,
+      '-cert',
+      serverPair.cert,
+      '-key',
+      serverPair.key,
+      '-Verify',
+      '1',
+      '-verify_return_error',
+      '-CAfile',
+      caFile,
+      '-tls1_3',
+    ],
+    { stdio: ['pipe', 'ignore', 'ignore'] },
+  );
+  t.teardown(() => {
+    child.kill('SIGKILL');
+  });
   await waitForPort('127.0.0.1', port);
   const { result } = await clientAgainst(port);
   t.equal(result?.attempts, 1);
@@ -147,7 +203,10 @@ t.test('a server with no room for another connection: the client waits for room,
   const attempt = await new Promise<AgentEvent>((resolve) => {
     const check = setInterval(() => {
       const found = agent.events.find((event) => event.type === 'attempt');
-      if (found) { clearInterval(check); resolve(found); }
+      if (found) {
+        clearInterval(check);
+        resolve(found);
+      }
     }, 50);
   });
   holder.destroy();

@@ -20,18 +20,30 @@ const { registerClusterCommands } = await import(${JSON.stringify(commands)});
 const program = new Command('dvm');
 registerClusterCommands(program);
 await program.parseAsync(process.argv.slice(1), { from: 'user' });`;
-const dvm = (...args: string[]) => run(process.execPath, ['--input-type=module', '-e', driver, ...args]).catch((error: { code: number; stdout: string; stderr: string }) => error);
+const dvm = (...args: string[]) =>
+  run(process.execPath, ['--input-type=module', '-e', driver, ...args]).catch((error: { code: number; stdout: string; stderr: string }) => error);
 
 const specFile = join(dir, 'dvm.yaml');
-writeFileSync(specFile, toYaml({
-  apiVersion: 'migration.openshift.io/v1alpha1', kind: 'DirectVolumeMigration', metadata: { name: 'dvm-cli', uid: 'uid-1234' },
-  spec: { persistentVolumeClaims: [{ name: 'a', namespace: 'n1' }, { name: 'b', namespace: 'n2', targetNamespace: 'n3' }], createDestinationNamespaces: true },
-}));
+writeFileSync(
+  specFile,
+  toYaml({
+    apiVersion: 'migration.openshift.io/v1alpha1',
+    kind: 'DirectVolumeMigration',
+    metadata: { name: 'dvm-cli', uid: 'uid-1234' },
+    spec: {
+      persistentVolumeClaims: [
+        { name: 'a', namespace: 'n1' },
+        { name: 'b', namespace: 'n2', targetNamespace: 'n3' },
+      ],
+      createDestinationNamespaces: true,
+    },
+  }),
+);
 const settingsFile = join(dir, 'mc.yaml');
 writeFileSync(settingsFile, toYaml({ kind: 'MigrationController', spec: { rsync_endpoint_type: 'LoadBalancer', migration_ui: true } }));
 
 t.test('render -o yaml: every object, labelled with the CR uid, valid, without key material', async (t) => {
-  const { stdout } = await dvm('render', '-f', specFile, '--settings', settingsFile, '--network-policies') as { stdout: string };
+  const { stdout } = (await dvm('render', '-f', specFile, '--settings', settingsFile, '--network-policies')) as { stdout: string };
   const documents = parseAllDocuments(stdout).map((document) => document.toJSON() as Record<string, any>);
   const count = (kind: string) => documents.filter((document) => document.kind === kind).length;
   t.equal(count('Namespace'), 2, 'destination namespaces n1, n3');
@@ -49,11 +61,11 @@ t.test('render -o yaml: every object, labelled with the CR uid, valid, without k
 });
 
 t.test('render -o json and bad input', async (t) => {
-  const { stdout } = await dvm('render', '-f', specFile, '-o', 'json', '--run-id', 'abc') as { stdout: string };
+  const { stdout } = (await dvm('render', '-f', specFile, '-o', 'json', '--run-id', 'abc')) as { stdout: string };
   const parsed = JSON.parse(stdout);
   t.equal(parsed.destination.kind, 'List');
   t.ok(parsed.source.items.every((item: any) => item.metadata.labels?.directvolumemigration === 'abc'));
-  const bad = await dvm('render', '-f', specFile, '--endpoint-type', 'Tunnel') as { code: number; stderr: string };
+  const bad = (await dvm('render', '-f', specFile, '--endpoint-type', 'Tunnel')) as { code: number; stderr: string };
   t.equal(bad.code, 2);
   t.match(bad.stderr, /^dvm: .*rsync_endpoint_type: must be one of Route, NodePort, ClusterIP, LoadBalancer\n$/);
 });
@@ -72,18 +84,21 @@ t.test('status and cleanup of one run on both clusters', async (t) => {
   destination.seed({ kind: 'Secret', metadata: { name: 's-run2', namespace: 'n1', labels: runLabels('run2') } });
   const flags = ['--source-kubeconfig', source.kubeconfigPath, '--destination-kubeconfig', destination.kubeconfigPath];
 
-  const before = await dvm('status', '--run', 'run1', '--json', ...flags) as { stdout: string };
+  const before = (await dvm('status', '--run', 'run1', '--json', ...flags)) as { stdout: string };
   const found = JSON.parse(before.stdout);
   t.same(found.source.map((object: any) => `${object.kind} ${object.name}`).sort(), ['Pod p-run1', 'Secret s-run1']);
-  t.same(found.destination.map((object: any) => `${object.kind} ${object.name}`), ['Service svc-run1']);
+  t.same(
+    found.destination.map((object: any) => `${object.kind} ${object.name}`),
+    ['Service svc-run1'],
+  );
 
-  const cleaned = await dvm('cleanup', '--run', 'run1', ...flags) as { stdout: string };
+  const cleaned = (await dvm('cleanup', '--run', 'run1', ...flags)) as { stdout: string };
   t.match(cleaned.stdout, /deleted 2 source and 1 destination object\(s\) of run run1/);
   t.same(source.labelled('directvolumemigration=run1'), []);
   t.same(destination.labelled('directvolumemigration=run1'), []);
   t.equal(destination.labelled('directvolumemigration=run2').length, 1, 'another run is untouched');
 
-  const all = await dvm('status', ...flags) as { stdout: string };
+  const all = (await dvm('status', ...flags)) as { stdout: string };
   t.match(all.stdout, /source: 0 object\(s\)\ndestination: 1 object\(s\)\n {2}Secret n1\/s-run2/);
 });
 

@@ -107,9 +107,26 @@ t.test('spec: CR or bare, defaults, targets', async (t) => {
 
 const badSpecs: Array<[string, unknown, RegExp]> = [
   ['no PVCs', { persistentVolumeClaims: [] }, /persistentVolumeClaims: needs at least one PVC/],
-  ['duplicate targets', { persistentVolumeClaims: [{ name: 'a', namespace: 'x', targetName: 't' }, { name: 'b', namespace: 'x', targetName: 't' }] },
-    /persistentVolumeClaims\.1\.targetName: duplicate target PVC x\/t \(also entry 0\)/],
-  ['duplicate sources', { persistentVolumeClaims: [{ name: 'a', namespace: 'x' }, { name: 'a', namespace: 'x', targetName: 'b' }] }, /persistentVolumeClaims\.1\.name: duplicate source PVC x\/a/],
+  [
+    'duplicate targets',
+    {
+      persistentVolumeClaims: [
+        { name: 'a', namespace: 'x', targetName: 't' },
+        { name: 'b', namespace: 'x', targetName: 't' },
+      ],
+    },
+    /persistentVolumeClaims\.1\.targetName: duplicate target PVC x\/t \(also entry 0\)/,
+  ],
+  [
+    'duplicate sources',
+    {
+      persistentVolumeClaims: [
+        { name: 'a', namespace: 'x' },
+        { name: 'a', namespace: 'x', targetName: 'b' },
+      ],
+    },
+    /persistentVolumeClaims\.1\.name: duplicate source PVC x\/a/,
+  ],
   ['bad namespace', { persistentVolumeClaims: [{ name: 'a', namespace: 'Bad_NS' }] }, /persistentVolumeClaims\.0\.namespace: must be a DNS label/],
   ['unknown PVC key', { persistentVolumeClaims: [{ name: 'a', namespace: 'x', tagretName: 'y' }] }, /persistentVolumeClaims\.0: .*tagretName/],
   ['bad migration type', { persistentVolumeClaims: [{ name: 'a', namespace: 'x' }], migrationType: 'Rollback' }, /migrationType: /],

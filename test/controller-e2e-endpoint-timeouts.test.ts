@@ -18,7 +18,10 @@ destinationNamespaces(world, pvcs);
 t.test('LoadBalancer without a load-balancer controller', async (t) => {
   const result = await runMigration(specFor(pvcs), { rsync_endpoint_type: 'LoadBalancer', rsync_server_ready_timeout_seconds: 10 }, clusters);
   t.equal(result.status, 'Failed');
-  t.match(result.message, /LoadBalancer Service wait-a\/dvm-rsync-\w+ got no ingress address within 10s: does the destination cluster have a load-balancer controller\?/);
+  t.match(
+    result.message,
+    /LoadBalancer Service wait-a\/dvm-rsync-\w+ got no ingress address within 10s: does the destination cluster have a load-balancer controller\?/,
+  );
   t.same(labelledLeft(world), []);
 });
 

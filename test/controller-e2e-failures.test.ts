@@ -10,7 +10,16 @@ import { stringify as toYaml } from 'yaml';
 import { runClusterMigration } from '../controller/cli/cluster.js';
 import { runMigration } from '../controller/index.js';
 import type { ControllerEvent } from '../controller/migration/events.js';
-import { clustersOf, destinationNamespaces, labelledLeft, seedPvcs, specFor, treeDifferences, writeCount, type PvcRef } from './support/pod-runner/migration-fixture.js';
+import {
+  clustersOf,
+  destinationNamespaces,
+  labelledLeft,
+  seedPvcs,
+  specFor,
+  treeDifferences,
+  writeCount,
+  type PvcRef,
+} from './support/pod-runner/migration-fixture.js';
 import { startTwoClusters } from './support/pod-runner/two-clusters.js';
 
 /** The PVC whose client asks the server for a module it does not serve: rsync fails (exit 5, fail fast). */
@@ -24,7 +33,11 @@ t.teardown(() => world.close());
 const clusters = clustersOf(world);
 
 t.test('a failed PVC: the others succeed, the run fails, nothing is left', async (t) => {
-  const pvcs: PvcRef[] = [['fail-a', 'data-1'], ['fail-a', BROKEN], ['fail-b', 'data-3']];
+  const pvcs: PvcRef[] = [
+    ['fail-a', 'data-1'],
+    ['fail-a', BROKEN],
+    ['fail-b', 'data-3'],
+  ];
   await seedPvcs(world, pvcs);
   destinationNamespaces(world, pvcs);
   const result = await runMigration(specFor(pvcs), { rsync_endpoint_type: 'ClusterIP', rsync_backoff_limit: 0 }, clusters);
@@ -45,21 +58,36 @@ t.test('pod proxy refused: the CLI reads progress from the pod log instead, prin
   world.source.setRefusePodProxy(true);
   t.teardown(() => world.source.setRefusePodProxy(false));
   const specFile = join(world.root, 'logs-spec.yaml');
-  writeFileSync(specFile, toYaml({ apiVersion: 'migration.openshift.io/v1alpha1', kind: 'DirectVolumeMigration', metadata: { name: 'logs' }, spec: specFor(pvcs) }));
+  writeFileSync(
+    specFile,
+    toYaml({ apiVersion: 'migration.openshift.io/v1alpha1', kind: 'DirectVolumeMigration', metadata: { name: 'logs' }, spec: specFor(pvcs) }),
+  );
   const stdout: string[] = [];
   const stderr: string[] = [];
   const code = await runClusterMigration({
-    filename: specFile, json: true, listen: '127.0.0.1:0', endpointType: 'NodePort',
-    sourceKubeconfig: world.mergedKubeconfig, sourceContext: 'source',
-    destinationKubeconfig: world.mergedKubeconfig, destinationContext: 'destination',
+    filename: specFile,
+    json: true,
+    listen: '127.0.0.1:0',
+    endpointType: 'NodePort',
+    sourceKubeconfig: world.mergedKubeconfig,
+    sourceContext: 'source',
+    destinationKubeconfig: world.mergedKubeconfig,
+    destinationContext: 'destination',
     signal: new AbortController().signal,
     stdout: { write: (text: string) => stdout.push(text) !== 0 } as unknown as NodeJS.WritableStream,
     stderr: { write: (text: string) => stderr.push(text) !== 0 } as unknown as NodeJS.WritableStream,
   });
   t.equal(code, 0, stderr.join(''));
   t.match(stderr.join(''), /progress: http:\/\/127\.0\.0\.1:\d+\//, 'the progress page was served');
-  const lines = stdout.join('').trim().split('\n').map((line) => JSON.parse(line) as Record<string, any>);
-  t.ok(lines.some((line) => line.type === 'progress' && line.pvc === 'logs-a/data-1'), 'progress events from the log, as JSON lines');
+  const lines = stdout
+    .join('')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, any>);
+  t.ok(
+    lines.some((line) => line.type === 'progress' && line.pvc === 'logs-a/data-1'),
+    'progress events from the log, as JSON lines',
+  );
   t.equal(lines.filter((line) => line.type === 'result').length, 1, 'one result event');
   const final = lines.at(-1)!;
   t.equal(final.type, 'migration-result');
@@ -80,14 +108,20 @@ t.test('a pod proxy that cannot reach a fast agent: its events are replayed from
   const events: ControllerEvent[] = [];
   const result = await runMigration(specFor(pvcs), { rsync_endpoint_type: 'ClusterIP' }, clusters, (event) => events.push(event));
   t.equal(result.status, 'Succeeded', result.message);
-  t.equal(result.pvcs[0]!.progressSource, 'pod-log', 'the events came from the finished pod\'s log');
-  t.ok(events.some((event) => event.type === 'progress' && event.pvc === 'replay-a/data-1'), 'progress events reached the watchers');
-  t.equal(events.filter((event) => event.type === 'result').length, 1, 'still exactly one result (the termination message\'s)');
+  t.equal(result.pvcs[0]!.progressSource, 'pod-log', "the events came from the finished pod's log");
+  t.ok(
+    events.some((event) => event.type === 'progress' && event.pvc === 'replay-a/data-1'),
+    'progress events reached the watchers',
+  );
+  t.equal(events.filter((event) => event.type === 'result').length, 1, "still exactly one result (the termination message's)");
   t.same(labelledLeft(world), []);
 });
 
 t.test('SIGINT mid-transfer: the CLI removes every labelled object and exits 130', async (t) => {
-  const pvcs: PvcRef[] = [['sigint-a', 'data-1'], ['sigint-b', 'data-2']];
+  const pvcs: PvcRef[] = [
+    ['sigint-a', 'data-1'],
+    ['sigint-b', 'data-2'],
+  ];
   await seedPvcs(world, pvcs, { files: 20, bigFileBytes: 3 * 1024 * 1024 });
   destinationNamespaces(world, pvcs);
   const specFile = join(world.root, 'sigint-spec.yaml');
@@ -96,9 +130,13 @@ t.test('SIGINT mid-transfer: the CLI removes every labelled object and exits 130
   // Slow enough (256 KiB/s for 3+ MiB) that the interrupt lands mid-copy.
   writeFileSync(settingsFile, toYaml({ kind: 'MigrationController', spec: { rsync_endpoint_type: 'ClusterIP', rsync_opt_bwlimit: 256 } }));
   const options = {
-    filename: specFile, settings: settingsFile, json: true,
-    sourceKubeconfig: world.mergedKubeconfig, sourceContext: 'source',
-    destinationKubeconfig: world.mergedKubeconfig, destinationContext: 'destination',
+    filename: specFile,
+    settings: settingsFile,
+    json: true,
+    sourceKubeconfig: world.mergedKubeconfig,
+    sourceContext: 'source',
+    destinationKubeconfig: world.mergedKubeconfig,
+    destinationContext: 'destination',
   };
   const script = `const { runClusterMigration } = await import(${JSON.stringify(new URL('../dist/controller/cli/cluster.js', import.meta.url).href)});
 process.exitCode = await runClusterMigration(${JSON.stringify(options)});`;
@@ -127,7 +165,10 @@ process.exitCode = await runClusterMigration(${JSON.stringify(options)});`;
   t.equal(code, 130, stderr);
   t.match(stderr, /interrupted, removing the run's objects/);
   t.same(labelledLeft(world), [], 'nothing labelled left on either cluster');
-  t.notOk(world.source.api.store.all().some((object) => object.kind === 'Pod'), 'no pod left (and so no agent process)');
+  t.notOk(
+    world.source.api.store.all().some((object) => object.kind === 'Pod'),
+    'no pod left (and so no agent process)',
+  );
 });
 
 t.test('bad input: one clear error line, exit 2, nothing created', async (t) => {
@@ -135,22 +176,46 @@ t.test('bad input: one clear error line, exit 2, nothing created', async (t) => 
   await seedPvcs(world, pvcs);
   destinationNamespaces(world, pvcs);
   const deadKubeconfig = join(world.root, 'dead-kubeconfig');
-  writeFileSync(deadKubeconfig, toYaml({
-    apiVersion: 'v1', kind: 'Config', 'current-context': 'dead',
-    clusters: [{ name: 'dead', cluster: { server: 'https://127.0.0.1:9', 'insecure-skip-tls-verify': true } }],
-    users: [{ name: 'dead', user: { token: 'x' } }],
-    contexts: [{ name: 'dead', context: { cluster: 'dead', user: 'dead' } }],
-  }));
+  writeFileSync(
+    deadKubeconfig,
+    toYaml({
+      apiVersion: 'v1',
+      kind: 'Config',
+      'current-context': 'dead',
+      clusters: [{ name: 'dead', cluster: { server: 'https://127.0.0.1:9', 'insecure-skip-tls-verify': true } }],
+      users: [{ name: 'dead', user: { token: 'x' } }],
+      contexts: [{ name: 'dead', context: { cluster: 'dead', user: 'dead' } }],
+    }),
+  );
   const cases: Array<[string, Record<string, unknown>, Record<string, unknown>, RegExp, Record<string, string>?]> = [
     ['unknown endpoint type', specFor(pvcs), { rsync_endpoint_type: 'Ingress' }, /rsync_endpoint_type: must be one of/],
     ['malformed proxy URL', specFor(pvcs), { stunnel_tcp_proxy: 'http//proxy:3128' }, /stunnel_tcp_proxy: /],
     ['non-numeric groups', specFor(pvcs), { src_supplemental_groups: '1000,staff' }, /src_supplemental_groups: must be comma-separated numeric group ids/],
     ['missing PVC', specFor([['bad-a', 'no-such-pvc']]), {}, /persistentVolumeClaims\[0\]: PVC bad-a\/no-such-pvc not found on the source cluster/],
-    ['duplicate targets', { persistentVolumeClaims: [{ namespace: 'bad-a', name: 'data-1', targetName: 'x' }, { namespace: 'bad-a', name: 'data-2', targetName: 'x' }] }, {},
-      /persistentVolumeClaims\.1\.targetName: duplicate target PVC bad-a\/x/],
-    ['missing destination namespace', specFor(pvcs, { persistentVolumeClaims: [{ namespace: 'bad-a', name: 'data-1', targetNamespace: 'nowhere' }] }), {},
-      /destination namespace nowhere does not exist \(set createDestinationNamespaces: true\)/],
-    ['unreachable cluster', specFor(pvcs), {}, /destination cluster https:\/\/127\.0\.0\.1:9 is unreachable/, { destinationKubeconfig: deadKubeconfig, destinationContext: 'dead' }],
+    [
+      'duplicate targets',
+      {
+        persistentVolumeClaims: [
+          { namespace: 'bad-a', name: 'data-1', targetName: 'x' },
+          { namespace: 'bad-a', name: 'data-2', targetName: 'x' },
+        ],
+      },
+      {},
+      /persistentVolumeClaims\.1\.targetName: duplicate target PVC bad-a\/x/,
+    ],
+    [
+      'missing destination namespace',
+      specFor(pvcs, { persistentVolumeClaims: [{ namespace: 'bad-a', name: 'data-1', targetNamespace: 'nowhere' }] }),
+      {},
+      /destination namespace nowhere does not exist \(set createDestinationNamespaces: true\)/,
+    ],
+    [
+      'unreachable cluster',
+      specFor(pvcs),
+      {},
+      /destination cluster https:\/\/127\.0\.0\.1:9 is unreachable/,
+      { destinationKubeconfig: deadKubeconfig, destinationContext: 'dead' },
+    ],
     ['unknown context', specFor(pvcs), {}, /--source-context: no context "nope" in the kubeconfig/, { sourceContext: 'nope' }],
   ];
   for (const [what, spec, settings, message, clusterFlags] of cases) {
@@ -162,10 +227,16 @@ t.test('bad input: one clear error line, exit 2, nothing created', async (t) => 
     const stderr: string[] = [];
     const sink = { write: (text: string) => stderr.push(text) !== 0 } as unknown as NodeJS.WritableStream;
     const code = await runClusterMigration({
-      filename: specFile, settings: settingsFile,
-      sourceKubeconfig: world.mergedKubeconfig, sourceContext: 'source',
-      destinationKubeconfig: world.mergedKubeconfig, destinationContext: 'destination',
-      ...clusterFlags, signal: new AbortController().signal, stdout: sink, stderr: sink,
+      filename: specFile,
+      settings: settingsFile,
+      sourceKubeconfig: world.mergedKubeconfig,
+      sourceContext: 'source',
+      destinationKubeconfig: world.mergedKubeconfig,
+      destinationContext: 'destination',
+      ...clusterFlags,
+      signal: new AbortController().signal,
+      stdout: sink,
+      stderr: sink,
     });
     const output = stderr.join('');
     t.equal(code, 2, `${what}: exit 2`);

@@ -22,15 +22,25 @@ t.test('a COPY of a missing file fails the check', async (t) => {
   const broken = join(dir, 'Containerfile');
   const original = readFileSync(new URL('../images/Containerfile', import.meta.url), 'utf8');
   writeFileSync(broken, original.replace('COPY tsconfig.base.json ./', 'COPY tsconfig.base.json no-such-file.json ./'));
-  const error = await run('bash', [script], { env: { ...process.env, CONTAINERFILE: broken } }).then(() => undefined, (caught: { code: number; stderr: string }) => caught);
+  const error = await run('bash', [script], { env: { ...process.env, CONTAINERFILE: broken } }).then(
+    () => undefined,
+    (caught: { code: number; stderr: string }) => caught,
+  );
   t.equal(error?.code, 1);
   t.match(error?.stderr, /copies no-such-file\.json, which does not exist/);
 });
 
-t.test('the image wrapper starts node with the agents\' flags (contract/node-flags.ts)', async (t) => {
+t.test("the image wrapper starts node with the agents' flags (contract/node-flags.ts)", async (t) => {
   const wrapper = readFileSync(new URL('../images/dvm-agent', import.meta.url), 'utf8');
   const exec = wrapper.split('\n').find((line) => line.startsWith('exec node ')) ?? '';
-  t.equal(exec.split(' ').slice(2, 2 + AGENT_NODE_FLAGS.length).join(' '), AGENT_NODE_FLAGS.join(' '), exec);
+  t.equal(
+    exec
+      .split(' ')
+      .slice(2, 2 + AGENT_NODE_FLAGS.length)
+      .join(' '),
+    AGENT_NODE_FLAGS.join(' '),
+    exec,
+  );
 });
 
 // images/image.env is the one description of the image (images/build.sh builds from it); a
@@ -55,7 +65,10 @@ for (const [what, from, to, message] of drifts) {
     const changed = join(dir, 'Containerfile');
     const at = containerfile.lastIndexOf(from); // the final stage's, where a line occurs in several stages
     writeFileSync(changed, containerfile.slice(0, at) + to + containerfile.slice(at + from.length));
-    const error = await run('bash', [script], { env: { ...process.env, CONTAINERFILE: changed } }).then(() => undefined, (caught: { code: number; stderr: string }) => caught);
+    const error = await run('bash', [script], { env: { ...process.env, CONTAINERFILE: changed } }).then(
+      () => undefined,
+      (caught: { code: number; stderr: string }) => caught,
+    );
     t.equal(error?.code, 1);
     t.match(error?.stderr, message);
   });
@@ -67,7 +80,10 @@ t.test('images/image.env holds plain KEY=value lines only (it is sourced by bash
   const changed = join(dir, 'image.env');
   const original = readFileSync(new URL('../images/image.env', import.meta.url), 'utf8');
   writeFileSync(changed, original.replace('USER_HOME=/tmp', 'USER_HOME=$TMPDIR'));
-  const error = await run('bash', [script], { env: { ...process.env, IMAGE_DESCRIPTION: changed } }).then(() => undefined, (caught: { code: number; stderr: string }) => caught);
+  const error = await run('bash', [script], { env: { ...process.env, IMAGE_DESCRIPTION: changed } }).then(
+    () => undefined,
+    (caught: { code: number; stderr: string }) => caught,
+  );
   t.equal(error?.code, 1);
   t.match(error?.stderr, /not KEY=value or KEY="value": \d+:USER_HOME=\$TMPDIR/);
 });

@@ -16,8 +16,12 @@ const spec = {
   ],
   createDestinationNamespaces: true,
 };
-const sourcePvcs = Object.fromEntries(spec.persistentVolumeClaims.map((pvc) => [`${pvc.namespace}/${pvc.name}`,
-  { storage: '5Gi', accessModes: ['ReadWriteOnce'], volumeMode: 'Filesystem' as const, storageClassName: 'gp2' }]));
+const sourcePvcs = Object.fromEntries(
+  spec.persistentVolumeClaims.map((pvc) => [
+    `${pvc.namespace}/${pvc.name}`,
+    { storage: '5Gi', accessModes: ['ReadWriteOnce'], volumeMode: 'Filesystem' as const, storageClassName: 'gp2' },
+  ]),
+);
 const baseSettings = {
   cluster_subdomain: 'apps.dest.example.com',
   src_supplemental_groups: '1000,2000',
@@ -100,7 +104,10 @@ t.test('pods: supplemental groups, non-root lockdown, resources, read-only sourc
     t.same(container.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] }, runAsNonRoot: true });
     t.equal(container.terminationMessagePath, '/dev/termination-log');
     t.same(container.command.slice(0, 2), ['dvm-agent', server ? 'server' : 'client']);
-    t.ok(container.volumeMounts.some((mount: any) => mount.mountPath === '/tmp'), 'writable /tmp on a read-only root');
+    t.ok(
+      container.volumeMounts.some((mount: any) => mount.mountPath === '/tmp'),
+      'writable /tmp on a read-only root',
+    );
     for (const volume of pod.spec.volumes.filter((entry: any) => entry.secret)) t.equal(volume.secret.defaultMode, 0o440);
     t.equal(container.resources.limits.cpu, server ? '1' : '2');
     if (!server) {
@@ -116,8 +123,10 @@ t.test('pods: supplemental groups, non-root lockdown, resources, read-only sourc
 });
 
 t.test('agent configs: proxy only where noProxy does not match, validated by the agent schema', async (t) => {
-  const secretsOf = (settings: Record<string, unknown>) => all(render({ spec, settings, runId: 'run-1' }))
-    .filter((object) => object.kind === 'Secret' && object.metadata.name.startsWith('dvm-rsync-client-') && !object.metadata.name.includes('-tls-'));
+  const secretsOf = (settings: Record<string, unknown>) =>
+    all(render({ spec, settings, runId: 'run-1' })).filter(
+      (object) => object.kind === 'Secret' && object.metadata.name.startsWith('dvm-rsync-client-') && !object.metadata.name.includes('-tls-'),
+    );
   const proxied = secretsOf(baseSettings);
   t.equal(proxied.length, 3);
   for (const secret of proxied) {
@@ -142,7 +151,10 @@ t.test('destination PVCs and namespaces', async (t) => {
   t.same(pvcs.map((pvc) => `${pvc.metadata.namespace}/${pvc.metadata.name}`).slice(0, 2), ['app-a/data-1', 'app-b/data-2-new']);
   t.equal(pvcs[0]!.spec.resources.requests.storage, '5Gi');
   t.equal(pvcs[0]!.spec.storageClassName, 'standard-csi', 'storage class mapping');
-  t.same(rendered.destination.filter((object) => object.kind === 'Namespace').map((object: any) => object.metadata.name), ['app-a', 'app-b', 'app-c']);
+  t.same(
+    rendered.destination.filter((object) => object.kind === 'Namespace').map((object: any) => object.metadata.name),
+    ['app-a', 'app-b', 'app-c'],
+  );
   t.end();
 });
 
@@ -150,9 +162,14 @@ t.test('netpol/*.yaml templates are what the generator creates', async (t) => {
   const rendered = render({ spec, settings: baseSettings, runId: 'run-1' });
   const policies = rendered.source.filter((object) => object.kind === 'NetworkPolicy' && (object.metadata as any).namespace === 'app-a');
   t.equal(policies.length, 2);
-  for (const [file, policy] of [['allow-ingress.yaml', policies[0]], ['allow-egress.yaml', policies[1]]] as const) {
+  for (const [file, policy] of [
+    ['allow-ingress.yaml', policies[0]],
+    ['allow-egress.yaml', policies[1]],
+  ] as const) {
     const text = readFileSync(new URL(`../netpol/${file}`, import.meta.url), 'utf8')
-      .replaceAll('${NAMESPACE}', 'app-a').replaceAll('${RUN_ID}', 'run-1').replaceAll('${RUN_TOKEN}', runToken('run-1'));
+      .replaceAll('${NAMESPACE}', 'app-a')
+      .replaceAll('${RUN_ID}', 'run-1')
+      .replaceAll('${RUN_TOKEN}', runToken('run-1'));
     t.same(parseYaml(text), policy, file);
     t.doesNotThrow(() => validateManifest(policy as Record<string, any>));
   }

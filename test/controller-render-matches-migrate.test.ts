@@ -49,8 +49,22 @@ function createdByRun(objects: KubeObject[], runId: string): KubeObject[] {
 }
 
 const CASES: Array<{ endpoint: string; pvcs: PvcRef[]; extra: Record<string, unknown> }> = [
-  { endpoint: 'Route', pvcs: [['render-r', 'data-1'], ['render-r', 'data-2']], extra: { rsync_network_policies: true } },
-  { endpoint: 'NodePort', pvcs: [['render-n', 'data-1'], ['render-n2', 'data-2']], extra: { rsync_opt_extras: '--checksum', rsync_opt_bwlimit: 4096 } },
+  {
+    endpoint: 'Route',
+    pvcs: [
+      ['render-r', 'data-1'],
+      ['render-r', 'data-2'],
+    ],
+    extra: { rsync_network_policies: true },
+  },
+  {
+    endpoint: 'NodePort',
+    pvcs: [
+      ['render-n', 'data-1'],
+      ['render-n2', 'data-2'],
+    ],
+    extra: { rsync_opt_extras: '--checksum', rsync_opt_bwlimit: 4096 },
+  },
 ];
 
 for (const { endpoint, pvcs, extra } of CASES) {
@@ -70,8 +84,12 @@ for (const { endpoint, pvcs, extra } of CASES) {
     t.equal(result.status, 'Succeeded', result.message);
 
     const rendered = renderRun({
-      runId, spec, settings: checked.routeSubdomain ? { ...settings, cluster_subdomain: checked.routeSubdomain } : settings,
-      sourcePvcs: checked.sourcePvcs, nodePins: checked.nodePins, missingNamespaces: checked.missingNamespaces,
+      runId,
+      spec,
+      settings: checked.routeSubdomain ? { ...settings, cluster_subdomain: checked.routeSubdomain } : settings,
+      sourcePvcs: checked.sourcePvcs,
+      nodePins: checked.nodePins,
+      missingNamespaces: checked.missingNamespaces,
     });
     const created = createdByRun([...world.source.createRequests(), ...world.destination.createRequests()], runId);
     const renderedObjects = [...rendered.source, ...rendered.destination];

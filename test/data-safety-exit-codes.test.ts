@@ -17,11 +17,17 @@ const goodSpec = join(work, 'good.yaml');
 writeFileSync(goodSpec, 'spec:\n  persistentVolumeClaims: [{name: a, namespace: x, targetName: b}]\n');
 /** Loads fine; nothing answers at its address (the run must stop before it would dial). */
 const reachableKubeconfig = join(work, 'reachable.kubeconfig');
-writeFileSync(reachableKubeconfig, JSON.stringify({
-  apiVersion: 'v1', kind: 'Config', 'current-context': 'c',
-  clusters: [{ name: 'k', cluster: { server: 'https://127.0.0.1:9', 'insecure-skip-tls-verify': true } }],
-  users: [{ name: 'u', user: { token: 't' } }], contexts: [{ name: 'c', context: { cluster: 'k', user: 'u' } }],
-}));
+writeFileSync(
+  reachableKubeconfig,
+  JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    'current-context': 'c',
+    clusters: [{ name: 'k', cluster: { server: 'https://127.0.0.1:9', 'insecure-skip-tls-verify': true } }],
+    users: [{ name: 'u', user: { token: 't' } }],
+    contexts: [{ name: 'c', context: { cluster: 'k', user: 'u' } }],
+  }),
+);
 const kubeconfig = join(work, 'kubeconfig');
 writeFileSync(kubeconfig, 'not: [a kubeconfig\n');
 
@@ -35,7 +41,10 @@ t.test('bad input: exit 2 and one line, in every command', async (t) => {
     ['migrate --local, DST inside SRC', ['migrate', '--local', source, join(source, 'dst')]],
     ['migrate --local, --listen off loopback without a token', ['migrate', '--local', source, join(work, 'dst'), '--listen', '0.0.0.0:0']],
     ['migrate --local, a short --token', ['migrate', '--local', source, join(work, 'dst'), '--listen', '127.0.0.1:0', '--token', 'short']],
-    ['migrate -f, --listen off loopback without a token', ['migrate', '-f', goodSpec, '--source-kubeconfig', reachableKubeconfig, '--destination-kubeconfig', reachableKubeconfig, '--listen', '0.0.0.0:0']],
+    [
+      'migrate -f, --listen off loopback without a token',
+      ['migrate', '-f', goodSpec, '--source-kubeconfig', reachableKubeconfig, '--destination-kubeconfig', reachableKubeconfig, '--listen', '0.0.0.0:0'],
+    ],
     ['migrate, unknown flag', ['migrate', '--local', source, join(work, 'dst'), '--bogus-flag']],
     ['migrate, SRC without --local', ['migrate', source, join(work, 'dst')]],
     ['migrate, nothing to migrate', ['migrate']],

@@ -24,7 +24,10 @@ t.ok(text.length > 50 * 1_000_000, `the spec file is over 50 MB (${(text.length 
 text = '';
 
 t.test('a 50 MB spec: one line naming the file, exit 2, within seconds', async (t) => {
-  for (const args of [['render', '-f', hugeSpec], ['migrate', '-f', hugeSpec]]) {
+  for (const args of [
+    ['render', '-f', hugeSpec],
+    ['migrate', '-f', hugeSpec],
+  ]) {
     const started = Date.now();
     const run = await runDvm(args, 20_000);
     const seconds = (Date.now() - started) / 1000;
@@ -54,7 +57,7 @@ t.test('a huge settings file and a huge agent config: one line naming the file',
   const spec = join(work, 'spec.yaml');
   writeFileSync(spec, bigSpec(1));
   const settings = join(work, 'mc.yaml');
-  writeFileSync(settings, `spec:\n  rsync_opt_bwlimit: 10\n${'  # padding\n'.repeat(2 * MiB / 12)}`);
+  writeFileSync(settings, `spec:\n  rsync_opt_bwlimit: 10\n${'  # padding\n'.repeat((2 * MiB) / 12)}`);
   const run = await runDvm(['render', '-f', spec, '--settings', settings], 20_000);
   t.equal(run.code, 2);
   t.equal(errorLines(run.stderr).length, 1);

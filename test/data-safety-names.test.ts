@@ -12,7 +12,8 @@ const work = mkdtempSync(join(tmpdir(), 'dvm-safety-names-'));
 t.teardown(() => rmSync(work, { recursive: true, force: true }));
 const source = join(work, 'source');
 
-const at = (...parts: (string | Buffer)[]): Buffer => Buffer.concat(parts.flatMap((part, i) => (i === 0 ? [Buffer.from(part)] : [Buffer.from('/'), Buffer.from(part)])));
+const at = (...parts: (string | Buffer)[]): Buffer =>
+  Buffer.concat(parts.flatMap((part, i) => (i === 0 ? [Buffer.from(part)] : [Buffer.from('/'), Buffer.from(part)])));
 const latin1 = Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x2e, 0x74, 0x78, 0x74]); // "caf\xe9.txt": Latin-1, invalid UTF-8
 const garbage = Buffer.from([0xff, 0xfe, 0x80, 0x2d, 0xc3, 0x28, 0x2e, 0x62, 0x69, 0x6e]);
 const invalidDir = Buffer.from([0x64, 0x69, 0x72, 0x2d, 0xed, 0xa0, 0x80]); // a UTF-16 surrogate in UTF-8: invalid

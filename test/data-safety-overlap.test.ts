@@ -60,14 +60,32 @@ t.test('a sibling that merely shares a name prefix is not an overlap', async (t)
 t.test('spec: two PVCs into one target, and same-cluster self or chained mappings', async (t) => {
   const refuse = (raw: unknown, key: RegExp): void => {
     let caught: unknown;
-    try { parseSpec(raw); } catch (error) { caught = error; }
+    try {
+      parseSpec(raw);
+    } catch (error) {
+      caught = error;
+    }
     t.type(caught, ConfigError);
     t.match((caught as Error | undefined)?.message ?? '', key);
   };
-  refuse({ persistentVolumeClaims: [{ name: 'a', namespace: 'x' }, { name: 'b', namespace: 'x', targetName: 'a' }] },
-    /persistentVolumeClaims\.1\.targetName: duplicate target PVC x\/a/);
-  refuse({ persistentVolumeClaims: [{ name: 'a', namespace: 'x', targetNamespace: 'y' }, { name: 'a', namespace: 'y' }] },
-    /persistentVolumeClaims\.1\.targetName: duplicate target PVC y\/a/);
+  refuse(
+    {
+      persistentVolumeClaims: [
+        { name: 'a', namespace: 'x' },
+        { name: 'b', namespace: 'x', targetName: 'a' },
+      ],
+    },
+    /persistentVolumeClaims\.1\.targetName: duplicate target PVC x\/a/,
+  );
+  refuse(
+    {
+      persistentVolumeClaims: [
+        { name: 'a', namespace: 'x', targetNamespace: 'y' },
+        { name: 'a', namespace: 'y' },
+      ],
+    },
+    /persistentVolumeClaims\.1\.targetName: duplicate target PVC y\/a/,
+  );
 
   const sameCluster = (raw: unknown): string => {
     try {
@@ -80,9 +98,24 @@ t.test('spec: two PVCs into one target, and same-cluster self or chained mapping
   };
   t.match(sameCluster({ persistentVolumeClaims: [{ name: 'a', namespace: 'x' }] }), /persistentVolumeClaims\.0\.targetName: .*x\/a.* itself/);
   t.match(sameCluster({ persistentVolumeClaims: [{ name: 'a', namespace: 'x', targetName: 'a', targetNamespace: 'x' }] }), /persistentVolumeClaims\.0/);
-  t.match(sameCluster({ persistentVolumeClaims: [{ name: 'a', namespace: 'x', targetName: 'b' }, { name: 'b', namespace: 'x', targetName: 'c' }] }),
-    /persistentVolumeClaims\.0\.targetName: .*x\/b.*source of entry 1/);
-  t.equal(sameCluster({ persistentVolumeClaims: [{ name: 'a', namespace: 'x', targetName: 'a2' }, { name: 'b', namespace: 'x', targetNamespace: 'y' }] }), '',
-    'distinct targets that are nobody\'s source are fine on one cluster');
+  t.match(
+    sameCluster({
+      persistentVolumeClaims: [
+        { name: 'a', namespace: 'x', targetName: 'b' },
+        { name: 'b', namespace: 'x', targetName: 'c' },
+      ],
+    }),
+    /persistentVolumeClaims\.0\.targetName: .*x\/b.*source of entry 1/,
+  );
+  t.equal(
+    sameCluster({
+      persistentVolumeClaims: [
+        { name: 'a', namespace: 'x', targetName: 'a2' },
+        { name: 'b', namespace: 'x', targetNamespace: 'y' },
+      ],
+    }),
+    '',
+    "distinct targets that are nobody's source are fine on one cluster",
+  );
   t.doesNotThrow(() => parseSpec({ persistentVolumeClaims: [{ name: 'a', namespace: 'x' }] }), 'between two clusters a PVC keeps its name');
 });

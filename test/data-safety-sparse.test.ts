@@ -11,7 +11,7 @@ import { parseLocalOptions } from '../controller/local/options.js';
 import { compareByBytes, runDvm } from './data-safety-support.js';
 
 type RunLocal = typeof import('../controller/local/run-local.js');
-const { runLocalMigration } = await import(new URL('../dist/controller/local/run-local.js', import.meta.url).href) as RunLocal;
+const { runLocalMigration } = (await import(new URL('../dist/controller/local/run-local.js', import.meta.url).href)) as RunLocal;
 
 const MiB = 1024 * 1024;
 const work = mkdtempSync(join(tmpdir(), 'dvm-safety-sparse-'));
@@ -33,7 +33,10 @@ writeFileSync(join(source, 'dense.bin'), Buffer.alloc(3 * MiB, 1));
 
 t.test('a sparse file arrives sparse, by default and with --inplace', async (t) => {
   t.ok(allocated(join(source, 'disk.img')) < 2 * MiB, 'the source is sparse');
-  for (const [name, extras] of [['default', []], ['inplace', ['--rsync-extras', '--inplace']]] as const) {
+  for (const [name, extras] of [
+    ['default', []],
+    ['inplace', ['--rsync-extras', '--inplace']],
+  ] as const) {
     const destination = join(work, `dst-${name}`);
     const run = await runDvm(['migrate', '--local', source, destination, '--json', '--verify', ...extras]);
     t.equal(run.code, 0, `${name}: copied (${run.stderr.trim()})`);

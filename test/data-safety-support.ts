@@ -26,9 +26,16 @@ export function runNode(script: string, args: string[], timeoutMs = 120_000): Pr
     let stdout = '';
     let stderr = '';
     let timedOut = false;
-    const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, timeoutMs);
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
     child.on('close', (code) => {
       clearTimeout(timer);
       const events: AgentEvent[] = [];
@@ -36,11 +43,21 @@ export function runNode(script: string, args: string[], timeoutMs = 120_000): Pr
         try {
           const parsed = JSON.parse(line) as AgentEvent;
           if (parsed && typeof parsed === 'object' && 'type' in parsed) events.push(parsed);
-        } catch { /* not an event */ }
+        } catch {
+          /* not an event */
+        }
       }
       const result = events.find((event): event is ResultEvent => event.type === 'result');
       const progress = events.filter((event): event is ProgressEvent => event.type === 'progress');
-      done({ code, stdout, stderr, timedOut, events, ...(result ? { result } : {}), ...(progress.length ? { lastProgress: progress[progress.length - 1] } : {}) });
+      done({
+        code,
+        stdout,
+        stderr,
+        timedOut,
+        events,
+        ...(result ? { result } : {}),
+        ...(progress.length ? { lastProgress: progress[progress.length - 1] } : {}),
+      });
     });
   });
 }
@@ -76,8 +93,15 @@ export function walkBytes(root: string): Map<string, ByteEntry> {
     const stats = lstatSync(full);
     const type = stats.isSymbolicLink() ? 'symlink' : stats.isDirectory() ? 'dir' : stats.isFile() ? 'file' : 'other';
     const entry: ByteEntry = {
-      key: rel.toString('latin1'), type, mode: stats.mode & 0o7777, mtimeS: Math.floor(stats.mtimeMs / 1000),
-      size: stats.size, uid: stats.uid, gid: stats.gid, ino: stats.ino, blocks: stats.blocks,
+      key: rel.toString('latin1'),
+      type,
+      mode: stats.mode & 0o7777,
+      mtimeS: Math.floor(stats.mtimeMs / 1000),
+      size: stats.size,
+      uid: stats.uid,
+      gid: stats.gid,
+      ino: stats.ino,
+      blocks: stats.blocks,
     };
     if (type === 'symlink') entry.target = readlinkSync(full, { encoding: 'buffer' }).toString('latin1');
     if (type === 'file') entry.sha256 = createHash('sha256').update(readFileSync(full)).digest('hex');
@@ -112,8 +136,14 @@ export function compareByBytes(a: string, b: string): string[] {
   const rightGroups = groups(right);
   for (const [key, expected] of left) {
     const actual = right.get(key);
-    if (!actual) { out.push(`missing ${shown(key)}`); continue; }
-    if (actual.type !== expected.type) { out.push(`type ${shown(key)} ${expected.type} != ${actual.type}`); continue; }
+    if (!actual) {
+      out.push(`missing ${shown(key)}`);
+      continue;
+    }
+    if (actual.type !== expected.type) {
+      out.push(`type ${shown(key)} ${expected.type} != ${actual.type}`);
+      continue;
+    }
     if (expected.sha256 !== actual.sha256) out.push(`content ${shown(key)}`);
     if (expected.target !== actual.target) out.push(`target ${shown(key)}`);
     if (expected.type !== 'symlink' && expected.mode !== actual.mode) out.push(`mode ${shown(key)} ${expected.mode.toString(8)} != ${actual.mode.toString(8)}`);

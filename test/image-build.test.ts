@@ -39,9 +39,16 @@ async function ensureArchive(): Promise<string | false> {
 }
 const skip = await ensureArchive();
 
-interface Descriptor { mediaType: string; digest: string; size: number; annotations?: Record<string, string>; platform?: { architecture: string; os: string } }
+interface Descriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  annotations?: Record<string, string>;
+  platform?: { architecture: string; os: string };
+}
 interface ImageConfig {
-  architecture: string; os: string;
+  architecture: string;
+  os: string;
   config: { User?: string; Env?: string[]; Entrypoint?: string[]; Cmd?: string[]; WorkingDir?: string };
   rootfs: { type: string; diff_ids: string[] };
 }
@@ -77,7 +84,7 @@ t.test('the built image', { skip }, async (t) => {
     t.same(config.config.Entrypoint, words('ENTRYPOINT'), 'Entrypoint');
     t.same(config.config.Entrypoint, ['dvm-agent'], 'Entrypoint dvm-agent');
     t.same(config.config.Cmd, words('CMD'), 'Cmd');
-    t.same(config.config.Env, [...words('BASE_ENV'), ...words('IMAGE_ENV')], 'Env: PATH, then the Containerfile\'s ENV');
+    t.same(config.config.Env, [...words('BASE_ENV'), ...words('IMAGE_ENV')], "Env: PATH, then the Containerfile's ENV");
     t.equal(config.config.WorkingDir, image.WORKDIR, 'WorkingDir');
   });
 
@@ -89,12 +96,17 @@ t.test('the built image', { skip }, async (t) => {
     t.equal(layer.mediaType, 'application/vnd.oci.image.layer.v1.tar+gzip');
     verified(layer);
     const { stdout } = await run('tar', ['-tzf', blob(layer.digest)], { maxBuffer: 64 << 20 });
-    t.notOk(stdout.split('\n').some((path) => /(^|\/)\.wh\./.test(path)), `${layer.digest.slice(0, 19)} has no whiteouts`);
+    t.notOk(
+      stdout.split('\n').some((path) => /(^|\/)\.wh\./.test(path)),
+      `${layer.digest.slice(0, 19)} has no whiteouts`,
+    );
     await run('tar', ['-xzf', blob(layer.digest), '-C', rootfs, '--numeric-owner']);
   }
   const du = await run('du', ['-sb', rootfs]);
   unpacked = Number(du.stdout.split('\t')[0]);
-  t.comment(`image: ${(statSync(archive).size / 1048576).toFixed(0)} MiB archive, ${(unpacked / 1048576).toFixed(0)} MiB unpacked, ${manifest.layers.length} layers`);
+  t.comment(
+    `image: ${(statSync(archive).size / 1048576).toFixed(0)} MiB archive, ${(unpacked / 1048576).toFixed(0)} MiB unpacked, ${manifest.layers.length} layers`,
+  );
   t.ok(unpacked < 300 * 1048576, `unpacked below 300 MiB (is ${(unpacked / 1048576).toFixed(0)} MiB)`);
 
   t.test('rootfs: rsync, node, the agent, the user, trimmed', async (t) => {
@@ -104,12 +116,20 @@ t.test('the built image', { skip }, async (t) => {
     }
     t.equal(statSync(at('usr/local/bin/dvm-agent')).mode & 0o7777, 0o755, 'the wrapper is 0755');
     t.equal(readFileSync(at('usr/local/bin/dvm-agent'), 'utf8'), readFileSync(join(repo, 'images/dvm-agent'), 'utf8'), 'the wrapper is images/dvm-agent');
-    for (const path of ['opt/dvm/dist/agent/main.js', 'opt/dvm/package.json', 'opt/dvm/node_modules/node-pty/package.json', 'etc/ssl/certs/ca-certificates.crt']) {
+    for (const path of [
+      'opt/dvm/dist/agent/main.js',
+      'opt/dvm/package.json',
+      'opt/dvm/node_modules/node-pty/package.json',
+      'etc/ssl/certs/ca-certificates.crt',
+    ]) {
       t.ok(existsSync(at(path)), `${path} is there`);
     }
-    t.notOk(existsSync(at('opt/dvm/node_modules/@kubernetes')), 'the controller\'s dependencies are not (images/prune-modules.mjs)');
+    t.notOk(existsSync(at('opt/dvm/node_modules/@kubernetes')), "the controller's dependencies are not (images/prune-modules.mjs)");
     const passwd = readFileSync(at('etc/passwd'), 'utf8').split('\n');
-    t.ok(passwd.includes(`${image.USER_NAME}:x:${image.USER_UID}:${image.USER_GID}:dvm agent:${image.USER_HOME}:${image.USER_SHELL}`), 'the user is in /etc/passwd');
+    t.ok(
+      passwd.includes(`${image.USER_NAME}:x:${image.USER_UID}:${image.USER_GID}:dvm agent:${image.USER_HOME}:${image.USER_SHELL}`),
+      'the user is in /etc/passwd',
+    );
     // chmod -R g=u: the group (0) may do what the owner may; everything is root-owned.
     const notGroupLikeOwner: string[] = [];
     const walk = (dir: string): void => {
@@ -126,10 +146,14 @@ t.test('the built image', { skip }, async (t) => {
     for (const dir of ['usr/share/man', 'usr/share/locale', 'usr/share/info', 'var/lib/apt/lists', 'var/cache/apt']) {
       t.same(existsSync(at(dir)) ? readdirSync(at(dir)) : [], [], `${dir} is empty`);
     }
-    t.same(readdirSync(at('usr/share/doc')).flatMap((pkg) => readdirSync(at(`usr/share/doc/${pkg}`)).filter((f) => f !== 'copyright')), [], 'docs: only copyright files');
+    t.same(
+      readdirSync(at('usr/share/doc')).flatMap((pkg) => readdirSync(at(`usr/share/doc/${pkg}`)).filter((f) => f !== 'copyright')),
+      [],
+      'docs: only copyright files',
+    );
   });
 
-  t.test('the agent runs in the rootfs, read-only, as the image\'s user', async (t) => {
+  t.test("the agent runs in the rootfs, read-only, as the image's user", async (t) => {
     // A private mount namespace: the read-only bind, /proc, /dev and a /tmp vanish with it.
     const script = `
       set -e
@@ -151,21 +175,26 @@ t.test('the built image', { skip }, async (t) => {
         },
       });
     const help = await inImage(...(config.config.Entrypoint ?? []), ...(config.config.Cmd ?? []));
-    t.match(help.stdout, /server/, 'the entrypoint with the default command prints the agent\'s help');
+    t.match(help.stdout, /server/, "the entrypoint with the default command prints the agent's help");
     t.match(help.stdout, /client/);
     const direct = await inImage('node', `${image.WORKDIR}/dist/agent/main.js`, '--help');
-    t.match(direct.stdout, /dvm transfer agent/, 'node runs the agent\'s main.js --help');
+    t.match(direct.stdout, /dvm transfer agent/, "node runs the agent's main.js --help");
     const id = await inImage('id', '-u');
-    t.equal(id.stdout.trim(), image.USER_UID, 'as the image\'s uid');
+    t.equal(id.stdout.trim(), image.USER_UID, "as the image's uid");
     const node = await inImage('node', '-p', 'process.versions.node + " " + process.env.HOME + " " + process.env.NODE_ENV');
     t.match(node.stdout.trim(), new RegExp(`^${image.NODE_MAJOR}\\.\\d+\\.\\d+ /tmp production$`), `node ${image.NODE_MAJOR} with the image's env`);
     const rsync = await inImage('rsync', '--version');
     t.match(rsync.stdout, /rsync\s+version 3\./, 'rsync runs');
-    const pty = await inImage('node', '--input-type=module', '-e', `
+    const pty = await inImage(
+      'node',
+      '--input-type=module',
+      '-e',
+      `
       const pty = await import('node-pty'); let out = '';
       const child = pty.spawn('rsync', ['--version'], {});
       child.onData((d) => { out += d; });
-      child.onExit(({ exitCode }) => { console.log(exitCode, /rsync +version/.test(out)); });`);
+      child.onExit(({ exitCode }) => { console.log(exitCode, /rsync +version/.test(out)); });`,
+    );
     t.equal(pty.stdout.trim(), '0 true', 'node-pty (native, built on this machine) runs rsync under a pty');
     await t.rejects(inImage('sh', '-c', `: > ${image.WORKDIR}/x`), 'the rootfs is read-only here, like readOnlyRootFilesystem');
   });
@@ -173,7 +202,10 @@ t.test('the built image', { skip }, async (t) => {
 
 t.test('images/build.sh refuses bad arguments before it builds anything', async (t) => {
   const refuse = async (args: string[], message: RegExp): Promise<void> => {
-    const error = await run('bash', [join(repo, 'images/build.sh'), ...args]).then(() => undefined, (caught: { code: number; stderr: string }) => caught);
+    const error = await run('bash', [join(repo, 'images/build.sh'), ...args]).then(
+      () => undefined,
+      (caught: { code: number; stderr: string }) => caught,
+    );
     t.not(error?.code ?? 0, 0, `${args.join(' ')} fails`);
     t.match(error?.stderr, message);
   };

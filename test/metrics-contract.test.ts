@@ -10,7 +10,17 @@ import { createProgressMetrics } from '../controller/progress/metrics.js';
 
 const PVC = 'shop/db-data';
 const progress = (bytes: number, files: number, elapsedMs: number): AgentEvent => ({
-  type: 'progress', pvc: PVC, attempt: 1, bytes, totalBytes: 10_000, percent: bytes / 100, rateBps: 1000, etaSeconds: 5, files, filesTotal: 20, elapsedMs,
+  type: 'progress',
+  pvc: PVC,
+  attempt: 1,
+  bytes,
+  totalBytes: 10_000,
+  percent: bytes / 100,
+  rateBps: 1000,
+  etaSeconds: 5,
+  files,
+  filesTotal: 20,
+  elapsedMs,
 });
 const events: AgentEvent[] = [
   progress(1000, 3, 1000),
@@ -32,7 +42,7 @@ async function scrape(text: Promise<string>): Promise<Map<string, number>> {
   return values;
 }
 
-t.test('agent and controller expose a PVC\'s copy under the same names, with the same values', async (t) => {
+t.test("agent and controller expose a PVC's copy under the same names, with the same values", async (t) => {
   const agent = createClientMetrics(PVC);
   const aggregate = new ProgressAggregate([PVC]);
   const controller = createProgressMetrics(aggregate);

@@ -12,22 +12,37 @@ t.teardown(() => world.close());
 const clusters = clustersOf(world);
 
 t.test('events from the first phase, an aggregate of its own, finished with the result', async (t) => {
-  const pvcs: PvcRef[] = [['handle-a', 'data-1'], ['handle-a', 'data-2']];
+  const pvcs: PvcRef[] = [
+    ['handle-a', 'data-1'],
+    ['handle-a', 'data-2'],
+  ];
   await seedPvcs(world, pvcs);
   destinationNamespaces(world, pvcs);
   const run = startMigration({ spec: specFor(pvcs), settings: { rsync_endpoint_type: 'ClusterIP' }, clusters, runId: 'handle-1' });
   t.equal(run.runId, 'handle-1');
-  t.same(run.progress.snapshot().pvcs.map((pvc) => [pvc.pvc, pvc.state]), [['handle-a/data-1', 'Pending'], ['handle-a/data-2', 'Pending']], 'every PVC known from the start');
+  t.same(
+    run.progress.snapshot().pvcs.map((pvc) => [pvc.pvc, pvc.state]),
+    [
+      ['handle-a/data-1', 'Pending'],
+      ['handle-a/data-2', 'Pending'],
+    ],
+    'every PVC known from the start',
+  );
   const events: ControllerEvent[] = [];
   run.onEvent((event) => events.push(event));
   let finished = false;
-  run.progress.on('finished', () => { finished = true; });
+  run.progress.on('finished', () => {
+    finished = true;
+  });
   const result = await run.result;
   t.equal(result.status, 'Succeeded', result.message);
   t.equal(events[0]?.type === 'phase' && events[0].phase, 'preflight', 'the first event is the first phase');
   t.ok(finished, 'the aggregate was finished');
   const snapshot = run.progress.snapshot();
-  t.same(snapshot.pvcs.map((pvc) => pvc.state), ['Succeeded', 'Succeeded']);
+  t.same(
+    snapshot.pvcs.map((pvc) => pvc.state),
+    ['Succeeded', 'Succeeded'],
+  );
   t.equal(snapshot.totals.percent, 100);
   t.equal(snapshot.message, result.message);
   t.equal(await treeDifferences(world, pvcs), '');
@@ -39,7 +54,11 @@ t.test('cancel(): Aborted, nothing left', async (t) => {
   await seedPvcs(world, pvcs, { files: 20, bigFileBytes: 3 * 1024 * 1024 });
   destinationNamespaces(world, pvcs);
   const run = startMigration({ spec: specFor(pvcs), settings: { rsync_endpoint_type: 'ClusterIP', rsync_opt_bwlimit: 256 }, clusters });
-  await new Promise<void>((resolve) => run.onEvent((event) => { if (event.type === 'progress') resolve(); }));
+  await new Promise<void>((resolve) =>
+    run.onEvent((event) => {
+      if (event.type === 'progress') resolve();
+    }),
+  );
   run.cancel();
   const result = await run.result;
   t.equal(result.status, 'Aborted');
@@ -54,7 +73,11 @@ t.test('removeStaleRuns: false leaves a concurrent run in the same namespaces al
   destinationNamespaces(world, [...first, ...second]);
   const slow = { rsync_endpoint_type: 'ClusterIP', rsync_opt_bwlimit: 512 };
   const a = startMigration({ spec: specFor(first), settings: slow, clusters, runId: 'handle-c1', removeStaleRuns: false });
-  await new Promise<void>((resolve) => a.onEvent((event) => { if (event.type === 'progress') resolve(); }));
+  await new Promise<void>((resolve) =>
+    a.onEvent((event) => {
+      if (event.type === 'progress') resolve();
+    }),
+  );
   const b = startMigration({ spec: specFor(second), settings: slow, clusters, runId: 'handle-c2', removeStaleRuns: false });
   const [resultA, resultB] = await Promise.all([a.result, b.result]);
   t.equal(resultA.status, 'Succeeded', `the first run was not disturbed (${resultA.message})`);

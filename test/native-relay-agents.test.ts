@@ -50,10 +50,19 @@ t.test('by default both agents relay natively, and every relay ends cleanly', as
   t.same(formatDifferences(await compareTrees(source, run.destination)), '', 'the tree arrived');
   const ended = run.serverLog.filter((line) => line.msg === 'tunnel relay ended');
   t.ok(ended.length >= 1, `the server relayed natively (${ended.length} connections)`);
-  t.ok(ended.every((line) => line.code === null), 'each with close_notify both ways');
-  t.ok(ended.some((line) => (line.bytesIn as number) > 1_000_000), 'the copy\'s bytes went through it');
+  t.ok(
+    ended.every((line) => line.code === null),
+    'each with close_notify both ways',
+  );
+  t.ok(
+    ended.some((line) => (line.bytesIn as number) > 1_000_000),
+    "the copy's bytes went through it",
+  );
   t.notMatch(run.clientLog, /JavaScript relay/, 'the client did not fall back');
-  t.notOk(run.serverLog.some((line) => /JavaScript relay/.test(String(line.msg))), 'nor the server');
+  t.notOk(
+    run.serverLog.some((line) => /JavaScript relay/.test(String(line.msg))),
+    'nor the server',
+  );
   const everything = `${JSON.stringify(run.serverLog)}\n${run.clientLog}`;
   t.notMatch(everything, /TRAFFIC_SECRET|[0-9a-f]{64}/i, 'no traffic secret (nor anything shaped like one) in the logs');
 });
@@ -64,15 +73,24 @@ t.test('DVM_TUNNEL_RELAY=js: the JavaScript relay, said once per agent', async (
   t.same(formatDifferences(await compareTrees(source, run.destination)), '', 'the tree arrived');
   t.equal(run.serverLog.filter((line) => line.msg === FALLBACK_LINE).length, 1, 'the server says it once');
   t.equal(run.clientLog.split(FALLBACK_LINE).length - 1, 1, 'the client says it once');
-  t.notOk(run.serverLog.some((line) => line.msg === 'tunnel relay ended'), 'no native relay ran');
+  t.notOk(
+    run.serverLog.some((line) => line.msg === 'tunnel relay ended'),
+    'no native relay ran',
+  );
 });
 
-for (const [server, client] of [['native', 'js'], ['js', 'native']] as const) {
+for (const [server, client] of [
+  ['native', 'js'],
+  ['js', 'native'],
+] as const) {
   t.test(`a ${server} server with a ${client} client`, async (t) => {
     const run = await copyWith(`${server}-${client}`, server, client);
     t.equal(run.exitCode, 0);
     t.same(formatDifferences(await compareTrees(source, run.destination)), '', 'the tree arrived');
-    t.equal(run.serverLog.some((line) => line.msg === 'tunnel relay ended' && line.code === null), server === 'native');
+    t.equal(
+      run.serverLog.some((line) => line.msg === 'tunnel relay ended' && line.code === null),
+      server === 'native',
+    );
   });
 }
 
@@ -81,12 +99,34 @@ t.test('a connection that negotiated TLS 1.2 (a server that allows it) stays wit
   const server = await rig.startServer(destination, { tlsMinVersion: 'TLSv1.2' });
   const clientFiles = rig.writePair('tls12-client', rig.pki.clients[Object.keys(rig.pki.clients)[0]!]!);
   // A real rsync through openssl s_client speaking TLS 1.2: no agent on the client side.
-  const connectProg = ['openssl', 's_client', '-quiet', '-tls1_2', '-connect', `127.0.0.1:${server.port}`, '-servername', 'localhost',
-    '-cert', clientFiles.cert, '-key', clientFiles.key, '-CAfile', join(rig.dir, 'ca.crt'), '-verify_return_error'].join(' ');
+  const connectProg = [
+    'openssl',
+    's_client',
+    '-quiet',
+    '-tls1_2',
+    '-connect',
+    `127.0.0.1:${server.port}`,
+    '-servername',
+    'localhost',
+    '-cert',
+    clientFiles.cert,
+    '-key',
+    clientFiles.key,
+    '-CAfile',
+    join(rig.dir, 'ca.crt'),
+    '-verify_return_error',
+  ].join(' ');
   const { spawnSync } = await import('node:child_process');
-  const rsync = spawnSync('rsync', ['-aH', `${source}/`, 'rsync://localhost/data/'], { env: { ...process.env, RSYNC_CONNECT_PROG: `${connectProg} 2>/dev/null` }, encoding: 'utf8', timeout: 60_000 });
+  const rsync = spawnSync('rsync', ['-aH', `${source}/`, 'rsync://localhost/data/'], {
+    env: { ...process.env, RSYNC_CONNECT_PROG: `${connectProg} 2>/dev/null` },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   t.equal(rsync.status, 0, `rsync over TLS 1.2 exits 0 (${rsync.stderr})`);
   t.same(formatDifferences(await compareTrees(source, destination)), '', 'the tree arrived');
-  t.ok(server.logLines.some((line) => line.msg === 'this connection stays with the JavaScript relay' && /TLSv1\.2/.test(String(line.reason))), 'the server said why it kept it');
+  t.ok(
+    server.logLines.some((line) => line.msg === 'this connection stays with the JavaScript relay' && /TLSv1\.2/.test(String(line.reason))),
+    'the server said why it kept it',
+  );
   await server.stop();
 });

@@ -23,7 +23,9 @@ const relay = nativeRelay();
 if (!relay.available) t.fail(`the native relay must be built for these tests (make build): ${relay.reason}`);
 
 let pki: RelayPki;
-t.before(async () => { pki = await relayPki(); });
+t.before(async () => {
+  pki = await relayPki();
+});
 t.teardown(() => pki.cleanup());
 
 type Mutation = 'flip' | 'replay' | 'reorder' | 'drop' | 'cut' | 'cut-inside';
@@ -80,7 +82,9 @@ async function meddlingProxy(upstreamPort: number, direction: 'to-client' | 'to-
         }
       }
     });
-    from.on('end', () => { if (!done) to.end(); });
+    from.on('end', () => {
+      if (!done) to.end();
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { port: (server.address() as { port: number }).port, close: () => server.close() };
@@ -98,7 +102,10 @@ const EXPECTED: Record<Mutation, string> = {
 /** The relay's result, or a failure after `ms` (a relay that let the attack through would keep
  * waiting for more, and the test should say so rather than hang). */
 function within<T>(promise: Promise<T>, ms = 15_000): Promise<T> {
-  return Promise.race([promise, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no result within ${ms} ms: the relay did not stop`)), ms).unref())]);
+  return Promise.race([
+    promise,
+    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no result within ${ms} ms: the relay did not stop`)), ms).unref()),
+  ]);
 }
 
 /** What an app got before its socket failed: the data, and whether it ended cleanly. */
@@ -114,11 +121,14 @@ function outcome(app: Socket): Promise<{ data: Buffer; clean: boolean; error?: s
 for (const mutation of Object.keys(EXPECTED) as Mutation[]) {
   t.test(`on the wire to the native client: ${mutation}`, async (t) => {
     const payload = randomBytes(4 << 20);
-    const server = createTlsServer({ ca: pki.server.ca, cert: pki.server.cert, key: pki.server.key, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3' }, (socket) => {
-      socket.on('error', () => socket.destroy());
-      socket.resume();
-      void sendAll(socket as unknown as Socket, payload);
-    });
+    const server = createTlsServer(
+      { ca: pki.server.ca, cert: pki.server.cert, key: pki.server.key, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3' },
+      (socket) => {
+        socket.on('error', () => socket.destroy());
+        socket.resume();
+        void sendAll(socket as unknown as Socket, payload);
+      },
+    );
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const proxy = await meddlingProxy((server.address() as { port: number }).port, 'to-client', mutation);
     const client = await nativeClient(proxy.port, pki);
@@ -138,7 +148,15 @@ for (const mutation of ['flip', 'cut-inside'] as const) {
     const server = await nativeServer(pki);
     const proxy = await meddlingProxy(server.port, 'to-server', mutation);
     const payload = randomBytes(4 << 20);
-    const client = tlsConnect({ port: proxy.port, host: '127.0.0.1', servername: 'localhost', ca: pki.client.ca, cert: pki.client.cert, key: pki.client.key, minVersion: 'TLSv1.3' });
+    const client = tlsConnect({
+      port: proxy.port,
+      host: '127.0.0.1',
+      servername: 'localhost',
+      ca: pki.client.ca,
+      cert: pki.client.cert,
+      key: pki.client.key,
+      minVersion: 'TLSv1.3',
+    });
     client.on('error', () => undefined);
     client.resume();
     await once(client, 'secureConnect');
@@ -148,7 +166,10 @@ for (const mutation of ['flip', 'cut-inside'] as const) {
     const result = await within(end.relay.done);
     const got = await app;
     t.equal(result.code, EXPECTED[mutation], `${result.code}: ${result.message}`);
-    t.ok(got.data.length < payload.length && got.data.equals(payload.subarray(0, got.data.length)), 'what arrived is exactly the start of what was sent, not all of it');
+    t.ok(
+      got.data.length < payload.length && got.data.equals(payload.subarray(0, got.data.length)),
+      'what arrived is exactly the start of what was sent, not all of it',
+    );
     client.destroy();
     proxy.close();
     server.close();
@@ -158,7 +179,8 @@ for (const mutation of ['flip', 'cut-inside'] as const) {
 const HANDSHAKE = 22;
 const ALERT = 21;
 const APPLICATION_DATA = 23;
-const message = (type: number, body: Buffer): Buffer => Buffer.concat([Buffer.from([type, body.length >> 16, (body.length >> 8) & 0xff, body.length & 0xff]), body]);
+const message = (type: number, body: Buffer): Buffer =>
+  Buffer.concat([Buffer.from([type, body.length >> 16, (body.length >> 8) & 0xff, body.length & 0xff]), body]);
 const ticket = message(4, randomBytes(200));
 const keyUpdate = (requested: boolean): Buffer => message(24, Buffer.from([requested ? 1 : 0]));
 
@@ -183,8 +205,14 @@ t.test('from the peer, what TLS 1.3 allows: padding, empty records, tickets (fra
   peer.send(peer.seal(APPLICATION_DATA, Buffer.from('under the new key')));
   await new Promise((resolve) => setTimeout(resolve, 200));
   const replies = peer.received();
-  t.ok(replies.some((record) => record?.type === HANDSHAKE && record.content[0] === 24), 'the server answered our requested KeyUpdate with its own');
-  t.ok(replies.every((record) => record !== null), 'every record of the server opens (its rekey followed)');
+  t.ok(
+    replies.some((record) => record?.type === HANDSHAKE && record.content[0] === 24),
+    'the server answered our requested KeyUpdate with its own',
+  );
+  t.ok(
+    replies.every((record) => record !== null),
+    'every record of the server opens (its rekey followed)',
+  );
   peer.send(peer.seal(ALERT, Buffer.from([1, 0]))); // close_notify
   const data = await got;
   t.equal(data.toString(), 'first padded after tickets under the new key', 'the application data arrived, nothing else');
@@ -207,16 +235,54 @@ interface Hostile {
 }
 
 const HOSTILE: Hostile[] = [
-  { name: 'another handshake message after a KeyUpdate in its record', records: (p) => [p.seal(HANDSHAKE, Buffer.concat([keyUpdate(false), ticket]))], code: 'ERR_RELAY_UNEXPECTED_MESSAGE', alert: 10 },
-  { name: 'a post-handshake CertificateRequest', records: (p) => [p.seal(HANDSHAKE, message(13, randomBytes(20)))], code: 'ERR_RELAY_UNEXPECTED_MESSAGE', alert: 10 },
-  { name: 'a KeyUpdate with a bad request_update', records: (p) => [p.seal(HANDSHAKE, message(24, Buffer.from([7])))], code: 'ERR_RELAY_DECODE_ERROR', alert: 47 },
+  {
+    name: 'another handshake message after a KeyUpdate in its record',
+    records: (p) => [p.seal(HANDSHAKE, Buffer.concat([keyUpdate(false), ticket]))],
+    code: 'ERR_RELAY_UNEXPECTED_MESSAGE',
+    alert: 10,
+  },
+  {
+    name: 'a post-handshake CertificateRequest',
+    records: (p) => [p.seal(HANDSHAKE, message(13, randomBytes(20)))],
+    code: 'ERR_RELAY_UNEXPECTED_MESSAGE',
+    alert: 10,
+  },
+  {
+    name: 'a KeyUpdate with a bad request_update',
+    records: (p) => [p.seal(HANDSHAKE, message(24, Buffer.from([7])))],
+    code: 'ERR_RELAY_DECODE_ERROR',
+    alert: 47,
+  },
   { name: 'an unprotected alert record', records: () => [Buffer.from([ALERT, 3, 3, 0, 2, 2, 40])], code: 'ERR_RELAY_UNEXPECTED_MESSAGE', alert: 10 },
   { name: 'an unprotected ChangeCipherSpec', records: () => [Buffer.from([20, 3, 3, 0, 1, 1])], code: 'ERR_RELAY_UNEXPECTED_MESSAGE', alert: 10 },
-  { name: 'a record longer than 2^14 + 256', records: () => [Buffer.concat([Buffer.from([APPLICATION_DATA, 3, 3, 0x41, 0x01]), randomBytes(0x4101)])], code: 'ERR_RELAY_RECORD_OVERFLOW', alert: 22 },
-  { name: 'more than 2^14 bytes of plaintext in one record', records: (p) => [p.seal(APPLICATION_DATA, randomBytes(16_385))], code: 'ERR_RELAY_RECORD_OVERFLOW', alert: 22 },
+  {
+    name: 'a record longer than 2^14 + 256',
+    records: () => [Buffer.concat([Buffer.from([APPLICATION_DATA, 3, 3, 0x41, 0x01]), randomBytes(0x4101)])],
+    code: 'ERR_RELAY_RECORD_OVERFLOW',
+    alert: 22,
+  },
+  {
+    name: 'more than 2^14 bytes of plaintext in one record',
+    records: (p) => [p.seal(APPLICATION_DATA, randomBytes(16_385))],
+    code: 'ERR_RELAY_RECORD_OVERFLOW',
+    alert: 22,
+  },
   { name: 'a record that is all padding (no content type)', records: (p) => [p.seal(0, Buffer.alloc(0), 30)], code: 'ERR_RELAY_UNEXPECTED_MESSAGE', alert: 10 },
-  { name: 'application data inside a fragmented handshake message', records: (p) => [p.seal(HANDSHAKE, ticket.subarray(0, 30)), p.seal(APPLICATION_DATA, Buffer.from('x'))], code: 'ERR_RELAY_UNEXPECTED_MESSAGE', alert: 10 },
-  { name: 'a replayed record', records: (p) => { const record = p.seal(APPLICATION_DATA, Buffer.from('again')); return [record, record]; }, code: 'ERR_RELAY_BAD_RECORD_MAC', alert: 20 },
+  {
+    name: 'application data inside a fragmented handshake message',
+    records: (p) => [p.seal(HANDSHAKE, ticket.subarray(0, 30)), p.seal(APPLICATION_DATA, Buffer.from('x'))],
+    code: 'ERR_RELAY_UNEXPECTED_MESSAGE',
+    alert: 10,
+  },
+  {
+    name: 'a replayed record',
+    records: (p) => {
+      const record = p.seal(APPLICATION_DATA, Buffer.from('again'));
+      return [record, record];
+    },
+    code: 'ERR_RELAY_BAD_RECORD_MAC',
+    alert: 20,
+  },
   { name: 'a fatal alert from the peer', records: (p) => [p.seal(ALERT, Buffer.from([2, 40]))], code: 'ERR_RELAY_PEER_ALERT' },
 ];
 
@@ -235,8 +301,15 @@ for (const hostile of HOSTILE) {
     if (hostile.code === 'ERR_RELAY_PEER_ALERT') t.equal(result.alert, 40, 'the alert is reported');
     await peer.closed;
     if (hostile.alert !== undefined) {
-      const last = peer.received().filter((record) => record !== null).at(-1);
-      t.same(last && { type: last.type, content: [...last.content] }, { type: ALERT, content: [2, hostile.alert] }, `the peer was told why: fatal alert ${hostile.alert}`);
+      const last = peer
+        .received()
+        .filter((record) => record !== null)
+        .at(-1);
+      t.same(
+        last && { type: last.type, content: [...last.content] },
+        { type: ALERT, content: [2, hostile.alert] },
+        `the peer was told why: fatal alert ${hostile.alert}`,
+      );
     }
     server.close();
   });

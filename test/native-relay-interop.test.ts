@@ -16,7 +16,9 @@ const relay = nativeRelay();
 if (!relay.available) t.fail(`the native relay must be built for these tests (make build): ${relay.reason}`);
 
 let pki: RelayPki;
-t.before(async () => { pki = await relayPki(); });
+t.before(async () => {
+  pki = await relayPki();
+});
 t.teardown(() => pki.cleanup());
 
 const MiB = 1 << 20;
@@ -25,21 +27,28 @@ t.test('native client against a plain node:tls server (session tickets and all),
   const upload = randomBytes(8 * MiB);
   const download = randomBytes(6 * MiB);
   let received: Promise<Buffer> | undefined;
-  const server = createTlsServer({ ca: pki.server.ca, cert: pki.server.cert, key: pki.server.key, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3', allowHalfOpen: true }, (socket) => {
-    // Like an rsync daemon: it speaks first, reads everything, then answers after the client ended.
-    socket.write('@RSYNCD: 31.0\n');
-    received = collect(socket as unknown as Socket);
-    void received.then(() => sendAll(socket as unknown as Socket, download));
-  });
+  const server = createTlsServer(
+    { ca: pki.server.ca, cert: pki.server.cert, key: pki.server.key, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3', allowHalfOpen: true },
+    (socket) => {
+      // Like an rsync daemon: it speaks first, reads everything, then answers after the client ended.
+      socket.write('@RSYNCD: 31.0\n');
+      received = collect(socket as unknown as Socket);
+      void received.then(() => sendAll(socket as unknown as Socket, download));
+    },
+  );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { app, relay } = await nativeClient((server.address() as { port: number }).port, pki);
   const got = collect(app);
   await sendAll(app, upload);
   const [fromServer, result] = await Promise.all([got, relay.done]);
   t.equal(sha256((await received)!), sha256(upload), 'the server got every byte the client sent');
-  t.equal(sha256(fromServer), sha256(Buffer.concat([Buffer.from('@RSYNCD: 31.0\n'), download])), 'the client got the greeting and every byte after its own end');
+  t.equal(
+    sha256(fromServer),
+    sha256(Buffer.concat([Buffer.from('@RSYNCD: 31.0\n'), download])),
+    'the client got the greeting and every byte after its own end',
+  );
   t.equal(result.code, null, `a clean end (${result.message})`);
-  t.ok(result.closeNotifyReceived, 'the server\'s close_notify was read');
+  t.ok(result.closeNotifyReceived, "the server's close_notify was read");
   t.equal(result.bytesToPlain, fromServer.length);
   server.close();
 });
@@ -47,7 +56,16 @@ t.test('native client against a plain node:tls server (session tickets and all),
 t.test('a plain node:tls client against the native server, both directions, half-close', async (t) => {
   const server = await nativeServer(pki);
   const upload = randomBytes(8 * MiB);
-  const client = tlsConnect({ host: '127.0.0.1', port: server.port, servername: 'localhost', ca: pki.client.ca, cert: pki.client.cert, key: pki.client.key, minVersion: 'TLSv1.3', allowHalfOpen: true } as never) as TLSSocket;
+  const client = tlsConnect({
+    host: '127.0.0.1',
+    port: server.port,
+    servername: 'localhost',
+    ca: pki.client.ca,
+    cert: pki.client.cert,
+    key: pki.client.key,
+    minVersion: 'TLSv1.3',
+    allowHalfOpen: true,
+  } as never) as TLSSocket;
   await once(client, 'secureConnect');
   const back = collect(client as unknown as Socket);
   void sendAll(client as unknown as Socket, upload);
@@ -57,7 +75,7 @@ t.test('a plain node:tls client against the native server, both directions, half
   await sendAll(end.app, Buffer.from(sha256(atServer)));
   const [answer, result] = await Promise.all([back, end.relay.done]);
   t.equal(sha256(atServer), sha256(upload), 'the native server delivered every byte');
-  t.equal(answer.toString(), sha256(upload), 'its answer after the client\'s end arrived');
+  t.equal(answer.toString(), sha256(upload), "its answer after the client's end arrived");
   t.equal(result.code, null, `a clean end (${result.message})`);
   t.ok(result.closeNotifyReceived);
   server.close();
@@ -81,8 +99,14 @@ for (const suite of TLS13_CIPHERS.split(':')) {
     t.equal(sha256(b), sha256(down), 'server -> client intact');
     t.equal(clientResult.code, null, clientResult.message);
     t.equal(serverResult.code, null, serverResult.message);
-    t.ok(clientResult.keyUpdatesOut >= 20 && serverResult.keyUpdatesIn === clientResult.keyUpdatesOut, `the client rekeyed ${clientResult.keyUpdatesOut} times and the server followed`);
-    t.ok(serverResult.keyUpdatesOut > 0 && clientResult.keyUpdatesIn === serverResult.keyUpdatesOut, `the server rekeyed ${serverResult.keyUpdatesOut} times and the client followed`);
+    t.ok(
+      clientResult.keyUpdatesOut >= 20 && serverResult.keyUpdatesIn === clientResult.keyUpdatesOut,
+      `the client rekeyed ${clientResult.keyUpdatesOut} times and the server followed`,
+    );
+    t.ok(
+      serverResult.keyUpdatesOut > 0 && clientResult.keyUpdatesIn === serverResult.keyUpdatesOut,
+      `the server rekeyed ${serverResult.keyUpdatesOut} times and the client followed`,
+    );
     server.close();
   });
 }
@@ -92,7 +116,9 @@ t.test('a receiver that stops reading holds the sender back, and then everything
   const client = await nativeClient(server.port, pki);
   const data = randomBytes(64 * MiB);
   let sent = false;
-  const sending = sendAll(client.app, data).then(() => { sent = true; });
+  const sending = sendAll(client.app, data).then(() => {
+    sent = true;
+  });
   const serverEnd = await server.next();
   serverEnd.app.pause();
   await new Promise((resolve) => setTimeout(resolve, 700));
@@ -118,7 +144,9 @@ interface OpensslRun {
 function openssl(args: string[]): OpensslRun {
   const child = spawn('openssl', args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
-  child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
   child.stderr.resume();
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return {
@@ -140,8 +168,24 @@ async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_00
 for (const suite of ['TLS_AES_128_GCM_SHA256', 'TLS_CHACHA20_POLY1305_SHA256']) {
   t.test(`native client against openssl s_server (${suite}), with a KeyUpdate the server requests an answer to`, async (t) => {
     const port = 20_000 + Math.floor(Math.random() * 20_000);
-    const server = openssl(['s_server', '-accept', `127.0.0.1:${port}`, '-naccept', '1', '-tls1_3', '-ciphersuites', suite,
-      '-cert', pki.files.serverCert, '-key', pki.files.serverKey, '-CAfile', pki.files.ca, '-Verify', '1']);
+    const server = openssl([
+      's_server',
+      '-accept',
+      `127.0.0.1:${port}`,
+      '-naccept',
+      '1',
+      '-tls1_3',
+      '-ciphersuites',
+      suite,
+      '-cert',
+      pki.files.serverCert,
+      '-key',
+      pki.files.serverKey,
+      '-CAfile',
+      pki.files.ca,
+      '-Verify',
+      '1',
+    ]);
     let client: Awaited<ReturnType<typeof nativeClient>> | undefined;
     const deadline = Date.now() + 10_000;
     while (client === undefined) {
@@ -154,7 +198,9 @@ for (const suite of ['TLS_AES_128_GCM_SHA256', 'TLS_CHACHA20_POLY1305_SHA256']) 
     }
     t.equal(client.tls.getCipher().standardName, suite);
     let fromServer = '';
-    client.app.on('data', (chunk: Buffer) => { fromServer += chunk.toString(); });
+    client.app.on('data', (chunk: Buffer) => {
+      fromServer += chunk.toString();
+    });
     const appEnded = once(client.app, 'end');
     client.app.write('line one from the client\n');
     server.write('line one from the server\n');
@@ -170,20 +216,37 @@ for (const suite of ['TLS_AES_128_GCM_SHA256', 'TLS_CHACHA20_POLY1305_SHA256']) 
     const printed = await server.stdout;
     t.match(printed, /line one from the client[\s\S]*line two from the client, under ours/, 's_server read both client lines');
     t.match(fromServer, /line one from the server\n[\s\S]*line two, under the new key\n/, 'the client got both server lines');
-    t.equal(result.keyUpdatesIn, 1, 'the server\'s KeyUpdate was taken');
+    t.equal(result.keyUpdatesIn, 1, "the server's KeyUpdate was taken");
     t.equal(result.keyUpdatesOut, 1, 'and answered with ours, as it asked');
     t.equal(result.code, null, `a clean end (${result.message})`);
   });
 
   t.test(`openssl s_client (${suite}) against the native server, with a KeyUpdate the client requests an answer to`, async (t) => {
     const server = await nativeServer(pki);
-    const client = openssl(['s_client', '-connect', `127.0.0.1:${server.port}`, '-servername', 'localhost', '-tls1_3', '-ciphersuites', suite,
-      '-cert', pki.files.clientCert, '-key', pki.files.clientKey, '-CAfile', pki.files.ca, '-verify_return_error']);
+    const client = openssl([
+      's_client',
+      '-connect',
+      `127.0.0.1:${server.port}`,
+      '-servername',
+      'localhost',
+      '-tls1_3',
+      '-ciphersuites',
+      suite,
+      '-cert',
+      pki.files.clientCert,
+      '-key',
+      pki.files.clientKey,
+      '-CAfile',
+      pki.files.ca,
+      '-verify_return_error',
+    ]);
     client.write('hello from s_client\n');
     const end = await server.next();
     t.equal(end.tls.getCipher().standardName, suite);
     let atServer = '';
-    end.app.on('data', (chunk: Buffer) => { atServer += chunk.toString(); });
+    end.app.on('data', (chunk: Buffer) => {
+      atServer += chunk.toString();
+    });
     const appEnded = once(end.app, 'end');
     end.app.write('hello from the native server\n');
     await waitFor(() => atServer.includes('hello from s_client'), 'the client line');
@@ -201,7 +264,7 @@ for (const suite of ['TLS_AES_128_GCM_SHA256', 'TLS_CHACHA20_POLY1305_SHA256']) 
     t.match(printed, /hello from the native server[\s\S]*and an answer under our new key/, 's_client read both server lines');
     t.equal(result.keyUpdatesIn, 1);
     t.equal(result.keyUpdatesOut, 1);
-    t.ok(result.closeNotifyReceived, 's_client\'s close_notify was read');
+    t.ok(result.closeNotifyReceived, "s_client's close_notify was read");
     // s_client exits right after its close_notify: ours may find the socket closed.
     t.ok(result.code === null || result.code === 'ERR_RELAY_NET_IO', `ended cleanly on our side (${result.code}: ${result.message})`);
     server.close();

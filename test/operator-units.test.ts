@@ -20,7 +20,12 @@ const silent = pino({ level: 'silent' });
 
 t.test('throttle: one write per interval, the newest value wins, flush waits for it', async (t) => {
   const written: Array<{ value: number; at: number }> = [];
-  const writer = new ThrottledWriter<number>(async (value) => { written.push({ value, at: Date.now() }); }, { intervalMs: 200, onError: () => undefined });
+  const writer = new ThrottledWriter<number>(
+    async (value) => {
+      written.push({ value, at: Date.now() });
+    },
+    { intervalMs: 200, onError: () => undefined },
+  );
   for (let value = 1; value <= 50; value += 1) {
     writer.set(value);
     await sleep(10);
@@ -29,17 +34,27 @@ t.test('throttle: one write per interval, the newest value wins, flush waits for
   t.equal(written.at(-1)?.value, 50, 'the last value was written');
   t.ok(written.length <= 4, `${written.length} writes for 50 values over ~500 ms`);
   const gaps = written.slice(1).map((write, index) => write.at - written[index]!.at);
-  t.ok(gaps.every((gap) => gap >= 195), `writes at least 200 ms apart (${gaps.join(', ')})`);
-  t.same(written.map((write) => write.value), [...written.map((write) => write.value)].sort((a, b) => a - b), 'in order');
+  t.ok(
+    gaps.every((gap) => gap >= 195),
+    `writes at least 200 ms apart (${gaps.join(', ')})`,
+  );
+  t.same(
+    written.map((write) => write.value),
+    [...written.map((write) => write.value)].sort((a, b) => a - b),
+    'in order',
+  );
 });
 
 t.test('throttle: a failed write is retried, then given up so flush cannot hang', async (t) => {
   let calls = 0;
   const errors: unknown[] = [];
-  const writer = new ThrottledWriter<string>(async () => {
-    calls += 1;
-    throw new Error('gone');
-  }, { intervalMs: 5, onError: (error) => errors.push(error) });
+  const writer = new ThrottledWriter<string>(
+    async () => {
+      calls += 1;
+      throw new Error('gone');
+    },
+    { intervalMs: 5, onError: (error) => errors.push(error) },
+  );
   writer.set('x');
   await writer.flush();
   t.equal(calls, 5, 'five tries');
@@ -52,15 +67,35 @@ function state(fields: Partial<PvcState>): PvcState {
 
 t.test('DVMP status: percent and bytes never below what the resource said; MTC text', async (t) => {
   const floor = { progressPercent: 45.5, transferredBytes: 4000, podName: 'old-pod', podPhase: 'Running' };
-  const resumed = progressStatus(state({ state: 'Running', percent: 10, bytes: 1000, totalBytes: 9000, rateBps: 12_340_000, attempt: 1 }), undefined, floor, 3, new Date(0));
+  const resumed = progressStatus(
+    state({ state: 'Running', percent: 10, bytes: 1000, totalBytes: 9000, rateBps: 12_340_000, attempt: 1 }),
+    undefined,
+    floor,
+    3,
+    new Date(0),
+  );
   t.equal(resumed.progressPercent, 45.5, 'percent held at the floor');
   t.equal(resumed.transferredBytes, 4000, 'bytes held at the floor');
   t.equal(resumed.totalProgressPercentage, '45%');
   t.equal(resumed.lastObservedTransferRate, '12.34MB/s');
   t.equal(resumed.podName, 'old-pod', 'the earlier pod until a new one is seen');
-  const ahead = progressStatus(state({ state: 'Succeeded', percent: 100, bytes: 9000, durationMs: 62_000, verified: true }),
-    { name: 'new-pod', namespace: 'src', state: 'terminated' }, floor, 3, new Date(0));
-  t.match(ahead, { phase: 'Succeeded', podPhase: 'Succeeded', podName: 'new-pod', progressPercent: 100, transferredBytes: 9000, rsyncElapsedTime: '1m2s', verified: true, maxAttempts: 3 });
+  const ahead = progressStatus(
+    state({ state: 'Succeeded', percent: 100, bytes: 9000, durationMs: 62_000, verified: true }),
+    { name: 'new-pod', namespace: 'src', state: 'terminated' },
+    floor,
+    3,
+    new Date(0),
+  );
+  t.match(ahead, {
+    phase: 'Succeeded',
+    podPhase: 'Succeeded',
+    podName: 'new-pod',
+    progressPercent: 100,
+    transferredBytes: 9000,
+    rsyncElapsedTime: '1m2s',
+    verified: true,
+    maxAttempts: 3,
+  });
   t.equal(goDuration(3_600_000 + 5_500), '1h0m5.5s');
   t.equal(goDuration(900), '0.9s');
   t.equal(mtcRate(999), '999.00B/s');
@@ -93,17 +128,38 @@ t.test('parsing a DirectVolumeMigration: the spec schema of dvm migrate -f, and 
     }
   };
   t.match(refused({ persistentVolumeClaims: [] }), /^spec\.persistentVolumeClaims: needs at least one PVC/);
-  t.match(refused({ persistentVolumeClaims: [{ name: 'a', namespace: 'n' }, { name: 'a', namespace: 'n' }] }), /^spec\.persistentVolumeClaims\.1\.name: duplicate source PVC n\/a/);
+  t.match(
+    refused({
+      persistentVolumeClaims: [
+        { name: 'a', namespace: 'n' },
+        { name: 'a', namespace: 'n' },
+      ],
+    }),
+    /^spec\.persistentVolumeClaims\.1\.name: duplicate source PVC n\/a/,
+  );
   t.match(refused({ persistentVolumeClaims: [{ name: 'a', namespace: 'n' }], migrationType: 'Final' }), /^spec\.migrationType:/);
-  t.match(refused({ persistentVolumeClaims: [{ name: 'a', namespace: 'n' }], srcMigClusterRef: { kind: 'MigCluster', name: 'host' } }), /^spec\.srcMigClusterRef\.kind: MigCluster is not supported/);
-  t.match(refused({ persistentVolumeClaims: [{ name: 'a', namespace: 'n' }], srcMigClusterRef: { kind: 'Secret', name: 's', namespace: 'other' } }), /^spec\.srcMigClusterRef\.namespace: the kubeconfig Secret must be in/);
+  t.match(
+    refused({ persistentVolumeClaims: [{ name: 'a', namespace: 'n' }], srcMigClusterRef: { kind: 'MigCluster', name: 'host' } }),
+    /^spec\.srcMigClusterRef\.kind: MigCluster is not supported/,
+  );
+  t.match(
+    refused({ persistentVolumeClaims: [{ name: 'a', namespace: 'n' }], srcMigClusterRef: { kind: 'Secret', name: 's', namespace: 'other' } }),
+    /^spec\.srcMigClusterRef\.namespace: the kubeconfig Secret must be in/,
+  );
 });
 
 function fakeLocal(secrets: Record<string, string>): Cluster {
   const kc = new k8s.KubeConfig();
-  kc.loadFromOptions({ clusters: [{ name: 'c', server: 'https://127.0.0.1:1' }], users: [{ name: 'u', token: 't' }], contexts: [{ name: 'x', cluster: 'c', user: 'u' }], currentContext: 'x' });
+  kc.loadFromOptions({
+    clusters: [{ name: 'c', server: 'https://127.0.0.1:1' }],
+    users: [{ name: 'u', token: 't' }],
+    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+    currentContext: 'x',
+  });
   return {
-    role: 'source', kc, server: 'https://127.0.0.1:1',
+    role: 'source',
+    kc,
+    server: 'https://127.0.0.1:1',
     core: {
       readNamespacedSecret: async ({ name }: { name: string }) => {
         if (!(name in secrets)) throw Object.assign(new Error('not found'), { code: 404, body: '{}', headers: {} });
@@ -115,7 +171,9 @@ function fakeLocal(secrets: Record<string, string>): Cluster {
 
 function kubeconfigWith(user: Record<string, unknown>, cluster: Record<string, unknown> = {}): string {
   return toYaml({
-    apiVersion: 'v1', kind: 'Config', 'current-context': 'x',
+    apiVersion: 'v1',
+    kind: 'Config',
+    'current-context': 'x',
     clusters: [{ name: 'c', cluster: { server: 'https://203.0.113.5:6443', ...cluster } }],
     users: [{ name: 'u', user }],
     contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
@@ -132,7 +190,10 @@ t.test('kubeconfig Secrets: inline credentials only; errors name the field, neve
     garbage: 'users: [ {{ secret-token-AAAA',
   };
   const local = fakeLocal(secrets);
-  const connected = await connectDvmClusters(local, { source: { kind: 'Local' }, destination: { kind: 'Secret', namespace: 'ops', name: 'ok', key: 'kubeconfig' } });
+  const connected = await connectDvmClusters(local, {
+    source: { kind: 'Local' },
+    destination: { kind: 'Secret', namespace: 'ops', name: 'ok', key: 'kubeconfig' },
+  });
   t.equal(connected.destination.server, 'https://203.0.113.5:6443');
   t.equal(connected.source.server, 'https://127.0.0.1:1');
   const refusal = async (name: string) => {
@@ -185,11 +246,17 @@ t.test('leader election: one leader; a silent leader is replaced after the lease
   const { api, lease, failFor } = leaseApi();
   const timing = { leaseDurationMs: 400, renewDeadlineMs: 250, retryPeriodMs: 50 };
   const events: string[] = [];
-  const elect = (identity: string) => startLeaderElection({
-    coordination: api, namespace: 'ops', name: 'dvm', identity, ...timing, log: silent,
-    onStartedLeading: () => events.push(`${identity} leads`),
-    onStoppedLeading: () => events.push(`${identity} lost`),
-  });
+  const elect = (identity: string) =>
+    startLeaderElection({
+      coordination: api,
+      namespace: 'ops',
+      name: 'dvm',
+      identity,
+      ...timing,
+      log: silent,
+      onStartedLeading: () => events.push(`${identity} leads`),
+      onStoppedLeading: () => events.push(`${identity} lost`),
+    });
   const a = elect('a');
   await sleep(100);
   const b = elect('b');

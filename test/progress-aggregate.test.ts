@@ -4,15 +4,31 @@ import { ProgressAggregate, type ProgressChange } from '../controller/progress/a
 
 function progress(pvc: string, fields: Partial<ProgressEvent>): ProgressEvent {
   return {
-    type: 'progress', pvc, attempt: 1, bytes: 0, totalBytes: 1000, percent: 0, rateBps: 100,
-    etaSeconds: 10, files: 0, filesTotal: 10, elapsedMs: 0, ...fields,
+    type: 'progress',
+    pvc,
+    attempt: 1,
+    bytes: 0,
+    totalBytes: 1000,
+    percent: 0,
+    rateBps: 100,
+    etaSeconds: 10,
+    files: 0,
+    filesTotal: 10,
+    elapsedMs: 0,
+    ...fields,
   };
 }
 
 t.test('known PVCs start Pending and totals cover them', async (t) => {
   const agg = new ProgressAggregate(['ns/a', 'ns/b']);
   const snap = agg.snapshot();
-  t.same(snap.pvcs.map((p) => [p.pvc, p.namespace, p.name, p.state]), [['ns/a', 'ns', 'a', 'Pending'], ['ns/b', 'ns', 'b', 'Pending']]);
+  t.same(
+    snap.pvcs.map((p) => [p.pvc, p.namespace, p.name, p.state]),
+    [
+      ['ns/a', 'ns', 'a', 'Pending'],
+      ['ns/b', 'ns', 'b', 'Pending'],
+    ],
+  );
   t.equal(snap.totals.state, 'Pending');
   t.equal(snap.totals.pvcs, 2);
   t.equal(snap.finished, false);
@@ -47,7 +63,18 @@ t.test('progress never goes backwards, also across attempts', async (t) => {
 t.test('result settles the state; later events do not reopen it', async (t) => {
   const agg = new ProgressAggregate(['ns/a', 'ns/b']);
   agg.apply(progress('ns/a', { bytes: 500, percent: 50 }));
-  agg.apply({ type: 'result', pvc: 'ns/a', status: 'Succeeded', exitCode: 0, bytes: 1000, files: 10, durationMs: 1500, verified: true, attempts: 1, message: '' });
+  agg.apply({
+    type: 'result',
+    pvc: 'ns/a',
+    status: 'Succeeded',
+    exitCode: 0,
+    bytes: 1000,
+    files: 10,
+    durationMs: 1500,
+    verified: true,
+    attempts: 1,
+    message: '',
+  });
   agg.apply(progress('ns/a', { bytes: 10, percent: 1 }));
   const a = agg.snapshot().pvcs[0]!;
   t.equal(a.state, 'Succeeded');
@@ -57,7 +84,18 @@ t.test('result settles the state; later events do not reopen it', async (t) => {
   t.equal(a.etaSeconds, 0);
   t.equal(agg.snapshot().totals.state, 'Running', 'b still pending');
   agg.apply({ type: 'attempt', pvc: 'ns/b', attempt: 1, exitCode: 23, reason: 'partial transfer', retryInMs: null });
-  agg.apply({ type: 'result', pvc: 'ns/b', status: 'Failed', exitCode: 23, bytes: 0, files: 0, durationMs: 100, verified: null, attempts: 1, message: 'rsync exit 23: partial transfer' });
+  agg.apply({
+    type: 'result',
+    pvc: 'ns/b',
+    status: 'Failed',
+    exitCode: 23,
+    bytes: 0,
+    files: 0,
+    durationMs: 100,
+    verified: null,
+    attempts: 1,
+    message: 'rsync exit 23: partial transfer',
+  });
   const snap = agg.snapshot();
   t.equal(snap.pvcs[1]!.state, 'Failed');
   t.equal(snap.pvcs[1]!.message, 'rsync exit 23: partial transfer');
@@ -115,9 +153,19 @@ t.test('track() starts a PVC over for a new run; forget() removes it (an aggrega
   agg.apply({ type: 'result', pvc: 'ns/a', status: 'Succeeded', exitCode: 0, bytes: 10, files: 1, durationMs: 1, verified: null, attempts: 1, message: '' });
   t.equal(agg.snapshot().pvcs[0]!.state, 'Succeeded');
   agg.track(['ns/a', 'ns/b']);
-  t.same(agg.snapshot().pvcs.map((p) => [p.pvc, p.state, p.bytes]), [['ns/a', 'Pending', 0], ['ns/b', 'Pending', 0]], 'a new run of ns/a starts from Pending');
+  t.same(
+    agg.snapshot().pvcs.map((p) => [p.pvc, p.state, p.bytes]),
+    [
+      ['ns/a', 'Pending', 0],
+      ['ns/b', 'Pending', 0],
+    ],
+    'a new run of ns/a starts from Pending',
+  );
   agg.apply(progress('ns/a', { bytes: 5, percent: 50 }));
   t.equal(agg.snapshot().pvcs[0]!.state, 'Running', 'and takes events again');
   agg.forget(['ns/a']);
-  t.same(agg.snapshot().pvcs.map((p) => p.pvc), ['ns/b']);
+  t.same(
+    agg.snapshot().pvcs.map((p) => p.pvc),
+    ['ns/b'],
+  );
 });

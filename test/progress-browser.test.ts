@@ -44,8 +44,16 @@ t.before(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} missing: apt-get install -y chromium`);
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 });
 t.teardown(() => browser?.close());
@@ -69,8 +77,18 @@ function row(page: Page, pvc: string) {
 function progress(pvc: string, percent: number, fields: Partial<ProgressEvent> = {}): ProgressEvent {
   const totalBytes = 64 * 1024 * 1024;
   return {
-    type: 'progress', pvc, attempt: 1, bytes: Math.round((totalBytes * percent) / 100), totalBytes, percent,
-    rateBps: 8 * 1024 * 1024, etaSeconds: 30, files: Math.round(percent * 3), filesTotal: 300, elapsedMs: 1000, ...fields,
+    type: 'progress',
+    pvc,
+    attempt: 1,
+    bytes: Math.round((totalBytes * percent) / 100),
+    totalBytes,
+    percent,
+    rateBps: 8 * 1024 * 1024,
+    etaSeconds: 30,
+    files: Math.round(percent * 3),
+    filesTotal: 300,
+    elapsedMs: 1000,
+    ...fields,
   };
 }
 
@@ -87,7 +105,12 @@ t.test('page follows fed events: rows, retry, failure message, final state; toke
   t.equal(await row(page, 'apps/database').getAttribute('data-state'), 'Pending');
   t.notOk(await page.locator('#final').isVisible(), 'no final state while running');
 
-  const steps: Array<[ProgressEvent['pvc'], number]> = [['apps/database', 20], ['apps/uploads', 10], ['apps/database', 55], ['apps/uploads', 30]];
+  const steps: Array<[ProgressEvent['pvc'], number]> = [
+    ['apps/database', 20],
+    ['apps/uploads', 10],
+    ['apps/database', 55],
+    ['apps/uploads', 30],
+  ];
   for (const [pvc, percent] of steps) {
     aggregate.apply(progress(pvc, percent));
     await page.waitForSelector(`tr[data-pvc="${pvc}"] .bar[aria-valuenow="${percent.toFixed(1)}"]`);
@@ -104,8 +127,30 @@ t.test('page follows fed events: rows, retry, failure message, final state; toke
   t.equal(await row(page, 'apps/uploads').locator('.attempts').textContent(), '2');
 
   if (SCREENSHOT) await page.screenshot({ path: SCREENSHOT.replace(/\.png$/, '-running.png'), fullPage: true });
-  aggregate.apply({ type: 'result', pvc: 'apps/database', status: 'Succeeded', exitCode: 0, bytes: 64 * 1024 * 1024, files: 300, durationMs: 9000, verified: true, attempts: 1, message: '' });
-  aggregate.apply({ type: 'result', pvc: 'apps/uploads', status: 'Failed', exitCode: 23, bytes: 0, files: 0, durationMs: 9000, verified: null, attempts: 2, message: 'rsync exit 23: some files could not be transferred' });
+  aggregate.apply({
+    type: 'result',
+    pvc: 'apps/database',
+    status: 'Succeeded',
+    exitCode: 0,
+    bytes: 64 * 1024 * 1024,
+    files: 300,
+    durationMs: 9000,
+    verified: true,
+    attempts: 1,
+    message: '',
+  });
+  aggregate.apply({
+    type: 'result',
+    pvc: 'apps/uploads',
+    status: 'Failed',
+    exitCode: 23,
+    bytes: 0,
+    files: 0,
+    durationMs: 9000,
+    verified: null,
+    attempts: 2,
+    message: 'rsync exit 23: some files could not be transferred',
+  });
   aggregate.finish();
   await page.waitForSelector('#final:not([hidden])');
   t.ok(await page.locator('#final').isVisible());
@@ -188,8 +233,15 @@ t.test('page during a real local migration: the row and the total advance to 100
   await scraper;
   const sourceBytes = statSync(join(source, 'blob.bin')).size;
   t.ok(scrapes.length > 0, `/metrics parsed ${scrapes.length} times`);
-  t.same(scrapes, [...scrapes].sort((a, b) => a - b), 'transferred bytes only grow');
-  t.ok(scrapes.some((bytes) => bytes > 0), 'and count the copy');
+  t.same(
+    scrapes,
+    [...scrapes].sort((a, b) => a - b),
+    'transferred bytes only grow',
+  );
+  t.ok(
+    scrapes.some((bytes) => bytes > 0),
+    'and count the copy',
+  );
   t.ok(Math.max(...scrapes) <= sourceBytes * 1.1, 'without over-counting');
   t.equal(sha256(join(destination, 'blob.bin')), sha256(join(source, 'blob.bin')), 'the data arrived');
   t.ok(await page.locator('#final').isVisible());
@@ -206,9 +258,16 @@ t.test('page during a real local migration: the row and the total advance to 100
   const history = await page.evaluate(() => (window as unknown as { __history: Record<string, number[]> }).__history);
   for (const key of ['volume', 'total-row']) {
     const seen = history[key] ?? [];
-    t.same(seen, [...seen].sort((a, b) => a - b), `${key}: the bar never went back (${seen.join(' → ')})`);
+    t.same(
+      seen,
+      [...seen].sort((a, b) => a - b),
+      `${key}: the bar never went back (${seen.join(' → ')})`,
+    );
     t.equal(seen.at(-1), 100, `${key}: ends at 100%`);
-    t.ok(seen.some((p) => p > 0 && p < 100), `${key}: showed the copy in between`);
+    t.ok(
+      seen.some((p) => p > 0 && p < 100),
+      `${key}: showed the copy in between`,
+    );
   }
   t.same(errors, [], 'no errors in the page console');
 });

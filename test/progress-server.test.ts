@@ -13,8 +13,18 @@ const TOKEN = 'test-token-0123456789abcdef';
 
 function progress(pvc: string, bytes: number, fields: Partial<ProgressEvent> = {}): ProgressEvent {
   return {
-    type: 'progress', pvc, attempt: 1, bytes, totalBytes: 1_000_000, percent: bytes / 10_000, rateBps: 1000,
-    etaSeconds: 5, files: 1, filesTotal: 10, elapsedMs: 100, ...fields,
+    type: 'progress',
+    pvc,
+    attempt: 1,
+    bytes,
+    totalBytes: 1_000_000,
+    percent: bytes / 10_000,
+    rateBps: 1000,
+    etaSeconds: 5,
+    files: 1,
+    filesTotal: 10,
+    elapsedMs: 100,
+    ...fields,
   };
 }
 
@@ -76,7 +86,9 @@ function statusWithHost(url: string, host: string): Promise<number> {
     request(url, { headers: { host } }, (res) => {
       res.resume();
       resolve(res.statusCode ?? 0);
-    }).on('error', reject).end();
+    })
+      .on('error', reject)
+      .end();
   });
 }
 
@@ -93,7 +105,13 @@ t.test('snapshot on connect, then one update per event, to every client', async 
   t.equal(first.version, 1);
   t.equal(first.resync, false);
   t.equal(first.finished, false);
-  t.same(first.pvcs.map((p) => [p.pvc, p.state]), [['ns/a', 'Pending'], ['ns/b', 'Pending']]);
+  t.same(
+    first.pvcs.map((p) => [p.pvc, p.state]),
+    [
+      ['ns/a', 'Pending'],
+      ['ns/b', 'Pending'],
+    ],
+  );
   t.equal(first.totals.pvcs, 2);
 
   const events: AgentEvent[] = [
@@ -105,7 +123,11 @@ t.test('snapshot on connect, then one update per event, to every client', async 
   for (const client of [one, two]) {
     await client.waitFor((m) => isUpdate(m) && m.event.type === 'attempt', 'attempt update');
     const updates = client.messages.filter(isUpdate);
-    t.same(updates.map((u) => u.event), events, 'events arrive as the agent sent them, in order');
+    t.same(
+      updates.map((u) => u.event),
+      events,
+      'events arrive as the agent sent them, in order',
+    );
     const last = updates[2]!;
     t.equal(last.pvc.pvc, 'ns/b');
     t.equal(last.pvc.state, 'Retrying');
@@ -124,7 +146,13 @@ t.test('a late joiner gets the current state in its snapshot', async (t) => {
   const late = await Client.open(server);
   const snap = await late.waitFor((m) => m.type === 'snapshot', 'snapshot');
   if (snap.type !== 'snapshot') return;
-  t.same(snap.pvcs.map((p) => [p.pvc, p.state, p.bytes]), [['ns/a', 'Running', 7000], ['ns/b', 'Running', 2000]]);
+  t.same(
+    snap.pvcs.map((p) => [p.pvc, p.state, p.bytes]),
+    [
+      ['ns/a', 'Running', 7000],
+      ['ns/b', 'Running', 2000],
+    ],
+  );
   t.equal(snap.totals.bytes, 9000);
   t.equal(snap.pvcs[0]!.files, 3);
 });
@@ -151,7 +179,10 @@ t.test('finish sends the summary last and closes with 1000; a client joining aft
   const late = await Client.open(server);
   const lateClosed = await late.closed;
   t.equal(lateClosed.code, 1000);
-  t.same(late.messages.map((m) => m.type), ['snapshot', 'summary']);
+  t.same(
+    late.messages.map((m) => m.type),
+    ['snapshot', 'summary'],
+  );
 });
 
 t.test('a client that stops reading neither stalls the producer nor the other clients, and resyncs', async (t) => {
@@ -180,9 +211,12 @@ t.test('a client that stops reading neither stalls the producer nor the other cl
     await fast.waitFor((m) => isUpdate(m) && m.pvc.bytes === expected, `fast client at ${expected}`, fast.messages.length - 20);
     if (sent % 1000 === 0 && (await dropped()) > 0) break;
   }
-  t.ok(await dropped() > 0, 'the stuck client had updates dropped');
+  t.ok((await dropped()) > 0, 'the stuck client had updates dropped');
   t.equal(fast.messages.filter(isUpdate).length, sent, 'the fast client got every update');
-  t.notOk(fast.messages.some((m) => m.type === 'snapshot' && m.resync), 'the fast client never needed a resync');
+  t.notOk(
+    fast.messages.some((m) => m.type === 'snapshot' && m.resync),
+    'the fast client never needed a resync',
+  );
 
   slow.ws.resume();
   const resync = await slow.waitFor((m) => m.type === 'snapshot' && m.resync, 'resync snapshot');
@@ -190,7 +224,11 @@ t.test('a client that stops reading neither stalls the producer nor the other cl
   t.equal(resync.pvcs[0]!.bytes, bytes, 'the resync carries the latest state');
   t.ok(slow.receivedBytes < fast.receivedBytes / 2, `the stuck client got less (${slow.receivedBytes} < ${fast.receivedBytes})`);
   const slowUpdates = slow.messages.filter(isUpdate).map((m) => m.pvc.bytes);
-  t.same(slowUpdates, [...slowUpdates].sort((a, b) => a - b), 'what it did get is in order');
+  t.same(
+    slowUpdates,
+    [...slowUpdates].sort((a, b) => a - b),
+    'what it did get is in order',
+  );
 
   agg.apply(result(pvc, bytes));
   agg.finish();

@@ -7,8 +7,18 @@ import { startProgressView } from '../controller/progress/view.js';
 
 function progress(pvc: string, bytes: number, fields: Partial<ProgressEvent> = {}): ProgressEvent {
   return {
-    type: 'progress', pvc, attempt: 1, bytes, totalBytes: 10 * 1024 * 1024, percent: (bytes / (10 * 1024 * 1024)) * 100,
-    rateBps: 2 * 1024 * 1024, etaSeconds: 42, files: 3, filesTotal: 12, elapsedMs: 1000, ...fields,
+    type: 'progress',
+    pvc,
+    attempt: 1,
+    bytes,
+    totalBytes: 10 * 1024 * 1024,
+    percent: (bytes / (10 * 1024 * 1024)) * 100,
+    rateBps: 2 * 1024 * 1024,
+    etaSeconds: 42,
+    files: 3,
+    filesTotal: 12,
+    elapsedMs: 1000,
+    ...fields,
   };
 }
 
@@ -36,14 +46,28 @@ t.test('plain: state changes at once, progress at most once per interval per PVC
   t.equal(out.lines()[2], 'ns/data: Retrying after attempt 1 exited 12: connection reset, retry in 0:04', 'attempts print at once');
   agg.apply(progress('ns/data', 8 * 1024 * 1024, { attempt: 2 }));
   t.match(out.lines()[3], /Running 80\.0%.*attempt 2$/, 'back to Running prints at once');
-  agg.apply({ type: 'result', pvc: 'ns/data', status: 'Succeeded', exitCode: 0, bytes: 10 * 1024 * 1024, files: 12, durationMs: 65_000, verified: true, attempts: 2, message: '' });
+  agg.apply({
+    type: 'result',
+    pvc: 'ns/data',
+    status: 'Succeeded',
+    exitCode: 0,
+    bytes: 10 * 1024 * 1024,
+    files: 12,
+    durationMs: 65_000,
+    verified: true,
+    attempts: 2,
+    message: '',
+  });
   t.equal(out.lines()[4], 'ns/data: Succeeded 100.0% 10.0 MiB sent, 12 files in 1:05, 2 attempts, verified');
   now = 70_000;
   agg.finish();
   t.equal(out.lines()[5], 'finished: Succeeded: 1 of 1 PVC succeeded, 10.0 MiB sent, 12 files, 2 attempts in 1:10');
   view.stop();
   t.equal(out.lines().length, 6, 'the line held back at 7 MiB was superseded, not printed late');
-  t.notOk(out.lines().some((line) => line.includes('\x1b')), 'no terminal escapes');
+  t.notOk(
+    out.lines().some((line) => line.includes('\x1b')),
+    'no terminal escapes',
+  );
 });
 
 t.test('plain: several PVCs get a total line; stop() prints what was held back; failures show their message', async (t) => {
@@ -54,8 +78,22 @@ t.test('plain: several PVCs get a total line; stop() prints what was held back; 
   agg.apply(progress('a', 1024));
   agg.apply(progress('b', 2048));
   agg.apply(progress('a', 4096));
-  t.same(out.lines().map((line) => line.split(':')[0]), ['a', 'total', 'b']);
-  agg.apply({ type: 'result', pvc: 'b', status: 'Failed', exitCode: 23, bytes: 2048, files: 1, durationMs: 10, verified: null, attempts: 1, message: 'rsync exit 23: permission denied' });
+  t.same(
+    out.lines().map((line) => line.split(':')[0]),
+    ['a', 'total', 'b'],
+  );
+  agg.apply({
+    type: 'result',
+    pvc: 'b',
+    status: 'Failed',
+    exitCode: 23,
+    bytes: 2048,
+    files: 1,
+    durationMs: 10,
+    verified: null,
+    attempts: 1,
+    message: 'rsync exit 23: permission denied',
+  });
   t.equal(out.lines().at(-1), 'b: Failed after 1 attempt (exit 23): rsync exit 23: permission denied');
   view.stop();
   t.match(out.lines().slice(-2).join('\n'), /^a: Running .* 4\.00 KiB\/10\.0 MiB/m, 'held-back progress flushed on stop');
@@ -99,7 +137,18 @@ t.test('auto picks plain when the stream is not a TTY; bars draw on a TTY', asyn
   const agg2 = new ProgressAggregate(['ns/vol']);
   const bars = startProgressView(agg2, { mode: 'auto', stream: tty.stream as unknown as NodeJS.WriteStream });
   agg2.apply(progress('ns/vol', 5 * 1024 * 1024));
-  agg2.apply({ type: 'result', pvc: 'ns/vol', status: 'Succeeded', exitCode: 0, bytes: 10 * 1024 * 1024, files: 12, durationMs: 1000, verified: null, attempts: 1, message: '' });
+  agg2.apply({
+    type: 'result',
+    pvc: 'ns/vol',
+    status: 'Succeeded',
+    exitCode: 0,
+    bytes: 10 * 1024 * 1024,
+    files: 12,
+    durationMs: 1000,
+    verified: null,
+    attempts: 1,
+    message: '',
+  });
   agg2.finish();
   bars.stop();
   const text = tty.lines().join('\n');

@@ -13,7 +13,10 @@ function connectVia(proxyPort: number, target: string, auth?: string): Promise<s
     let reply = '';
     socket.on('data', (chunk: string) => {
       reply += chunk;
-      if (reply.includes('\r\n')) { socket.destroy(); resolve(reply.split('\r\n')[0] ?? ''); }
+      if (reply.includes('\r\n')) {
+        socket.destroy();
+        resolve(reply.split('\r\n')[0] ?? '');
+      }
     });
     socket.on('error', reject);
     const headers = [`CONNECT ${target} HTTP/1.1`, `Host: ${target}`];
@@ -59,10 +62,15 @@ t.test('namespace topology: proxy-only has no route src -> dst except through th
   const topo = await createTopology({ route: 'proxy-only' });
   t.teardown(() => topo.teardown());
   // A listener on the dst host (nc is not guaranteed; a one-line node server is).
-  const server = topo.spawn(topo.dst, process.execPath, ['-e', `require('net').createServer(s=>s.end('from-dst\\n')).listen(9000,'${topo.addresses.dst}')`], { stdio: 'ignore' });
-  t.teardown(() => { server.kill('SIGKILL'); });
+  const server = topo.spawn(topo.dst, process.execPath, ['-e', `require('net').createServer(s=>s.end('from-dst\\n')).listen(9000,'${topo.addresses.dst}')`], {
+    stdio: 'ignore',
+  });
+  t.teardown(() => {
+    server.kill('SIGKILL');
+  });
   // wait for the dst listener
-  for (let i = 0; i < 100 && (await topo.exec(topo.dst, 'ss', ['-Hltn', 'sport = :9000'])).stdout.trim() === ''; i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 100 && (await topo.exec(topo.dst, 'ss', ['-Hltn', 'sport = :9000'])).stdout.trim() === ''; i++)
+    await new Promise((r) => setTimeout(r, 50));
 
   t.same(await topo.dial(topo.src, topo.addresses.proxyFromSrc, 1), { ok: false, data: '', error: 'ECONNREFUSED' }, 'src reaches the proxy host');
   const direct = await topo.dial(topo.src, topo.addresses.dst, 9000);
@@ -85,30 +93,44 @@ t.test('namespace topology: proxy-only has no route src -> dst except through th
 t.test('namespace topology: routed lets src reach dst directly', async (t) => {
   const topo = await createTopology({ route: 'routed' });
   t.teardown(() => topo.teardown());
-  const server = topo.spawn(topo.dst, process.execPath, ['-e', `require('net').createServer(s=>s.end('ok\\n')).listen(9000,'${topo.addresses.dst}')`], { stdio: 'ignore' });
-  t.teardown(() => { server.kill('SIGKILL'); });
-  for (let i = 0; i < 100 && (await topo.exec(topo.dst, 'ss', ['-Hltn', 'sport = :9000'])).stdout.trim() === ''; i++) await new Promise((r) => setTimeout(r, 50));
+  const server = topo.spawn(topo.dst, process.execPath, ['-e', `require('net').createServer(s=>s.end('ok\\n')).listen(9000,'${topo.addresses.dst}')`], {
+    stdio: 'ignore',
+  });
+  t.teardown(() => {
+    server.kill('SIGKILL');
+  });
+  for (let i = 0; i < 100 && (await topo.exec(topo.dst, 'ss', ['-Hltn', 'sport = :9000'])).stdout.trim() === ''; i++)
+    await new Promise((r) => setTimeout(r, 50));
   t.same(await topo.dial(topo.src, topo.addresses.dst, 9000), { ok: true, data: 'ok\n' }, 'direct route works');
 });
 
-t.test('userspace link: carries traffic, and impair() drops it all at 100% loss', { skip: python3Available() ? false : 'python3 is not installed' }, async (t) => {
-  const topo = await createTopology({ route: 'routed', srcLink: 'userspace' });
-  t.teardown(() => topo.teardown());
-  const server = topo.spawn(topo.dst, process.execPath, ['-e', `require('net').createServer(s=>s.end('ok\\n')).listen(9000,'${topo.addresses.dst}')`], { stdio: 'ignore' });
-  t.teardown(() => { server.kill('SIGKILL'); });
-  for (let i = 0; i < 100 && (await topo.exec(topo.dst, 'ss', ['-Hltn', 'sport = :9000'])).stdout.trim() === ''; i++) await new Promise((r) => setTimeout(r, 50));
-  t.same(await topo.dial(topo.src, topo.addresses.dst, 9000), { ok: true, data: 'ok\n' }, 'works through the userspace link');
-  await topo.impair(topo.links.srcProxy, { lossPercent: 100 });
-  const lost = await topo.dial(topo.src, topo.addresses.dst, 9000, { timeoutMs: 1500 });
-  t.same(lost, { ok: false, data: '', error: 'timeout' }, 'all packets lost');
-  await topo.impair(topo.links.srcProxy, { lossPercent: 5, delayMs: 50 });
-  t.same(await topo.dial(topo.src, topo.addresses.dst, 9000, { timeoutMs: 15_000 }), { ok: true, data: 'ok\n' }, 'lossy, delayed link still carries TCP');
-  await topo.clearImpairment(topo.links.srcProxy);
-  await topo.linkDown(topo.links.srcProxy);
-  t.equal((await topo.dial(topo.src, topo.addresses.dst, 9000, { timeoutMs: 1500 })).ok, false, 'link down cuts it');
-  await topo.linkUp(topo.links.srcProxy);
-  t.same(await topo.dial(topo.src, topo.addresses.dst, 9000), { ok: true, data: 'ok\n' }, 'link up restores it');
-});
+t.test(
+  'userspace link: carries traffic, and impair() drops it all at 100% loss',
+  { skip: python3Available() ? false : 'python3 is not installed' },
+  async (t) => {
+    const topo = await createTopology({ route: 'routed', srcLink: 'userspace' });
+    t.teardown(() => topo.teardown());
+    const server = topo.spawn(topo.dst, process.execPath, ['-e', `require('net').createServer(s=>s.end('ok\\n')).listen(9000,'${topo.addresses.dst}')`], {
+      stdio: 'ignore',
+    });
+    t.teardown(() => {
+      server.kill('SIGKILL');
+    });
+    for (let i = 0; i < 100 && (await topo.exec(topo.dst, 'ss', ['-Hltn', 'sport = :9000'])).stdout.trim() === ''; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    t.same(await topo.dial(topo.src, topo.addresses.dst, 9000), { ok: true, data: 'ok\n' }, 'works through the userspace link');
+    await topo.impair(topo.links.srcProxy, { lossPercent: 100 });
+    const lost = await topo.dial(topo.src, topo.addresses.dst, 9000, { timeoutMs: 1500 });
+    t.same(lost, { ok: false, data: '', error: 'timeout' }, 'all packets lost');
+    await topo.impair(topo.links.srcProxy, { lossPercent: 5, delayMs: 50 });
+    t.same(await topo.dial(topo.src, topo.addresses.dst, 9000, { timeoutMs: 15_000 }), { ok: true, data: 'ok\n' }, 'lossy, delayed link still carries TCP');
+    await topo.clearImpairment(topo.links.srcProxy);
+    await topo.linkDown(topo.links.srcProxy);
+    t.equal((await topo.dial(topo.src, topo.addresses.dst, 9000, { timeoutMs: 1500 })).ok, false, 'link down cuts it');
+    await topo.linkUp(topo.links.srcProxy);
+    t.same(await topo.dial(topo.src, topo.addresses.dst, 9000), { ok: true, data: 'ok\n' }, 'link up restores it');
+  },
+);
 
 t.test('netem probe answers without leaving a namespace behind', async (t) => {
   t.type(netemAvailable(), 'boolean');

@@ -30,19 +30,37 @@ t.test('generated tree has the promised shape', async (t) => {
   const entries = [...(await walk(tree.root)).values()];
   const files = entries.filter((e) => e.type === 'file');
   t.ok(files.length >= 300, `>= 300 regular files (${files.length})`);
-  t.ok(files.some((e) => e.size === 0), 'has empty files');
-  t.ok(files.some((e) => e.size === 2 * 1024 * 1024), 'has the big file');
-  t.ok(entries.some((e) => e.path.split('/').length >= 3 && e.type === 'dir'), 'has nested dirs');
+  t.ok(
+    files.some((e) => e.size === 0),
+    'has empty files',
+  );
+  t.ok(
+    files.some((e) => e.size === 2 * 1024 * 1024),
+    'has the big file',
+  );
+  t.ok(
+    entries.some((e) => e.path.split('/').length >= 3 && e.type === 'dir'),
+    'has nested dirs',
+  );
   const targets = entries.filter((e) => e.type === 'symlink').map((e) => e.linkTarget ?? '');
-  t.ok(targets.some((x) => x.startsWith('/')), 'absolute symlink');
-  t.ok(targets.some((x) => x.startsWith('..')), 'relative symlink');
+  t.ok(
+    targets.some((x) => x.startsWith('/')),
+    'absolute symlink',
+  );
+  t.ok(
+    targets.some((x) => x.startsWith('..')),
+    'relative symlink',
+  );
   t.ok(tree.hardLinkGroups.length >= 3 && tree.hardLinkGroups.every((g) => g.length >= 2 && g.length <= 3), 'hard-link groups of 2-3');
   t.ok(new Set(files.map((e) => e.mode)).size >= 4, 'varied modes');
   t.ok(new Set(files.map((e) => e.mtimeS)).size > 50, 'varied mtimes');
   if (IS_ROOT) t.ok(new Set(files.map((e) => e.uid)).size >= 3, 'varied owners');
   const again = await generateTree(join(base, 'b'), { files: 300 });
   const names = (await walk(again.root)).keys();
-  t.ok([...names].every((p) => p === 'dir-00/big.img' || entries.some((e) => e.path === p)), 'same seed, same names');
+  t.ok(
+    [...names].every((p) => p === 'dir-00/big.img' || entries.some((e) => e.path === p)),
+    'same seed, same names',
+  );
 });
 
 t.test('an rsync -aH copy compares equal, and each kind of difference is detected', async (t) => {
@@ -117,7 +135,10 @@ t.test('hard-link identity: broken links and extra links are differences', async
 
   // An extra link on the destination joining two unrelated files is caught too.
   const { a: a2, b: b2 } = await freshPair(t);
-  const single = [...byInode.values()].filter((g) => g.length === 1).map((g) => g[0]!).slice(0, 2);
+  const single = [...byInode.values()]
+    .filter((g) => g.length === 1)
+    .map((g) => g[0]!)
+    .slice(0, 2);
   await unlink(join(b2, single[1]!));
   await link(join(b2, single[0]!), join(b2, single[1]!));
   diffs = await compareTrees(a2, b2);

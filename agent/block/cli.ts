@@ -37,8 +37,16 @@ export async function blockClientCommand(configFile: string): Promise<number> {
   } catch (error) {
     if (config) {
       const result: ResultEvent = {
-        type: 'result', pvc: config.pvc, status: 'Failed', exitCode: 1, bytes: 0, files: 0,
-        durationMs: 0, verified: null, attempts: 0, message: (error as Error).message,
+        type: 'result',
+        pvc: config.pvc,
+        status: 'Failed',
+        exitCode: 1,
+        bytes: 0,
+        files: 0,
+        durationMs: 0,
+        verified: null,
+        attempts: 0,
+        message: (error as Error).message,
       };
       process.stdout.write(`${JSON.stringify(result)}\n`);
       writeTerminationLog(config.terminationLog, result);

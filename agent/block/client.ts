@@ -21,8 +21,22 @@ import type { BlockClientConfig } from './config.js';
 import { BlockReader, describeDevice, type DeviceInfo } from './device.js';
 import { DeviceDigest, blockCount, hashBlock, isZeroBlock } from './hashing.js';
 import {
-  BLOCK_MAGIC, Frame, ProtocolError, dataFrameHead, decodeHashes, decodeJson, encodeJson, readFrames, writeWithBackpressure, zeroFrame,
-  type Accept, type BlockEntry, type Committed, type Hello, type RawFrame, type Refuse,
+  BLOCK_MAGIC,
+  Frame,
+  ProtocolError,
+  dataFrameHead,
+  decodeHashes,
+  decodeJson,
+  encodeJson,
+  readFrames,
+  writeWithBackpressure,
+  zeroFrame,
+  type Accept,
+  type BlockEntry,
+  type Committed,
+  type Hello,
+  type RawFrame,
+  type Refuse,
 } from './protocol.js';
 
 export interface BlockClientRun {
@@ -36,7 +50,11 @@ export const BLOCK_EXIT = { ok: 0, refused: 1, unreachable: 10, io: 11, lost: 12
 
 /** Why an attempt failed and whether another one can help. */
 class AttemptFailure extends Error {
-  constructor(readonly retry: boolean, readonly exitCode: number, message: string) {
+  constructor(
+    readonly retry: boolean,
+    readonly exitCode: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -61,7 +79,11 @@ interface Session {
 function classify(error: unknown): AttemptFailure {
   if (error instanceof AttemptFailure) return error;
   if (error instanceof TunnelError) {
-    return new AttemptFailure(!isPermanentTunnelFailure(error.kind), isPermanentTunnelFailure(error.kind) ? BLOCK_EXIT.refused : BLOCK_EXIT.unreachable, error.message);
+    return new AttemptFailure(
+      !isPermanentTunnelFailure(error.kind),
+      isPermanentTunnelFailure(error.kind) ? BLOCK_EXIT.refused : BLOCK_EXIT.unreachable,
+      error.message,
+    );
   }
   const code = (error as NodeJS.ErrnoException).code;
   const text = `${code ?? ''} ${(error as Error).message}`;
@@ -79,7 +101,9 @@ async function openSession(config: BlockClientConfig, tls: TlsMaterial, hello: H
     proxyUrl: config.settings.stunnel_tcp_proxy,
     noProxy: config.settings.noProxy,
   });
-  const close = (): void => { socket.destroy(); };
+  const close = (): void => {
+    socket.destroy();
+  };
   signal.addEventListener('abort', close, { once: true });
   socket.once('close', () => signal.removeEventListener('abort', close));
   // Errors surface through reads and writes; this keeps one between them from being unhandled.
@@ -96,8 +120,12 @@ async function openSession(config: BlockClientConfig, tls: TlsMaterial, hello: H
   }
   if (first.done) {
     socket.destroy();
-    throw new AttemptFailure(false, BLOCK_EXIT.refused, 'the server closed the tunnel right after the TLS handshake, before it answered: '
-      + 'it refused our client certificate (not from this run\'s CA, or expired), or had no room for another connection');
+    throw new AttemptFailure(
+      false,
+      BLOCK_EXIT.refused,
+      'the server closed the tunnel right after the TLS handshake, before it answered: ' +
+        "it refused our client certificate (not from this run's CA, or expired), or had no room for another connection",
+    );
   }
   if (first.value.type === Frame.REFUSE) {
     socket.destroy();
@@ -147,8 +175,13 @@ class EntryStream {
 }
 
 /** One copy pass: compare every block with the server's entry, send what differs. */
-async function copyOnce(config: BlockClientConfig, tls: TlsMaterial, source: DeviceInfo, signal: AbortSignal,
-  onBlock: (stats: CopyStats) => void): Promise<CopyStats> {
+async function copyOnce(
+  config: BlockClientConfig,
+  tls: TlsMaterial,
+  source: DeviceInfo,
+  signal: AbortSignal,
+  onBlock: (stats: CopyStats) => void,
+): Promise<CopyStats> {
   const blockSize = config.blockSizeBytes;
   const session = await openSession(config, tls, { target: config.target, mode: 'copy', sourceBytes: source.bytes, blockSize }, signal);
   const reader = await BlockReader.open(source.path, source.bytes, blockSize);
@@ -253,7 +286,17 @@ export async function runBlockClient(config: BlockClientConfig, log: Logger, sig
   const tracker = new ProgressTracker(config.pvc, source.bytes, blocks);
   publisher.publish(tracker.snapshot());
   const ticker = setInterval(() => publisher.publish(tracker.snapshot()), config.progressIntervalMs);
-  log.info({ pvc: config.pvc, source: source.path, kind: source.kind, bytes: source.bytes, blockSize: config.blockSizeBytes, server: `${config.server.host}:${config.server.port}` }, 'block copy starting');
+  log.info(
+    {
+      pvc: config.pvc,
+      source: source.path,
+      kind: source.kind,
+      bytes: source.bytes,
+      blockSize: config.blockSizeBytes,
+      server: `${config.server.host}:${config.server.port}`,
+    },
+    'block copy starting',
+  );
 
   /** Sent in earlier attempts: bytes never go backwards across retries. */
   let sentBefore = 0;
@@ -290,9 +333,10 @@ export async function runBlockClient(config: BlockClientConfig, log: Logger, sig
       exitCode = failure.exitCode;
       message = failure.message;
       const retries = attempt - 1;
-      const retryInMs = failure.retry && retries < config.settings.rsync_backoff_limit && !signal.aborted
-        ? backoffDelayMs(attempt, config.retryBaseMs, config.retryMaxMs)
-        : null;
+      const retryInMs =
+        failure.retry && retries < config.settings.rsync_backoff_limit && !signal.aborted
+          ? backoffDelayMs(attempt, config.retryBaseMs, config.retryMaxMs)
+          : null;
       publisher.publish({ type: 'attempt', pvc: config.pvc, attempt, exitCode, reason: message, retryInMs });
       log.warn({ attempt, exitCode, reason: message, retryInMs }, retryInMs === null ? 'attempt failed, giving up' : 'attempt failed, retrying');
       if (retryInMs === null) break;
@@ -311,8 +355,10 @@ export async function runBlockClient(config: BlockClientConfig, log: Logger, sig
         if (!outcome.identical) {
           succeeded = false;
           exitCode = BLOCK_EXIT.refused;
-          const where = outcome.firstDifferentBlock === null ? ''
-            : `; first differing block ${outcome.firstDifferentBlock} at offset ${outcome.firstDifferentBlock * config.blockSizeBytes}`;
+          const where =
+            outcome.firstDifferentBlock === null
+              ? ''
+              : `; first differing block ${outcome.firstDifferentBlock} at offset ${outcome.firstDifferentBlock * config.blockSizeBytes}`;
           message = `verify: the devices differ (source sha256 ${outcome.sourceDigest}, destination ${outcome.targetDigest}${where})`;
         } else {
           message = `copy complete, verified (sha256 ${outcome.sourceDigest})`;
@@ -330,7 +376,15 @@ export async function runBlockClient(config: BlockClientConfig, log: Logger, sig
   }
   clearInterval(ticker);
   publisher.publish(tracker.snapshot());
-  const result = publishResult(config.pvc, config.terminationLog, tracker, publisher, startedAt, { succeeded, exitCode, verified, attempts: attempt, message }, log);
+  const result = publishResult(
+    config.pvc,
+    config.terminationLog,
+    tracker,
+    publisher,
+    startedAt,
+    { succeeded, exitCode, verified, attempts: attempt, message },
+    log,
+  );
   await publisher.close();
   progressServer?.close();
   return { result, exitCode: succeeded ? 0 : exitCode > 0 ? exitCode : 1 };

@@ -13,7 +13,9 @@ export const MIN_BLOCK_SIZE = 64 * 1024;
 export const MAX_BLOCK_SIZE = 16 * 1024 * 1024;
 export const DEFAULT_BLOCK_SIZE = 1024 * 1024;
 
-export const blockSize = z.number().int()
+export const blockSize = z
+  .number()
+  .int()
   .min(MIN_BLOCK_SIZE, `must be at least ${MIN_BLOCK_SIZE}`)
   .max(MAX_BLOCK_SIZE, `must be at most ${MAX_BLOCK_SIZE}`)
   .refine((value) => (value & (value - 1)) === 0, 'must be a power of two');
@@ -23,13 +25,17 @@ export const blockServerConfigSchema = z.object({
   listen: hostPort.default('0.0.0.0:2223'),
   /** /healthz, /readyz and /metrics. */
   healthListen: hostPort.default('0.0.0.0:8081'),
-  targets: z.array(z.object({
-    name: z.string().regex(TARGET_NAME, 'must be a lowercase name'),
-    /** A block device (volumeDevices devicePath) or a regular file standing in for one. It must exist. */
-    path: z.string().min(1),
-    /** The URI a client certificate must carry to write here. */
-    client: pvcIdentityUri,
-  })).min(1, 'needs at least one target')
+  targets: z
+    .array(
+      z.object({
+        name: z.string().regex(TARGET_NAME, 'must be a lowercase name'),
+        /** A block device (volumeDevices devicePath) or a regular file standing in for one. It must exist. */
+        path: z.string().min(1),
+        /** The URI a client certificate must carry to write here. */
+        client: pvcIdentityUri,
+      }),
+    )
+    .min(1, 'needs at least one target')
     .refine((targets) => new Set(targets.map((target) => target.name)).size === targets.length, 'target names must be unique'),
   /** A session that receives nothing this long is dropped (a client that vanished without a FIN). */
   idleTimeoutMs: z.number().int().positive().default(120_000),

@@ -31,7 +31,9 @@ function blockDeviceBytes(path: string, stats: Stats): number {
   try {
     const sectors = Number(readFileSync(`/sys/dev/block/${major}:${minor}/size`, 'utf8').trim());
     if (Number.isSafeInteger(sectors)) return sectors * 512;
-  } catch { /* no sysfs: fall through */ }
+  } catch {
+    /* no sysfs: fall through */
+  }
   throw new Error(`cannot tell the size of block device ${path} (${major}:${minor}): /sys/dev/block is not readable`);
 }
 
@@ -59,7 +61,12 @@ export class BlockReader {
   private nextToIssue = 0;
   readonly blocks: number;
 
-  private constructor(private readonly handle: FileHandle, private readonly bytes: number, private readonly blockSize: number, private readonly depth: number) {
+  private constructor(
+    private readonly handle: FileHandle,
+    private readonly bytes: number,
+    private readonly blockSize: number,
+    private readonly depth: number,
+  ) {
     this.blocks = blockCount(bytes, blockSize);
   }
 
@@ -107,7 +114,11 @@ export class BlockReader {
 
 /** The destination side: positional writes, making ranges zero, and a flush. */
 export class DeviceWriter {
-  private constructor(private readonly handle: FileHandle, readonly info: DeviceInfo, private readonly fallocatePath: string) {}
+  private constructor(
+    private readonly handle: FileHandle,
+    readonly info: DeviceInfo,
+    private readonly fallocatePath: string,
+  ) {}
 
   static async open(info: DeviceInfo, fallocatePath: string): Promise<DeviceWriter> {
     // Never O_TRUNC or O_CREAT: the device is written in place and its size is left as it is.
@@ -129,7 +140,9 @@ export class DeviceWriter {
       try {
         await execFileAsync(this.fallocatePath, ['--punch-hole', '--keep-size', '--offset', String(offset), '--length', String(length), this.info.path]);
         return;
-      } catch { /* no fallocate or no hole support: write zeros */ }
+      } catch {
+        /* no fallocate or no hole support: write zeros */
+      }
     }
     const chunk = Buffer.alloc(Math.min(length, 4 * 1024 * 1024));
     for (let at = 0; at < length; at += chunk.length) {

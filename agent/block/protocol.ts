@@ -41,9 +41,18 @@ export interface Hello {
   blockSize: number;
 }
 
-export interface Accept { targetBytes: number; blocks: number }
-export interface Refuse { reason: string; message: string }
-export interface Committed { written: number; zeroed: number }
+export interface Accept {
+  targetBytes: number;
+  blocks: number;
+}
+export interface Refuse {
+  reason: string;
+  message: string;
+}
+export interface Committed {
+  written: number;
+  zeroed: number;
+}
 
 export class ProtocolError extends Error {
   constructor(message: string) {

@@ -14,8 +14,17 @@ import { MAX_BLOCK_SIZE, MIN_BLOCK_SIZE, type BlockServerConfig } from './config
 import { BlockReader, DeviceWriter, describeDevice, type DeviceInfo } from './device.js';
 import { DeviceDigest, blockCount, blockLength, hashBlock, isZeroBlock } from './hashing.js';
 import {
-  BLOCK_MAGIC, Frame, ProtocolError, decodeJson, encodeJson, hashesFrame, readFrames, writeWithBackpressure,
-  type BlockEntry, type Hello, type RawFrame,
+  BLOCK_MAGIC,
+  Frame,
+  ProtocolError,
+  decodeJson,
+  encodeJson,
+  hashesFrame,
+  readFrames,
+  writeWithBackpressure,
+  type BlockEntry,
+  type Hello,
+  type RawFrame,
 } from './protocol.js';
 
 export interface RunningBlockServer {
@@ -45,7 +54,10 @@ function blockMetrics(registry: Registry) {
 }
 
 class Refusal extends Error {
-  constructor(readonly reason: string, message: string) {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -83,7 +95,10 @@ export async function startBlockServer(config: BlockServerConfig, log: Logger): 
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOSPC' || code === 'EIO' || code === 'EROFS' || code === 'EDQUOT') {
         log.error({ connection: id, error: error.message }, 'block target write failed');
-        endSoon(socket, encodeJson(Frame.ERROR, { reason: code === 'ENOSPC' || code === 'EDQUOT' ? 'no-space' : 'io', message: `destination: ${error.message}` }));
+        endSoon(
+          socket,
+          encodeJson(Frame.ERROR, { reason: code === 'ENOSPC' || code === 'EDQUOT' ? 'no-space' : 'io', message: `destination: ${error.message}` }),
+        );
         return;
       }
       log.warn({ connection: id, error: error.message }, 'block session ended');
@@ -103,8 +118,11 @@ export async function startBlockServer(config: BlockServerConfig, log: Logger): 
     }
     const device = describeDevice(target.path, 'target');
     if (device.bytes < hello.sourceBytes) {
-      throw new Refusal('target-too-small', `target ${target.name} holds ${device.bytes} bytes, less than the source's ${hello.sourceBytes}: `
-        + 'give the destination PVC at least the source\'s size (a device is never truncated or grown)');
+      throw new Refusal(
+        'target-too-small',
+        `target ${target.name} holds ${device.bytes} bytes, less than the source's ${hello.sourceBytes}: ` +
+          "give the destination PVC at least the source's size (a device is never truncated or grown)",
+      );
     }
     const previous = sessions.get(target.name);
     if (previous) {
@@ -114,13 +132,23 @@ export async function startBlockServer(config: BlockServerConfig, log: Logger): 
     }
     const abort = new AbortController();
     let finish = (): void => {};
-    const session: Session = { abort, finished: new Promise((resolve) => { finish = resolve; }) };
+    const session: Session = {
+      abort,
+      finished: new Promise((resolve) => {
+        finish = resolve;
+      }),
+    };
     sessions.set(target.name, session);
-    const onAbort = (): void => { socket.destroy(); };
+    const onAbort = (): void => {
+      socket.destroy();
+    };
     abort.signal.addEventListener('abort', onAbort);
     metrics.sessions.inc({ mode: hello.mode });
     metrics.active.inc();
-    log.info({ connection: id, target: target.name, mode: hello.mode, sourceBytes: hello.sourceBytes, blockSize: hello.blockSize, targetBytes: device.bytes }, 'block session started');
+    log.info(
+      { connection: id, target: target.name, mode: hello.mode, sourceBytes: hello.sourceBytes, blockSize: hello.blockSize, targetBytes: device.bytes },
+      'block session started',
+    );
     try {
       await writeWithBackpressure(socket, encodeJson(Frame.ACCEPT, { targetBytes: device.bytes, blocks: blockCount(hello.sourceBytes, hello.blockSize) }));
       if (hello.mode === 'verify') await serveVerify(socket, frames, device, hello, abort.signal);
@@ -169,7 +197,15 @@ export async function startBlockServer(config: BlockServerConfig, log: Logger): 
     socket.end();
   };
 
-  const serveCopy = async (socket: TLSSocket, frames: AsyncGenerator<RawFrame>, device: DeviceInfo, hello: Hello, signal: AbortSignal, id: number, target: Target): Promise<void> => {
+  const serveCopy = async (
+    socket: TLSSocket,
+    frames: AsyncGenerator<RawFrame>,
+    device: DeviceInfo,
+    hello: Hello,
+    signal: AbortSignal,
+    id: number,
+    target: Target,
+  ): Promise<void> => {
     const writer = await DeviceWriter.open(device, config.fallocatePath);
     const blocks = blockCount(hello.sourceBytes, hello.blockSize);
     let written = 0;
@@ -253,22 +289,24 @@ export async function startBlockServer(config: BlockServerConfig, log: Logger): 
       for (const socket of sockets) socket.destroy();
       await Promise.all([...sessions.values()].map((session) => session.finished));
       health.closeAllConnections();
-      await Promise.all([
-        new Promise((resolve) => tunnel.close(resolve)),
-        new Promise((resolve) => health.close(resolve)),
-      ]);
+      await Promise.all([new Promise((resolve) => tunnel.close(resolve)), new Promise((resolve) => health.close(resolve))]);
     },
   };
 }
 
 function validHello(hello: Hello): Hello {
-  const ok = typeof hello === 'object' && hello !== null
-    && typeof hello.target === 'string'
-    && (hello.mode === 'copy' || hello.mode === 'verify')
-    && Number.isSafeInteger(hello.sourceBytes) && hello.sourceBytes >= 0
-    && Number.isSafeInteger(hello.blockSize) && hello.blockSize >= MIN_BLOCK_SIZE && hello.blockSize <= MAX_BLOCK_SIZE
-    && (hello.blockSize & (hello.blockSize - 1)) === 0
-    && blockCount(hello.sourceBytes, hello.blockSize) < 2 ** 32;
+  const ok =
+    typeof hello === 'object' &&
+    hello !== null &&
+    typeof hello.target === 'string' &&
+    (hello.mode === 'copy' || hello.mode === 'verify') &&
+    Number.isSafeInteger(hello.sourceBytes) &&
+    hello.sourceBytes >= 0 &&
+    Number.isSafeInteger(hello.blockSize) &&
+    hello.blockSize >= MIN_BLOCK_SIZE &&
+    hello.blockSize <= MAX_BLOCK_SIZE &&
+    (hello.blockSize & (hello.blockSize - 1)) === 0 &&
+    blockCount(hello.sourceBytes, hello.blockSize) < 2 ** 32;
   if (!ok) throw new Refusal('bad-hello', 'HELLO must name a target, a mode (copy or verify), the source size and a power-of-two block size');
   return hello;
 }

@@ -14,7 +14,12 @@ export function createClientMetrics(pvc: string): { registry: Registry; record: 
   const files = new Counter({ name: PVC_METRICS.filesProcessed, help: 'Entries rsync has checked', labelNames, registers: [registry] });
   const attempts = new Counter({ name: PVC_METRICS.failedAttempts, help: 'rsync attempts that failed', labelNames, registers: [registry] });
   const duration = new Gauge({ name: PVC_METRICS.transferDuration, help: 'Time since the copy started', labelNames, registers: [registry] });
-  const succeeded = new Gauge({ name: 'dvm_agent_succeeded', help: '1 when the copy succeeded, 0 when it failed, absent while running', labelNames, registers: [registry] });
+  const succeeded = new Gauge({
+    name: 'dvm_agent_succeeded',
+    help: '1 when the copy succeeded, 0 when it failed, absent while running',
+    labelNames,
+    registers: [registry],
+  });
   // Events carry totals that never go backwards (progress/tracker.ts); counters move by the difference.
   let sentBytes = 0;
   let checkedFiles = 0;

@@ -14,8 +14,15 @@ export interface RunOutcome {
   message: string;
 }
 
-export function publishResult(pvc: string, terminationLog: string, tracker: ProgressTracker, publisher: EventPublisher,
-  startedAt: number, outcome: RunOutcome, log: Logger): ResultEvent {
+export function publishResult(
+  pvc: string,
+  terminationLog: string,
+  tracker: ProgressTracker,
+  publisher: EventPublisher,
+  startedAt: number,
+  outcome: RunOutcome,
+  log: Logger,
+): ResultEvent {
   const result: ResultEvent = {
     type: 'result',
     pvc,

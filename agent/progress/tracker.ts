@@ -17,7 +17,11 @@ export class ProgressTracker {
   private readonly startedAt = Date.now();
   private window: { at: number; bytes: number }[] = [];
 
-  constructor(private readonly pvc: string, private totalBytes: number, private filesTotal: number) {}
+  constructor(
+    private readonly pvc: string,
+    private totalBytes: number,
+    private filesTotal: number,
+  ) {}
 
   /** The source's size, when it is measured after the tracker was made. */
   setTotals(totalBytes: number, filesTotal: number): void {

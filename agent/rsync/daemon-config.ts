@@ -20,14 +20,41 @@ export interface DaemonConfigInput {
  * names, following destination symlinks, device writes, ownership mapping. rsync refuses them with
  * its own message (the client then exits 1 with "The server is configured to refuse ..."). */
 export const REFUSED_OPTIONS = [
-  'delete-excluded', 'remove-source-files', 'backup', 'backup-dir', 'suffix', 'partial-dir', 'temp-dir',
-  'compare-dest', 'copy-dest', 'link-dest', 'log-file', 'log-file-format', 'keep-dirlinks', 'write-devices',
-  'copy-devices', 'usermap', 'groupmap', 'chown', 'copy-as', 'fake-super', 'iconv', 'read-batch',
-  'write-batch', 'only-write-batch', 'early-input', 'insecure-links', 'relative', 'mkpath', 'delay-updates',
+  'delete-excluded',
+  'remove-source-files',
+  'backup',
+  'backup-dir',
+  'suffix',
+  'partial-dir',
+  'temp-dir',
+  'compare-dest',
+  'copy-dest',
+  'link-dest',
+  'log-file',
+  'log-file-format',
+  'keep-dirlinks',
+  'write-devices',
+  'copy-devices',
+  'usermap',
+  'groupmap',
+  'chown',
+  'copy-as',
+  'fake-super',
+  'iconv',
+  'read-batch',
+  'write-batch',
+  'only-write-batch',
+  'early-input',
+  'insecure-links',
+  'relative',
+  'mkpath',
+  'delay-updates',
   // The rest of the arguments would arrive inside the protocol, past the server's gate.
-  'secluded-args', 'protect-args',
+  'secluded-args',
+  'protect-args',
   // A file list the server would read from its own file system.
-  'files-from', 'from0',
+  'files-from',
+  'from0',
 ] as const;
 
 /** The destination argument the server gives rsync for a module, whatever the client asked for:
@@ -55,14 +82,16 @@ export function renderDaemonConfig({ logFile, modules, root }: DaemonConfigInput
     `log file = ${logFile}`,
     'transfer logging = no',
   ];
-  const sections = modules.map((module) => [
-    `[${module.name}]`,
-    `    path = ${root ? module.path : '/'}`,
-    '    read only = no',
-    // Push only: nobody can read the destination back through the tunnel.
-    '    write only = yes',
-    '    list = no',
-    `    refuse options = ${REFUSED_OPTIONS.join(' ')}`,
-  ].join('\n'));
+  const sections = modules.map((module) =>
+    [
+      `[${module.name}]`,
+      `    path = ${root ? module.path : '/'}`,
+      '    read only = no',
+      // Push only: nobody can read the destination back through the tunnel.
+      '    write only = yes',
+      '    list = no',
+      `    refuse options = ${REFUSED_OPTIONS.join(' ')}`,
+    ].join('\n'),
+  );
   return `${global.join('\n')}\n\n${sections.join('\n\n')}\n`;
 }

@@ -66,10 +66,14 @@ export class DaemonRequestGate {
   push(chunk: Buffer): GateStep {
     this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
     switch (this.stage) {
-      case 'greeting': return this.readGreeting();
-      case 'module': return this.readModule();
-      case 'args': return this.readArgs();
-      default: return { kind: 'more' };
+      case 'greeting':
+        return this.readGreeting();
+      case 'module':
+        return this.readModule();
+      case 'args':
+        return this.readArgs();
+      default:
+        return { kind: 'more' };
     }
   }
 

@@ -79,11 +79,17 @@ export class DaemonSessions {
       // The client is gone: an rsync left waiting on a dead socket would hold the module.
       if (rsync.exitCode === null) setTimeout(() => rsync.kill('SIGTERM'), ORPHAN_GRACE_MS).unref();
     });
-    gateRequest(socket, ours, (first) => this.relayRest(id, socket, ours, first), this.gateFor(certificateUris(peer.subjectaltname)), (reason, detail) => {
-      metrics.refused.inc({ reason });
-      log.warn({ connection: id, reason, detail }, 'request refused');
-      rsync.kill('SIGTERM');
-    });
+    gateRequest(
+      socket,
+      ours,
+      (first) => this.relayRest(id, socket, ours, first),
+      this.gateFor(certificateUris(peer.subjectaltname)),
+      (reason, detail) => {
+        metrics.refused.inc({ reason });
+        log.warn({ connection: id, reason, detail }, 'request refused');
+        rsync.kill('SIGTERM');
+      },
+    );
   }
 
   private spawnDaemon(id: number, stdio: Socket): ChildProcess {
@@ -128,25 +134,36 @@ export class DaemonSessions {
     handover.stream.freeze();
     socket.pause();
     ours.unpipe(socket);
-    handOver(socket, ours, { toPlain: first }).then((relay) => this.follow(id, relay, socket), (error: Error) => {
-      if (error instanceof HandoverRefused && !socket.destroyed && !ours.destroyed) {
-        log.warn({ connection: id, reason: error.message }, 'this connection stays with the JavaScript relay');
-        handover.stream.passThrough();
-        ours.pipe(socket);
-        inJavaScript();
-        return;
-      }
-      log.warn({ connection: id, error: error.message }, 'the hand-over to the native relay failed');
-      socket.destroy();
-      ours.destroy();
-    });
+    handOver(socket, ours, { toPlain: first }).then(
+      (relay) => this.follow(id, relay, socket),
+      (error: Error) => {
+        if (error instanceof HandoverRefused && !socket.destroyed && !ours.destroyed) {
+          log.warn({ connection: id, reason: error.message }, 'this connection stays with the JavaScript relay');
+          handover.stream.passThrough();
+          ours.pipe(socket);
+          inJavaScript();
+          return;
+        }
+        log.warn({ connection: id, error: error.message }, 'the hand-over to the native relay failed');
+        socket.destroy();
+        ours.destroy();
+      },
+    );
   }
 
   private follow(id: number, relay: RunningRelay, socket: TLSSocket): void {
     this.relays.add(relay);
     void relay.done.then((result) => {
       this.relays.delete(relay);
-      const fields = { connection: id, code: result.code, alert: result.alert, bytesIn: result.bytesToPlain, bytesOut: result.bytesFromPlain, cpuUserMs: Math.round(result.cpuUserMs), cpuSystemMs: Math.round(result.cpuSystemMs) };
+      const fields = {
+        connection: id,
+        code: result.code,
+        alert: result.alert,
+        bytesIn: result.bytesToPlain,
+        bytesOut: result.bytesFromPlain,
+        cpuUserMs: Math.round(result.cpuUserMs),
+        cpuSystemMs: Math.round(result.cpuSystemMs),
+      };
       if (result.code === null) this.options.log.info(fields, 'tunnel relay ended');
       else this.options.log.warn(fields, `tunnel relay ended: ${result.message}`);
       socket.destroy();
@@ -156,7 +173,13 @@ export class DaemonSessions {
 
 /** Relays the client's request through the gate to rsync, then hands everything else, starting
  * with the request's last bytes, to `relayRest`. */
-function gateRequest(socket: TLSSocket, rsync: Socket, relayRest: (first: Buffer) => void, gate: DaemonRequestGate, onRefused: (reason: string, detail: string) => void): void {
+function gateRequest(
+  socket: TLSSocket,
+  rsync: Socket,
+  relayRest: (first: Buffer) => void,
+  gate: DaemonRequestGate,
+  onRefused: (reason: string, detail: string) => void,
+): void {
   // A client that hangs up before its request is complete ends nothing by itself: the tunnel is
   // half-open by design (allowHalfOpen, for rsync's own shutdown) and rsync, still waiting for the
   // module line, would hold the connection slot for good. Once the request is through, the relay

@@ -21,7 +21,11 @@ export class LogFollower {
       readSync(fd, buffer, 0, buffer.length, this.offset);
       this.offset = size;
       // "2026/11/23 18:40:49 [1495] message": the date and pid are ours to add.
-      return buffer.toString('utf8').split('\n').map((line) => line.replace(/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d \[\d+\] /, '').trim()).filter(Boolean);
+      return buffer
+        .toString('utf8')
+        .split('\n')
+        .map((line) => line.replace(/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d \[\d+\] /, '').trim())
+        .filter(Boolean);
     } finally {
       closeSync(fd);
     }

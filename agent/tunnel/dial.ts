@@ -90,18 +90,18 @@ const SERVER_CERT_PROBLEMS: Readonly<Record<string, string>> = {
   INVALID_PURPOSE: 'it is not a server certificate (its extended key usage does not allow TLS server authentication: a client or CA certificate)',
   CERT_HAS_EXPIRED: 'it has expired',
   CERT_NOT_YET_VALID: 'it is not valid yet (are the clocks right?)',
-  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'it is not signed by this run\'s CA',
-  UNABLE_TO_GET_ISSUER_CERT: 'it is not signed by this run\'s CA',
-  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'it is not signed by this run\'s CA',
-  SELF_SIGNED_CERT_IN_CHAIN: 'it is not signed by this run\'s CA (its chain ends in another, self-signed CA)',
-  DEPTH_ZERO_SELF_SIGNED_CERT: 'it is self-signed, not signed by this run\'s CA',
-  CERT_SIGNATURE_FAILURE: 'its signature does not verify: it is not signed by this run\'s CA',
-  UNABLE_TO_DECRYPT_CERT_SIGNATURE: 'its signature does not verify: it is not signed by this run\'s CA',
-  UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY: 'its issuer\'s key cannot be read',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "it is not signed by this run's CA",
+  UNABLE_TO_GET_ISSUER_CERT: "it is not signed by this run's CA",
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "it is not signed by this run's CA",
+  SELF_SIGNED_CERT_IN_CHAIN: "it is not signed by this run's CA (its chain ends in another, self-signed CA)",
+  DEPTH_ZERO_SELF_SIGNED_CERT: "it is self-signed, not signed by this run's CA",
+  CERT_SIGNATURE_FAILURE: "its signature does not verify: it is not signed by this run's CA",
+  UNABLE_TO_DECRYPT_CERT_SIGNATURE: "its signature does not verify: it is not signed by this run's CA",
+  UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY: "its issuer's key cannot be read",
   ERROR_IN_CERT_NOT_BEFORE_FIELD: 'its validity period cannot be read',
   ERROR_IN_CERT_NOT_AFTER_FIELD: 'its validity period cannot be read',
-  CERT_CHAIN_TOO_LONG: 'its chain is too long for this run\'s CA',
-  PATH_LENGTH_EXCEEDED: 'its chain is too long for this run\'s CA',
+  CERT_CHAIN_TOO_LONG: "its chain is too long for this run's CA",
+  PATH_LENGTH_EXCEEDED: "its chain is too long for this run's CA",
   INVALID_CA: 'it was issued by a certificate that is not a CA',
   CERT_REVOKED: 'it is revoked',
   CERT_UNTRUSTED: 'it is not trusted for TLS server authentication',
@@ -121,11 +121,17 @@ export function classifyTlsError(error: NodeJS.ErrnoException, serverName: strin
   const detail = code || error.message;
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
     const reason = (error as { reason?: unknown }).reason;
-    return new TunnelError('server-identity', `the client refused the server's certificate (${code}): it is not valid for ${serverName}${typeof reason === 'string' ? ` (${reason})` : ''}; the other end is not this run's server (a man in the middle, or the wrong address)`);
+    return new TunnelError(
+      'server-identity',
+      `the client refused the server's certificate (${code}): it is not valid for ${serverName}${typeof reason === 'string' ? ` (${reason})` : ''}; the other end is not this run's server (a man in the middle, or the wrong address)`,
+    );
   }
   const problem = SERVER_CERT_PROBLEMS[code];
   if (problem !== undefined) {
-    return new TunnelError('server-identity', `the client refused the server's certificate (${code}): ${problem}; the other end is not this run's server for ${serverName} (a man in the middle, or the wrong address)`);
+    return new TunnelError(
+      'server-identity',
+      `the client refused the server's certificate (${code}): ${problem}; the other end is not this run's server for ${serverName} (a man in the middle, or the wrong address)`,
+    );
   }
   if (code === 'ECONNRESET' || code === 'EPIPE') {
     return new TunnelError('server-unreachable', `connection to ${serverName} closed during the TLS handshake (${code})`);
@@ -134,7 +140,10 @@ export function classifyTlsError(error: NodeJS.ErrnoException, serverName: strin
     return new TunnelError('tls-refused', `the server refused the TLS handshake (${code}): it does not accept TLS 1.3, the only version the client speaks`);
   }
   if (CLIENT_CERT_ALERT.test(code)) {
-    return new TunnelError('tls-refused', `the server refused our client certificate during the TLS handshake (${code}): it is not from this run's CA, or expired`);
+    return new TunnelError(
+      'tls-refused',
+      `the server refused our client certificate during the TLS handshake (${code}): it is not from this run's CA, or expired`,
+    );
   }
   if (/ALERT_/.test(code)) {
     return new TunnelError('tls-refused', `the server refused the TLS handshake (${code})`);
@@ -142,8 +151,15 @@ export function classifyTlsError(error: NodeJS.ErrnoException, serverName: strin
   if (code === 'ERR_SSL_UNSUPPORTED_PROTOCOL' || code === 'ERR_SSL_TLSV1_ALERT_INAPPROPRIATE_FALLBACK') {
     return new TunnelError('tls-refused', `the client refused the server's TLS version (${code}): the server does not speak TLS 1.3`);
   }
-  if (/WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|HTTP_REQUEST|HTTPS_PROXY_REQUEST|RECORD_LAYER_FAILURE|UNEXPECTED_MESSAGE|UNEXPECTED_RECORD|RECORD_LENGTH_MISMATCH/.test(code)) {
-    return new TunnelError('tls-refused', `the other end does not speak TLS (${code}): ${serverName} at this address is not a dvm server (the wrong port, or a proxy answering itself)`);
+  if (
+    /WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|HTTP_REQUEST|HTTPS_PROXY_REQUEST|RECORD_LAYER_FAILURE|UNEXPECTED_MESSAGE|UNEXPECTED_RECORD|RECORD_LENGTH_MISMATCH/.test(
+      code,
+    )
+  ) {
+    return new TunnelError(
+      'tls-refused',
+      `the other end does not speak TLS (${code}): ${serverName} at this address is not a dvm server (the wrong port, or a proxy answering itself)`,
+    );
   }
   return new TunnelError('tls-refused', `TLS handshake with ${serverName} failed (${detail})`);
 }

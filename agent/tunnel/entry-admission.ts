@@ -20,12 +20,21 @@ export function admitLocalConnection(rsyncSide: Socket, tables: readonly string[
   const owner = connectionOwner({ local: { address: localAddress, port: localPort }, remote: { address: remoteAddress, port: remotePort } }, tables);
   if (owner.found === 'unknowable') {
     // Fail closed, and say why: without /proc/net/tcp (not Linux) nobody can be told apart.
-    return { admitted: false, failure: new TunnelError('local-entry', `cannot tell who opened the local connection to the tunnel entry: no table of sockets (${tables.join(', ')}) can be read (the client agent needs Linux)`) };
+    return {
+      admitted: false,
+      failure: new TunnelError(
+        'local-entry',
+        `cannot tell who opened the local connection to the tunnel entry: no table of sockets (${tables.join(', ')}) can be read (the client agent needs Linux)`,
+      ),
+    };
   }
   if (owner.found !== 'one') {
     // Fail closed without blaming the tunnel: a connection whose socket the kernel no longer lists
     // (it closed at once) or lists twice is no one we can vouch for.
-    log.warn({ from, found: owner.found }, 'refused a local connection: the kernel lists no single socket with its exact addresses (closed already, or not ours)');
+    log.warn(
+      { from, found: owner.found },
+      'refused a local connection: the kernel lists no single socket with its exact addresses (closed already, or not ours)',
+    );
     return { admitted: false };
   }
   if (owner.uid !== process.getuid?.()) {

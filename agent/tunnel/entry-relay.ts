@@ -20,12 +20,19 @@ export interface RelayContext {
   open: Set<{ destroy(): void }>;
 }
 
-const REFUSED_BEFORE_GREETING = 'the server closed the tunnel right after the TLS handshake, before rsync answered: the server refused our client certificate (not from this run\'s CA, or expired)';
+const REFUSED_BEFORE_GREETING =
+  "the server closed the tunnel right after the TLS handshake, before rsync answered: the server refused our client certificate (not from this run's CA, or expired)";
 
 /** TLS alerts by which a server refuses the client certificate (RFC 8446 §6.2). */
 const CERTIFICATE_ALERTS: ReadonlyMap<number, string> = new Map([
-  [42, 'bad_certificate'], [43, 'unsupported_certificate'], [44, 'certificate_revoked'], [45, 'certificate_expired'],
-  [46, 'certificate_unknown'], [48, 'unknown_ca'], [49, 'access_denied'], [116, 'certificate_required'],
+  [42, 'bad_certificate'],
+  [43, 'unsupported_certificate'],
+  [44, 'certificate_revoked'],
+  [45, 'certificate_expired'],
+  [46, 'certificate_unknown'],
+  [48, 'unknown_ca'],
+  [49, 'access_denied'],
+  [116, 'certificate_required'],
 ]);
 
 export function relayTunnel(context: RelayContext, rsyncSide: Socket, tunnel: TLSSocket): void {
@@ -36,25 +43,28 @@ export function relayTunnel(context: RelayContext, rsyncSide: Socket, tunnel: TL
 function relayNatively(context: RelayContext, rsyncSide: Socket, tunnel: TLSSocket): void {
   // (rsync may have ended while the tunnel was being dialled: a stream emits 'end' even when paused.)
   const localClosedFirst = rsyncSide.readableEnded || rsyncSide.destroyed;
-  handOver(tunnel, rsyncSide).then((running) => {
-    const entry = { destroy: () => running.abort() };
-    context.open.add(entry);
-    void running.done.then((result) => {
-      context.open.delete(entry);
+  handOver(tunnel, rsyncSide).then(
+    (running) => {
+      const entry = { destroy: () => running.abort() };
+      context.open.add(entry);
+      void running.done.then((result) => {
+        context.open.delete(entry);
+        tunnel.destroy();
+        judgeNativeResult(context, result, localClosedFirst);
+      });
+    },
+    (error: Error) => {
+      if (error instanceof HandoverRefused && !tunnel.destroyed) {
+        context.log.warn({ reason: error.message }, 'tunnel: this connection stays with the JavaScript relay');
+        handoverOf(tunnel)?.stream.passThrough();
+        relayInJavaScript(context, rsyncSide, tunnel);
+        return;
+      }
+      context.log.warn({ error: error.message }, 'tunnel: the hand-over to the native relay failed');
       tunnel.destroy();
-      judgeNativeResult(context, result, localClosedFirst);
-    });
-  }, (error: Error) => {
-    if (error instanceof HandoverRefused && !tunnel.destroyed) {
-      context.log.warn({ reason: error.message }, 'tunnel: this connection stays with the JavaScript relay');
-      handoverOf(tunnel)?.stream.passThrough();
-      relayInJavaScript(context, rsyncSide, tunnel);
-      return;
-    }
-    context.log.warn({ error: error.message }, 'tunnel: the hand-over to the native relay failed');
-    tunnel.destroy();
-    rsyncSide.destroy();
-  });
+      rsyncSide.destroy();
+    },
+  );
 }
 
 /** The same judgement as relayInJavaScript's, from the native relay's result. */
@@ -64,7 +74,12 @@ function judgeNativeResult(context: RelayContext, result: RelayResult, localClos
   if (localFirst) return;
   const certificateAlert = result.alert === null ? undefined : CERTIFICATE_ALERTS.get(result.alert);
   if (result.code === 'ERR_RELAY_PEER_ALERT' && certificateAlert !== undefined) {
-    context.record(new TunnelError('tls-refused', `the server refused our client certificate (TLS alert ${result.alert}, ${certificateAlert}): it is not from this run's CA, or expired`));
+    context.record(
+      new TunnelError(
+        'tls-refused',
+        `the server refused our client certificate (TLS alert ${result.alert}, ${certificateAlert}): it is not from this run's CA, or expired`,
+      ),
+    );
   } else if (result.bytesToPlain === 0) {
     context.record(new TunnelError('tls-refused', REFUSED_BEFORE_GREETING));
   } else {
@@ -79,10 +94,14 @@ function relayInJavaScript(context: RelayContext, rsyncSide: Socket, tunnel: TLS
   let failed = false;
   // (rsync may have ended while the tunnel was being dialled: a stream emits 'end' even when paused.)
   let localClosedFirst = rsyncSide.readableEnded || rsyncSide.destroyed;
-  const localGone = (): void => { if (!failed) localClosedFirst = true; };
+  const localGone = (): void => {
+    if (!failed) localClosedFirst = true;
+  };
   rsyncSide.once('end', localGone);
   rsyncSide.once('close', localGone);
-  tunnel.once('data', () => { greeted = true; });
+  tunnel.once('data', () => {
+    greeted = true;
+  });
   // rsync's daemon greets first thing; a server that hangs up before that refused us.
   const refusedBeforeGreeting = (): void => {
     if (greeted || failed || localClosedFirst) return;
@@ -97,7 +116,10 @@ function relayInJavaScript(context: RelayContext, rsyncSide: Socket, tunnel: TLS
     failed = true;
     rsyncSide.destroy();
   });
-  rsyncSide.on('error', () => { localGone(); tunnel.destroy(); });
+  rsyncSide.on('error', () => {
+    localGone();
+    tunnel.destroy();
+  });
   // Once the tunnel is gone nothing rsync writes can arrive: hand rsync what came before, then
   // close its socket, or a sender that never reads would keep filling it.
   tunnel.once('close', () => {
@@ -113,7 +135,10 @@ function relayInJavaScript(context: RelayContext, rsyncSide: Socket, tunnel: TLS
 function refusalAfterHandshake(error: NodeJS.ErrnoException): TunnelError | null {
   const text = `${error.code ?? ''} ${error.message}`;
   if (CLIENT_CERT_ALERT.test(error.code ?? '') || /alert (certificate|bad certificate|unknown ca|unsupported certificate|access denied)/i.test(text)) {
-    return new TunnelError('tls-refused', `the server refused our client certificate (${error.code ?? error.message}): it is not from this run's CA, or expired`);
+    return new TunnelError(
+      'tls-refused',
+      `the server refused our client certificate (${error.code ?? error.message}): it is not from this run's CA, or expired`,
+    );
   }
   return null;
 }

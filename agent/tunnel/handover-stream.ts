@@ -38,8 +38,12 @@ export class HandoverStream extends Duplex {
       this.inbound = Buffer.alloc(0);
       this.deliver();
     });
-    net.on('error', (error) => { if (!this.gone) this.destroy(error); });
-    net.on('close', () => { if (!this.gone) this.destroy(); });
+    net.on('error', (error) => {
+      if (!this.gone) this.destroy(error);
+    });
+    net.on('close', () => {
+      if (!this.gone) this.destroy();
+    });
     // Exactly what node:tls was given (JSStreamSocket reads 'data'); paused again at once, so only
     // node:tls's own readStart sets it flowing.
     this.on('data', (chunk: Buffer) => {

@@ -104,7 +104,7 @@ export async function handOver(tls: TLSSocket, plain: Socket, options: HandOverO
   const traffic = secrets.forRole(role);
   if (traffic === null) throw new HandoverRefused('the traffic secrets were not logged by node:tls');
   // What node:tls and the caller wrote must be on the wire (in order) before the relay writes.
-  await until(() => tls.writableLength === 0 && stream.idle && plain.writableLength === 0, options.timeoutMs ?? 5_000, 'flushing node:tls\'s writes');
+  await until(() => tls.writableLength === 0 && stream.idle && plain.writableLength === 0, options.timeoutMs ?? 5_000, "flushing node:tls's writes");
   if (tls.destroyed || plain.destroyed) throw new Error('the connection closed during the hand-over');
   // From here on synchronous: no I/O callback can run in between.
   if (!stream.settled) throw new HandoverRefused('node:tls has network bytes it has not read');
@@ -120,22 +120,27 @@ export async function handOver(tls: TLSSocket, plain: Socket, options: HandOverO
   const toPlain = Buffer.concat([...(options.toPlain ? [options.toPlain] : []), ...drain(tls)]);
   const toNet = Buffer.concat(drain(plain));
   let settle!: (result: RelayResult) => void;
-  const done = new Promise<RelayResult>((resolve) => { settle = resolve; });
+  const done = new Promise<RelayResult>((resolve) => {
+    settle = resolve;
+  });
   let handle: RelayHandle;
   try {
-    handle = relay.start({
-      netFd,
-      plainFd,
-      cipher,
-      readSecret: traffic.read,
-      writeSecret: traffic.write,
-      readSeq,
-      writeSeq,
-      netPending: stream.takeHeld(),
-      toPlain,
-      toNet,
-      ...(options.keyUpdateAfter !== undefined ? { keyUpdateAfter: options.keyUpdateAfter } : {}),
-    }, settle);
+    handle = relay.start(
+      {
+        netFd,
+        plainFd,
+        cipher,
+        readSecret: traffic.read,
+        writeSecret: traffic.write,
+        readSeq,
+        writeSeq,
+        netPending: stream.takeHeld(),
+        toPlain,
+        toNet,
+        ...(options.keyUpdateAfter !== undefined ? { keyUpdateAfter: options.keyUpdateAfter } : {}),
+      },
+      settle,
+    );
   } finally {
     // The relay has its own copy of the secrets (or none): ours go now.
     secrets.wipe();

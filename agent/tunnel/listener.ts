@@ -58,7 +58,9 @@ export function createTunnelListener(options: ListenerOptions): Server {
       return;
     }
     active += 1;
-    socket.once('close', () => { active -= 1; });
+    socket.once('close', () => {
+      active -= 1;
+    });
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 30_000);
     socket.on('error', () => socket.destroy());

@@ -81,8 +81,9 @@ interface Addon {
 
 /** Where `make build` puts the addon, seen from dist/agent/tunnel/ (the built agent, the image) or
  * from agent/tunnel/ (the tests run the sources). */
-const ADDON_CANDIDATES = ['../../../native/relay/build/Release/dvm_relay.node', '../../native/relay/build/Release/dvm_relay.node']
-  .map((relative) => fileURLToPath(new URL(relative, import.meta.url)));
+const ADDON_CANDIDATES = ['../../../native/relay/build/Release/dvm_relay.node', '../../native/relay/build/Release/dvm_relay.node'].map((relative) =>
+  fileURLToPath(new URL(relative, import.meta.url)),
+);
 export const ADDON_PATH = ADDON_CANDIDATES.find((path) => existsSync(path)) ?? ADDON_CANDIDATES[0]!;
 
 export type NativeRelay = { available: true; start: Addon['start'] } | { available: false; reason: string };

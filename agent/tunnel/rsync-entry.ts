@@ -55,10 +55,11 @@ export async function openRsyncEntry(dial: DialOptions, log: Logger, options: En
       status = null;
       return taken;
     },
-    close: () => new Promise((resolve) => {
-      for (const socket of context.open) socket.destroy();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        for (const socket of context.open) socket.destroy();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -74,16 +75,19 @@ function serveLocal(context: RelayContext, dial: DialOptions, tables: readonly s
     return;
   }
   rsyncSide.pause();
-  dialTunnel({ ...dial, handover: true }).then((tunnel) => {
-    if (rsyncSide.destroyed) {
-      tunnel.destroy();
-      return;
-    }
-    context.open.add(tunnel);
-    tunnel.once('close', () => context.open.delete(tunnel));
-    relayTunnel(context, rsyncSide, tunnel);
-  }, (error: unknown) => {
-    context.record(error instanceof TunnelError ? error : new TunnelError('server-unreachable', (error as Error).message));
-    rsyncSide.destroy();
-  });
+  dialTunnel({ ...dial, handover: true }).then(
+    (tunnel) => {
+      if (rsyncSide.destroyed) {
+        tunnel.destroy();
+        return;
+      }
+      context.open.add(tunnel);
+      tunnel.once('close', () => context.open.delete(tunnel));
+      relayTunnel(context, rsyncSide, tunnel);
+    },
+    (error: unknown) => {
+      context.record(error instanceof TunnelError ? error : new TunnelError('server-unreachable', (error as Error).message));
+      rsyncSide.destroy();
+    },
+  );
 }

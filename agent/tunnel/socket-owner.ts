@@ -33,7 +33,11 @@ export type OwnerLookup =
 export function canonicalAddress(address: string): string | null {
   const bare = address.replace(/^\[|\]$/g, '').replace(/%.*$/, '');
   const family = isIP(bare);
-  if (family === 4) return `00000000000000000000ffff${bare.split('.').map((part) => Number(part).toString(16).padStart(2, '0')).join('')}`;
+  if (family === 4)
+    return `00000000000000000000ffff${bare
+      .split('.')
+      .map((part) => Number(part).toString(16).padStart(2, '0'))
+      .join('')}`;
   if (family !== 6) return null;
   const [head = '', tail] = bare.toLowerCase().split('::') as [string, string | undefined];
   const groups = (text: string): string[] => {
@@ -60,10 +64,13 @@ export function parseProcEndpoint(field: string, littleEndian = endianness() ===
   const match = /^([0-9A-Fa-f]{8}|[0-9A-Fa-f]{32}):([0-9A-Fa-f]{4})$/.exec(field);
   if (!match) return null;
   const words = match[1]!.match(/.{8}/g)!;
-  const bytes = words.map((word) => {
-    const pairs = word.match(/../g)!;
-    return (littleEndian ? pairs.reverse() : pairs).join('');
-  }).join('').toLowerCase();
+  const bytes = words
+    .map((word) => {
+      const pairs = word.match(/../g)!;
+      return (littleEndian ? pairs.reverse() : pairs).join('');
+    })
+    .join('')
+    .toLowerCase();
   return { address: bytes.length === 8 ? `00000000000000000000ffff${bytes}` : bytes, port: parseInt(match[2]!, 16) };
 }
 

@@ -36,7 +36,9 @@ function hkdfExpand(hash: string, prk: Buffer, info: Buffer, length: number): Bu
   const blocks: Buffer[] = [];
   let previous = Buffer.alloc(0);
   for (let counter = 1; Buffer.concat(blocks).length < length; counter += 1) {
-    previous = createHmac(hash, prk).update(Buffer.concat([previous, info, Buffer.from([counter])])).digest();
+    previous = createHmac(hash, prk)
+      .update(Buffer.concat([previous, info, Buffer.from([counter])]))
+      .digest();
     blocks.push(previous);
   }
   return Buffer.concat(blocks).subarray(0, length);
@@ -55,7 +57,10 @@ export class TrafficKeys {
   readonly iv: Buffer;
   private readonly parameters: SuiteParameters;
 
-  constructor(readonly suite: Tls13Suite, secret: Buffer) {
+  constructor(
+    readonly suite: Tls13Suite,
+    secret: Buffer,
+  ) {
     this.parameters = SUITES[suite];
     this.key = hkdfExpandLabel(this.parameters.hash, secret, 'key', Buffer.alloc(0), this.parameters.keyLength);
     this.iv = hkdfExpandLabel(this.parameters.hash, secret, 'iv', Buffer.alloc(0), IV_LENGTH);

@@ -20,7 +20,10 @@ export function isPermanentTunnelFailure(kind: TunnelErrorKind): boolean {
 }
 
 export class TunnelError extends Error {
-  constructor(readonly kind: TunnelErrorKind, message: string) {
+  constructor(
+    readonly kind: TunnelErrorKind,
+    message: string,
+  ) {
     super(message);
     this.name = 'TunnelError';
   }

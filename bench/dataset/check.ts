@@ -19,12 +19,21 @@ export function summarizeTree(root: string): TreeSummary {
   const walk = (dir: string) => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const path = join(dir, entry.name);
-      if (entry.isDirectory()) { walk(path); continue; }
-      if (entry.isSymbolicLink()) { summary.symlinks++; continue; }
+      if (entry.isDirectory()) {
+        walk(path);
+        continue;
+      }
+      if (entry.isSymbolicLink()) {
+        summary.symlinks++;
+        continue;
+      }
       if (!entry.isFile()) continue;
       const stat = lstatSync(path);
       const id = `${stat.dev}:${stat.ino}`;
-      if (seen.has(id)) { summary.extraLinks++; continue; }
+      if (seen.has(id)) {
+        summary.extraLinks++;
+        continue;
+      }
       seen.add(id);
       summary.files++;
       summary.bytes += stat.size;

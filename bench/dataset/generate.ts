@@ -37,7 +37,10 @@ function writePlan(root: string, plan: DatasetPlan): void {
   const made = new Set<string>();
   const ensureDir = (file: string) => {
     const dir = dirname(file);
-    if (!made.has(dir)) { mkdirSync(dir, { recursive: true }); made.add(dir); }
+    if (!made.has(dir)) {
+      mkdirSync(dir, { recursive: true });
+      made.add(dir);
+    }
   };
   for (const file of plan.files) {
     const path = join(root, file.path);

@@ -21,21 +21,24 @@ function applyHighWaterMark(socket: TLSSocket, bytes: number | undefined): void 
   streams._writableState.highWaterMark = bytes;
 }
 
-const server = createServer({
-  ca: readFileSync(args.ca!),
-  cert: readFileSync(args.cert!),
-  key: readFileSync(args.key!),
-  requestCert: true,
-  rejectUnauthorized: true,
-  ...tlsSuites,
-  allowHalfOpen: true,
-}, (socket) => {
-  socket.setNoDelay(true);
-  applyHighWaterMark(socket, knobs.highWaterMark);
-  const rsync = spawn('rsync', ['--server', '--daemon', `--config=${args['rsync-config']}`, '.'], { stdio: ['pipe', 'pipe', 'inherit'] });
-  socket.on('error', () => rsync.kill());
-  rsync.stdin.on('error', () => socket.destroy());
-  pump(socket, rsync.stdin, knobs);
-  pump(rsync.stdout, socket, knobs);
-});
+const server = createServer(
+  {
+    ca: readFileSync(args.ca!),
+    cert: readFileSync(args.cert!),
+    key: readFileSync(args.key!),
+    requestCert: true,
+    rejectUnauthorized: true,
+    ...tlsSuites,
+    allowHalfOpen: true,
+  },
+  (socket) => {
+    socket.setNoDelay(true);
+    applyHighWaterMark(socket, knobs.highWaterMark);
+    const rsync = spawn('rsync', ['--server', '--daemon', `--config=${args['rsync-config']}`, '.'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    socket.on('error', () => rsync.kill());
+    rsync.stdin.on('error', () => socket.destroy());
+    pump(socket, rsync.stdin, knobs);
+    pump(rsync.stdout, socket, knobs);
+  },
+);
 server.listen(Number(args.port), '127.0.0.1', () => process.stdout.write(`listening ${args.port}\n`));

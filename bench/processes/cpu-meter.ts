@@ -35,11 +35,19 @@ function cgroupMeter(root: string): CpuMeter {
   const groups = new Set<string>();
   const group = (transport: string, side: Side) => {
     const dir = join(root, `${transport}-${side}`);
-    if (!groups.has(dir)) { mkdirSync(dir, { recursive: true }); groups.add(dir); }
+    if (!groups.has(dir)) {
+      mkdirSync(dir, { recursive: true });
+      groups.add(dir);
+    }
     return dir;
   };
-  const procs = (transport: string) => (['client', 'server'] as const).flatMap((side) =>
-    readFileSync(join(group(transport, side), 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number));
+  const procs = (transport: string) =>
+    (['client', 'server'] as const).flatMap((side) =>
+      readFileSync(join(group(transport, side), 'cgroup.procs'), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map(Number),
+    );
   return {
     kind: 'cgroup',
     groups: (transport, side) => [group(transport, side)],
@@ -51,10 +59,24 @@ function cgroupMeter(root: string): CpuMeter {
       }
     },
     read: (transport, side) => Number(readFileSync(join(group(transport, side), 'cpuacct.usage'), 'utf8')) / 1e9,
-    perCpu: (transport, side) => readFileSync(join(group(transport, side), 'cpuacct.usage_percpu'), 'utf8').trim().split(/\s+/).map((ns) => Number(ns) / 1e9),
+    perCpu: (transport, side) =>
+      readFileSync(join(group(transport, side), 'cpuacct.usage_percpu'), 'utf8')
+        .trim()
+        .split(/\s+/)
+        .map((ns) => Number(ns) / 1e9),
     dispose() {
-      for (const dir of groups) { try { rmdirSync(dir); } catch { /* a straggler still inside */ } }
-      try { rmdirSync(root); } catch { /* idem */ }
+      for (const dir of groups) {
+        try {
+          rmdirSync(dir);
+        } catch {
+          /* a straggler still inside */
+        }
+      }
+      try {
+        rmdirSync(root);
+      } catch {
+        /* idem */
+      }
     },
   };
 }
@@ -65,7 +87,10 @@ function procMeter(): CpuMeter {
     groups: () => [],
     snapshot: (_transport, processes) => new Set(processes.flatMap((p) => childPids(p.pid))),
     async settle(_transport, processes, baseline) {
-      await waitForChildrenGone(processes.map((p) => p.pid), baseline);
+      await waitForChildrenGone(
+        processes.map((p) => p.pid),
+        baseline,
+      );
     },
     read(_transport, side, processes) {
       const own = processes.filter((p) => p.side === side).reduce((sum, p) => sum + cpuSeconds(p.pid), 0);
@@ -86,7 +111,11 @@ export function createCpuMeter(): CpuMeter {
     accessSync(join(root, 'cgroup.procs'), constants.W_OK);
     return cgroupMeter(root);
   } catch {
-    try { rmdirSync(root); } catch { /* not made */ }
+    try {
+      rmdirSync(root);
+    } catch {
+      /* not made */
+    }
     return procMeter();
   }
 }

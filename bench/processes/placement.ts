@@ -20,7 +20,8 @@ const JOIN_AND_EXEC = 'while [ "$1" != "--" ]; do echo $$ > "$1/cgroup.procs" ||
 
 /** `command args` run inside `groups` (cgroup directories) and, when `cpu` is set, on that CPU only. */
 export function placedCommand(line: CommandLine, groups: string[], cpu: number | undefined): CommandLine {
-  const joined = groups.length === 0 ? line : { command: '/bin/sh', args: ['-c', JOIN_AND_EXEC, 'dvm-bench-join', ...groups, '--', line.command, ...line.args] };
+  const joined =
+    groups.length === 0 ? line : { command: '/bin/sh', args: ['-c', JOIN_AND_EXEC, 'dvm-bench-join', ...groups, '--', line.command, ...line.args] };
   // taskset outermost: even the joining shell runs on the side's CPU.
   return cpu === undefined ? joined : { command: TASKSET, args: ['-c', String(cpu), joined.command, ...joined.args] };
 }
@@ -28,12 +29,15 @@ export function placedCommand(line: CommandLine, groups: string[], cpu: number |
 /** CPUs this process may run on (its own affinity, from /proc/self/status). */
 export function allowedCpus(): number[] {
   const line = /^Cpus_allowed_list:\s*(\S+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '';
-  return line.split(',').filter(Boolean).flatMap((range) => {
-    const [low, high] = range.split('-').map(Number);
-    const cpus: number[] = [];
-    for (let cpu = low!; cpu <= (high ?? low!); cpu++) cpus.push(cpu);
-    return cpus;
-  });
+  return line
+    .split(',')
+    .filter(Boolean)
+    .flatMap((range) => {
+      const [low, high] = range.split('-').map(Number);
+      const cpus: number[] = [];
+      for (let cpu = low!; cpu <= (high ?? low!); cpu++) cpus.push(cpu);
+      return cpus;
+    });
 }
 
 /** Why --pin cannot run here, or undefined. */
@@ -86,13 +90,24 @@ export function createCpuQuota(cpus: number): CpuQuota {
     cpus,
     groups: (transport, side) => [group(transport, side)],
     throttling(transport, side) {
-      const stat = Object.fromEntries(readFileSync(join(group(transport, side), 'cpu.stat'), 'utf8').trim().split('\n')
-        .map((line) => line.split(/\s+/)).map(([key, value]) => [key, Number(value)]));
+      const stat = Object.fromEntries(
+        readFileSync(join(group(transport, side), 'cpu.stat'), 'utf8')
+          .trim()
+          .split('\n')
+          .map((line) => line.split(/\s+/))
+          .map(([key, value]) => [key, Number(value)]),
+      );
       return { periods: stat.nr_periods ?? 0, throttledPeriods: stat.nr_throttled ?? 0, throttledSeconds: (stat.throttled_time ?? 0) / 1e9 };
     },
     dispose() {
       // Children first; a group with a straggler inside stays (and is harmless).
-      for (const dir of [...made].reverse()) { try { rmdirSync(dir); } catch { /* not empty yet */ } }
+      for (const dir of [...made].reverse()) {
+        try {
+          rmdirSync(dir);
+        } catch {
+          /* not empty yet */
+        }
+      }
     },
   };
 }

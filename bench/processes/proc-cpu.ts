@@ -13,7 +13,10 @@ interface ProcStat {
 
 /** Fields after "(comm)"; comm may hold spaces or parentheses, so split after the last ')'. */
 export function parseProcStat(text: string): ProcStat {
-  const fields = text.slice(text.lastIndexOf(')') + 2).trim().split(/\s+/);
+  const fields = text
+    .slice(text.lastIndexOf(')') + 2)
+    .trim()
+    .split(/\s+/);
   // fields[0] is field 3 (state) of proc(5): field n is fields[n - 3].
   const at = (n: number) => Number(fields[n - 3]);
   const ticks = at(14) + at(15) + at(16) + at(17);
@@ -31,7 +34,10 @@ function readStat(pid: number | 'self'): ProcStat | undefined {
 /** CPU seconds of this process's reaped children so far (the per-copy client processes). */
 export function reapedChildrenCpuSeconds(): number {
   const fields = readFileSync('/proc/self/stat', 'utf8');
-  const after = fields.slice(fields.lastIndexOf(')') + 2).trim().split(/\s+/);
+  const after = fields
+    .slice(fields.lastIndexOf(')') + 2)
+    .trim()
+    .split(/\s+/);
   return (Number(after[16 - 3]) + Number(after[17 - 3])) / TICKS_PER_SECOND;
 }
 

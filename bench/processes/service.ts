@@ -5,9 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { connect } from 'node:net';
 
-export type Readiness =
-  | { kind: 'log'; pattern: RegExp }
-  | { kind: 'tcp'; port: number };
+export type Readiness = { kind: 'log'; pattern: RegExp } | { kind: 'tcp'; port: number };
 
 export interface ServiceSpec {
   name: string;
@@ -44,19 +42,27 @@ export function trackChild(child: ChildProcess): void {
  * have exited (SIGKILL after `graceMs`). */
 export async function stopAllServices(graceMs = 3000): Promise<void> {
   const children = [...running].filter((child) => child.exitCode === null && child.signalCode === null);
-  const exited = children.map((child) => new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve();
-    else child.once('exit', () => resolve());
-  }));
+  const exited = children.map(
+    (child) =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) resolve();
+        else child.once('exit', () => resolve());
+      }),
+  );
   for (const child of children) child.kill('SIGTERM');
-  const timer = setTimeout(() => { for (const child of children) child.kill('SIGKILL'); }, graceMs);
+  const timer = setTimeout(() => {
+    for (const child of children) child.kill('SIGKILL');
+  }, graceMs);
   await Promise.all(exited);
   clearTimeout(timer);
 }
 
 function tcpAccepts(port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port }, () => { socket.destroy(); resolve(true); });
+    const socket = connect({ host: '127.0.0.1', port }, () => {
+      socket.destroy();
+      resolve(true);
+    });
     socket.on('error', () => resolve(false));
   });
 }
@@ -73,11 +79,15 @@ export async function startService(spec: ServiceSpec): Promise<Service> {
   child.stdout?.on('data', capture);
   child.stderr?.on('data', capture);
   let exited: string | undefined;
-  const exitedPromise = new Promise<void>((resolve) => child.once('exit', (code, signal) => {
-    exited = `exited with ${signal ?? code}`;
-    resolve();
-  }));
-  child.once('error', (error) => { exited = `failed to start: ${error.message}`; });
+  const exitedPromise = new Promise<void>((resolve) =>
+    child.once('exit', (code, signal) => {
+      exited = `exited with ${signal ?? code}`;
+      resolve();
+    }),
+  );
+  child.once('error', (error) => {
+    exited = `failed to start: ${error.message}`;
+  });
 
   const describe = () => `${spec.name} (${spec.command} ${spec.args.join(' ')})`;
   const deadline = Date.now() + (spec.readyTimeoutMs ?? 15_000);

@@ -58,14 +58,18 @@ export function makeDvmTransport(variant: DvmVariant): Transport {
       const serverWorkDir = join(context.workDir, 'server');
       mkdirSync(serverWorkDir, { recursive: true });
       const serverConfigFile = join(context.workDir, 'server.json');
-      writeValidated(serverConfigFile, {
-        listen: `127.0.0.1:${port}`,
-        healthListen: `127.0.0.1:${await freeLoopbackPort()}`,
-        tls: context.pki.server,
-        modules: [{ name: BENCH_MODULE, path: context.destDir, client: context.pki.clientIdentity }],
-        workDir: serverWorkDir,
-        ...variant.serverConfig,
-      }, serverConfigSchema);
+      writeValidated(
+        serverConfigFile,
+        {
+          listen: `127.0.0.1:${port}`,
+          healthListen: `127.0.0.1:${await freeLoopbackPort()}`,
+          tls: context.pki.server,
+          modules: [{ name: BENCH_MODULE, path: context.destDir, client: context.pki.clientIdentity }],
+          workDir: serverWorkDir,
+          ...variant.serverConfig,
+        },
+        serverConfigSchema,
+      );
       const server = await startService({
         name: 'dvm agent server',
         ...context.charge('server', process.execPath, [...node, 'server', '--config', serverConfigFile]),
@@ -77,15 +81,19 @@ export function makeDvmTransport(variant: DvmVariant): Transport {
 
       const clientConfigFile = join(context.workDir, 'client.json');
       const terminationLog = join(context.workDir, 'termination-log');
-      writeValidated(clientConfigFile, {
-        pvc: 'bench/data',
-        server: { host: '127.0.0.1', port: listeningPort, serverName: context.pki.serverName },
-        tls: context.pki.client,
-        module: BENCH_MODULE,
-        source: context.sourceDir,
-        terminationLog,
-        ...variant.clientConfig,
-      }, clientConfigSchema);
+      writeValidated(
+        clientConfigFile,
+        {
+          pvc: 'bench/data',
+          server: { host: '127.0.0.1', port: listeningPort, serverName: context.pki.serverName },
+          tls: context.pki.client,
+          module: BENCH_MODULE,
+          source: context.sourceDir,
+          terminationLog,
+          ...variant.clientConfig,
+        },
+        clientConfigSchema,
+      );
 
       return {
         processes: [{ pid: server.pid, side: 'server' }],

@@ -19,17 +19,54 @@ export const TRANSPORTS: Transport[] = [
     serverTarget: 'exec',
   }),
   makeDvmTransport({ name: 'dvm', description: 'dvm agent server + client (agent defaults: the native TLS relay)' }),
-  makeDvmTransport({ name: 'dvm-js-relay', description: 'dvm with the JavaScript relay (DVM_TUNNEL_RELAY=js: node:tls streams, as before the native relay)', env: { DVM_TUNNEL_RELAY: 'js' } }),
-  makeDvmTransport({ name: 'dvm-gc-threads', description: 'dvm with V8\'s default GC helper threads (no --single-threaded-gc)', nodeFlags: [] }),
+  makeDvmTransport({
+    name: 'dvm-js-relay',
+    description: 'dvm with the JavaScript relay (DVM_TUNNEL_RELAY=js: node:tls streams, as before the native relay)',
+    env: { DVM_TUNNEL_RELAY: 'js' },
+  }),
+  makeDvmTransport({ name: 'dvm-gc-threads', description: "dvm with V8's default GC helper threads (no --single-threaded-gc)", nodeFlags: [] }),
 
   // The agent's data path alone (bench/node-tunnel), one knob changed per variant.
-  makeNodeTunnelTransport({ name: 'tunnel', description: 'bench Node TLS tunnel: RSYNC_CONNECT_PROG (the agent\'s former connect mode), AES-128-GCM, pipe()', mode: 'connect-prog' }),
-  makeNodeTunnelTransport({ name: 'tunnel-pty', description: 'tunnel + rsync under a pty with the agent argv (--info=...PROGRESS2)', mode: 'connect-prog', pty: true }),
-  makeNodeTunnelTransport({ name: 'tunnel-listener', description: 'tunnel with a loopback listener instead of RSYNC_CONNECT_PROG (as the agent connects now)', mode: 'listener' }),
-  makeNodeTunnelTransport({ name: 'tunnel-aes256', description: 'tunnel with TLS_AES_256_GCM_SHA384 (Node\'s default suite)', mode: 'connect-prog', knobs: { ciphersuites: 'TLS_AES_256_GCM_SHA384' } }),
-  makeNodeTunnelTransport({ name: 'tunnel-chacha20', description: 'tunnel with TLS_CHACHA20_POLY1305_SHA256', mode: 'connect-prog', knobs: { ciphersuites: 'TLS_CHACHA20_POLY1305_SHA256' } }),
-  makeNodeTunnelTransport({ name: 'tunnel-hwm256k', description: 'tunnel with highWaterMark 256 KiB on every stream', mode: 'connect-prog', knobs: { highWaterMark: 256 * 1024 } }),
-  makeNodeTunnelTransport({ name: 'tunnel-corked', description: 'tunnel relaying with cork/uncork per event-loop turn instead of pipe()', mode: 'connect-prog', knobs: { relay: 'corked' } }),
+  makeNodeTunnelTransport({
+    name: 'tunnel',
+    description: "bench Node TLS tunnel: RSYNC_CONNECT_PROG (the agent's former connect mode), AES-128-GCM, pipe()",
+    mode: 'connect-prog',
+  }),
+  makeNodeTunnelTransport({
+    name: 'tunnel-pty',
+    description: 'tunnel + rsync under a pty with the agent argv (--info=...PROGRESS2)',
+    mode: 'connect-prog',
+    pty: true,
+  }),
+  makeNodeTunnelTransport({
+    name: 'tunnel-listener',
+    description: 'tunnel with a loopback listener instead of RSYNC_CONNECT_PROG (as the agent connects now)',
+    mode: 'listener',
+  }),
+  makeNodeTunnelTransport({
+    name: 'tunnel-aes256',
+    description: "tunnel with TLS_AES_256_GCM_SHA384 (Node's default suite)",
+    mode: 'connect-prog',
+    knobs: { ciphersuites: 'TLS_AES_256_GCM_SHA384' },
+  }),
+  makeNodeTunnelTransport({
+    name: 'tunnel-chacha20',
+    description: 'tunnel with TLS_CHACHA20_POLY1305_SHA256',
+    mode: 'connect-prog',
+    knobs: { ciphersuites: 'TLS_CHACHA20_POLY1305_SHA256' },
+  }),
+  makeNodeTunnelTransport({
+    name: 'tunnel-hwm256k',
+    description: 'tunnel with highWaterMark 256 KiB on every stream',
+    mode: 'connect-prog',
+    knobs: { highWaterMark: 256 * 1024 },
+  }),
+  makeNodeTunnelTransport({
+    name: 'tunnel-corked',
+    description: 'tunnel relaying with cork/uncork per event-loop turn instead of pipe()',
+    mode: 'connect-prog',
+    knobs: { relay: 'corked' },
+  }),
   makeNodeTunnelTransport({ name: 'tunnel-listener-corked', description: 'tunnel-listener + tunnel-corked', mode: 'listener', knobs: { relay: 'corked' } }),
   makeNodeTunnelTransport({ name: 'tunnel-listener-pty', description: 'tunnel-listener + rsync under a pty with the agent argv', mode: 'listener', pty: true }),
 ];

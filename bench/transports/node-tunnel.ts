@@ -38,8 +38,12 @@ function runUnderPty({ command, args }: CommandLine, env: NodeJS.ProcessEnv): Pr
   return new Promise((resolvePromise, reject) => {
     const child = spawnPty(command, args, { name: 'dumb', cols: 250, rows: 40, env: env as Record<string, string> });
     let tail = '';
-    child.onData((chunk) => { tail = (tail + chunk).slice(-2000); });
-    child.onExit(({ exitCode, signal }) => (exitCode === 0 && !signal ? resolvePromise() : reject(new Error(`rsync under pty ended with ${signal ?? exitCode}:\n${tail}`))));
+    child.onData((chunk) => {
+      tail = (tail + chunk).slice(-2000);
+    });
+    child.onExit(({ exitCode, signal }) =>
+      exitCode === 0 && !signal ? resolvePromise() : reject(new Error(`rsync under pty ended with ${signal ?? exitCode}:\n${tail}`)),
+    );
   });
 }
 
@@ -52,17 +56,35 @@ export function makeNodeTunnelTransport(variant: NodeTunnelVariant): Transport {
       const env = { ...process.env, ...knobsToEnv(variant.knobs ?? {}) };
       const started: Service[] = [];
       const processes: ChargedProcess[] = [];
-      const teardown = async () => { for (const s of started.reverse()) await s.stop(); };
+      const teardown = async () => {
+        for (const s of started.reverse()) await s.stop();
+      };
       try {
         const rsyncConfig = join(context.workDir, 'rsyncd.conf');
-        writeFileSync(rsyncConfig, renderDaemonConfig({
-          destDir: context.destDir, logFile: join(context.workDir, 'rsyncd.log'), asRoot: process.getuid?.() === 0,
-        }));
+        writeFileSync(
+          rsyncConfig,
+          renderDaemonConfig({
+            destDir: context.destDir,
+            logFile: join(context.workDir, 'rsyncd.log'),
+            asRoot: process.getuid?.() === 0,
+          }),
+        );
         const serverPort = await freeLoopbackPort();
         const server = await startService({
           name: 'node tunnel server',
-          ...context.charge('server', process.execPath, [join(TUNNEL_DIR, 'tunnel-server.js'), '--port', String(serverPort),
-            '--rsync-config', rsyncConfig, '--ca', context.pki.server.ca, '--cert', context.pki.server.cert, '--key', context.pki.server.key]),
+          ...context.charge('server', process.execPath, [
+            join(TUNNEL_DIR, 'tunnel-server.js'),
+            '--port',
+            String(serverPort),
+            '--rsync-config',
+            rsyncConfig,
+            '--ca',
+            context.pki.server.ca,
+            '--cert',
+            context.pki.server.cert,
+            '--key',
+            context.pki.server.key,
+          ]),
           env,
           logFile: join(context.workDir, 'server.log'),
           ready: { kind: 'log', pattern: /^listening/m },
@@ -70,8 +92,19 @@ export function makeNodeTunnelTransport(variant: NodeTunnelVariant): Transport {
         started.push(server);
         processes.push({ pid: server.pid, side: 'server' });
 
-        const connectArgs = [join(TUNNEL_DIR, 'tunnel-connect.js'), '--port', String(serverPort), '--servername', context.pki.serverName,
-          '--ca', context.pki.client.ca, '--cert', context.pki.client.cert, '--key', context.pki.client.key];
+        const connectArgs = [
+          join(TUNNEL_DIR, 'tunnel-connect.js'),
+          '--port',
+          String(serverPort),
+          '--servername',
+          context.pki.serverName,
+          '--ca',
+          context.pki.client.ca,
+          '--cert',
+          context.pki.client.cert,
+          '--key',
+          context.pki.client.key,
+        ];
         let destinationUrl: string;
         const clientEnv = { ...env };
         if (variant.mode === 'listener') {
@@ -92,8 +125,13 @@ export function makeNodeTunnelTransport(variant: NodeTunnelVariant): Transport {
         }
 
         const copy = variant.pty
-          ? () => runUnderPty(context.charge('client', 'rsync', buildClientArgv({ settings: rsyncSettingsSchema.parse({}), source: context.sourceDir, destinationUrl })), clientEnv)
-          : (logFile: string) => runToEnd({ ...context.charge('client', 'rsync', rsyncClientArgv(context.sourceDir, destinationUrl)), env: clientEnv, logFile });
+          ? () =>
+              runUnderPty(
+                context.charge('client', 'rsync', buildClientArgv({ settings: rsyncSettingsSchema.parse({}), source: context.sourceDir, destinationUrl })),
+                clientEnv,
+              )
+          : (logFile: string) =>
+              runToEnd({ ...context.charge('client', 'rsync', rsyncClientArgv(context.sourceDir, destinationUrl)), env: clientEnv, logFile });
         return { processes, copy, teardown };
       } catch (error) {
         await teardown();

@@ -17,11 +17,14 @@ export interface RsyncDaemon {
 /** `rsync --daemon` on 127.0.0.1 (also the stunnel server's connect target, as in MTC's pods). */
 export async function startRsyncDaemon(context: TransportContext, name: string): Promise<RsyncDaemon> {
   const config = join(context.workDir, `${name}.conf`);
-  writeFileSync(config, renderDaemonConfig({
-    destDir: context.destDir,
-    logFile: join(context.workDir, `${name}.log`),
-    asRoot: process.getuid?.() === 0,
-  }));
+  writeFileSync(
+    config,
+    renderDaemonConfig({
+      destDir: context.destDir,
+      logFile: join(context.workDir, `${name}.log`),
+      asRoot: process.getuid?.() === 0,
+    }),
+  );
   const port = await freeLoopbackPort();
   const service = await startService({
     name,
@@ -40,7 +43,8 @@ export const plainTransport: Transport = {
     const daemon = await startRsyncDaemon(context, 'rsyncd');
     return {
       processes: [{ pid: daemon.pid, side: 'server' }],
-      copy: (logFile) => runToEnd({ ...context.charge('client', 'rsync', rsyncClientArgv(context.sourceDir, loopbackDaemonUrl(daemon.port, BENCH_MODULE))), logFile }),
+      copy: (logFile) =>
+        runToEnd({ ...context.charge('client', 'rsync', rsyncClientArgv(context.sourceDir, loopbackDaemonUrl(daemon.port, BENCH_MODULE))), logFile }),
       teardown: () => daemon.stop(),
     };
   },

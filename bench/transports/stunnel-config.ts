@@ -23,9 +23,10 @@ export interface StunnelClientInput {
 export const MTC_TLS_VERSION = 'sslVersion = TLSv1.2';
 
 export function renderStunnelServer(input: StunnelServerInput): string {
-  const target = input.target.kind === 'connect'
-    ? [`connect = 127.0.0.1:${input.target.port}`]
-    : [`exec = ${input.target.rsyncPath}`, `execArgs = rsync --server --daemon --config=${input.target.rsyncConfig} .`];
+  const target =
+    input.target.kind === 'connect'
+      ? [`connect = 127.0.0.1:${input.target.port}`]
+      : [`exec = ${input.target.rsyncPath}`, `execArgs = rsync --server --daemon --config=${input.target.rsyncConfig} .`];
   return [
     'foreground = yes',
     'pid =',

@@ -30,7 +30,9 @@ export function makeStunnelTransport(variant: StunnelVariant): Transport {
     async prepare(context) {
       const started: Array<Service | RsyncDaemon> = [];
       const processes: ChargedProcess[] = [];
-      const teardown = async () => { for (const s of started.reverse()) await s.stop(); };
+      const teardown = async () => {
+        for (const s of started.reverse()) await s.stop();
+      };
       try {
         let target: Parameters<typeof renderStunnelServer>[0]['target'];
         if (variant.serverTarget === 'connect') {
@@ -40,39 +42,63 @@ export function makeStunnelTransport(variant: StunnelVariant): Transport {
           target = { kind: 'connect', port: daemon.port };
         } else {
           const rsyncConfig = join(context.workDir, 'rsyncd-exec.conf');
-          writeFileSync(rsyncConfig, renderDaemonConfig({
-            destDir: context.destDir, logFile: join(context.workDir, 'rsyncd-exec.log'), asRoot: process.getuid?.() === 0,
-          }));
+          writeFileSync(
+            rsyncConfig,
+            renderDaemonConfig({
+              destDir: context.destDir,
+              logFile: join(context.workDir, 'rsyncd-exec.log'),
+              asRoot: process.getuid?.() === 0,
+            }),
+          );
           target = { kind: 'exec', rsyncPath: RSYNC, rsyncConfig };
         }
 
         const serverPort = await freeLoopbackPort();
         const serverConf = join(context.workDir, 'stunnel-server.conf');
-        writeFileSync(serverConf, renderStunnelServer({
-          acceptPort: serverPort, target, cert: context.pki.server.cert, key: context.pki.server.key, extra: variant.tlsLines,
-        }));
+        writeFileSync(
+          serverConf,
+          renderStunnelServer({
+            acceptPort: serverPort,
+            target,
+            cert: context.pki.server.cert,
+            key: context.pki.server.key,
+            extra: variant.tlsLines,
+          }),
+        );
         const server = await startService({
-          name: 'stunnel server', ...context.charge('server', STUNNEL, [serverConf]),
-          logFile: join(context.workDir, 'stunnel-server.log'), ready: { kind: 'log', pattern: READY },
+          name: 'stunnel server',
+          ...context.charge('server', STUNNEL, [serverConf]),
+          logFile: join(context.workDir, 'stunnel-server.log'),
+          ready: { kind: 'log', pattern: READY },
         });
         started.push(server);
         processes.push({ pid: server.pid, side: 'server' });
 
         const clientPort = await freeLoopbackPort();
         const clientConf = join(context.workDir, 'stunnel-client.conf');
-        writeFileSync(clientConf, renderStunnelClient({
-          acceptPort: clientPort, serverPort, cert: context.pki.client.cert, key: context.pki.client.key, extra: variant.tlsLines,
-        }));
+        writeFileSync(
+          clientConf,
+          renderStunnelClient({
+            acceptPort: clientPort,
+            serverPort,
+            cert: context.pki.client.cert,
+            key: context.pki.client.key,
+            extra: variant.tlsLines,
+          }),
+        );
         const client = await startService({
-          name: 'stunnel client', ...context.charge('client', STUNNEL, [clientConf]),
-          logFile: join(context.workDir, 'stunnel-client.log'), ready: { kind: 'log', pattern: READY },
+          name: 'stunnel client',
+          ...context.charge('client', STUNNEL, [clientConf]),
+          logFile: join(context.workDir, 'stunnel-client.log'),
+          ready: { kind: 'log', pattern: READY },
         });
         started.push(client);
         processes.push({ pid: client.pid, side: 'client' });
 
         return {
           processes,
-          copy: (logFile) => runToEnd({ ...context.charge('client', RSYNC, rsyncClientArgv(context.sourceDir, loopbackDaemonUrl(clientPort, BENCH_MODULE))), logFile }),
+          copy: (logFile) =>
+            runToEnd({ ...context.charge('client', RSYNC, rsyncClientArgv(context.sourceDir, loopbackDaemonUrl(clientPort, BENCH_MODULE))), logFile }),
           teardown,
         };
       } catch (error) {

@@ -92,7 +92,7 @@ export async function runClusterMigration(options: ClusterMigrationOptions): Pro
   const interrupt = () => {
     interrupts += 1;
     if (interrupts > 1) process.exit(EXIT_INTERRUPTED);
-    stderr.write('dvm: interrupted, removing the run\'s objects from both clusters (interrupt again to quit at once)\n');
+    stderr.write("dvm: interrupted, removing the run's objects from both clusters (interrupt again to quit at once)\n");
     abort.abort();
   };
   if (options.signal) options.signal.addEventListener('abort', () => abort.abort(), { once: true });
@@ -126,7 +126,11 @@ export async function runClusterMigration(options: ClusterMigrationOptions): Pro
     });
     try {
       outputs = await startProgressOutputs(run.progress, {
-        json: options.json === true, stdout, stderr, ...(options.listen ? { listen: options.listen } : {}), ...(options.token ? { token: options.token } : {}),
+        json: options.json === true,
+        stdout,
+        stderr,
+        ...(options.listen ? { listen: options.listen } : {}),
+        ...(options.token ? { token: options.token } : {}),
       });
     } catch (error) {
       run.cancel();
@@ -157,11 +161,15 @@ function printResult(result: MigrationResult, json: boolean, stdout: NodeJS.Writ
   }
   const lines = [`run ${result.runId}: ${result.status} — ${result.message}`];
   for (const pvc of result.pvcs) {
-    lines.push(`  ${pvc.pvc} -> ${pvc.target}: ${pvc.status}, ${(pvc.bytes / 2 ** 20).toFixed(1)} MiB, ${(pvc.durationMs / 1000).toFixed(1)} s, ` +
-      `${pvc.attempts} attempt(s) in ${pvc.podAttempts} pod(s), verified ${pvc.verified === null ? 'n/a' : pvc.verified}, ${pvc.apiWrites} API writes` +
-      `${pvc.status === 'Failed' ? ` — ${pvc.message}` : ''}`);
+    lines.push(
+      `  ${pvc.pvc} -> ${pvc.target}: ${pvc.status}, ${(pvc.bytes / 2 ** 20).toFixed(1)} MiB, ${(pvc.durationMs / 1000).toFixed(1)} s, ` +
+        `${pvc.attempts} attempt(s) in ${pvc.podAttempts} pod(s), verified ${pvc.verified === null ? 'n/a' : pvc.verified}, ${pvc.apiWrites} API writes` +
+        `${pvc.status === 'Failed' ? ` — ${pvc.message}` : ''}`,
+    );
   }
-  lines.push(`  API writes: ${result.apiWrites.total} (${result.apiWrites.shared} shared); cleanup removed ${result.cleanup.source} source and ${result.cleanup.destination} destination object(s)`);
+  lines.push(
+    `  API writes: ${result.apiWrites.total} (${result.apiWrites.shared} shared); cleanup removed ${result.cleanup.source} source and ${result.cleanup.destination} destination object(s)`,
+  );
   stdout.write(`${lines.join('\n')}\n`);
 }
 
@@ -190,7 +198,8 @@ async function guarded(action: () => Promise<number>): Promise<void> {
 }
 
 export function registerClusterCommands(program: Command): void {
-  program.command('render')
+  program
+    .command('render')
     .description('print every object a migration would create, without touching a cluster')
     .requiredOption('-f, --filename <file>', 'spec: a DirectVolumeMigration CR or its spec')
     .option('--settings <file>', 'a MigrationController CR or its spec')
@@ -199,49 +208,64 @@ export function registerClusterCommands(program: Command): void {
     .option('--network-policies', 'include the NetworkPolicies')
     .option('--endpoint-type <type>', 'rsync_endpoint_type')
     .option('--out <file>', 'write to a file instead of stdout')
-    .action((flags: { filename: string; settings?: string; output: string; runId?: string; networkPolicies?: boolean; endpointType?: string; out?: string }) => guarded(async () => {
-      if (flags.output !== 'yaml' && flags.output !== 'json') throw new ConfigError(`-o/--output: must be yaml or json (got ${flags.output})`);
-      const loaded = loadSpecFile(flags.filename);
-      const settings = loadSettings(flags.settings, settingsOverrides({ ...(flags.networkPolicies ? { networkPolicies: true } : {}), ...(flags.endpointType ? { endpointType: flags.endpointType } : {}) }));
-      const rendered = renderRun({ spec: loaded.spec, settings, runId: labelSafeRunId(flags.runId ?? loaded.suggestedRunId ?? newRunId()) });
-      const text = flags.output === 'json'
-        ? `${JSON.stringify({ destination: asList(rendered.destination), source: asList(rendered.source) }, null, 2)}\n`
-        : [...rendered.destination.map((item) => `# cluster: destination\n${toYaml(item)}`),
-          ...rendered.source.map((item) => `# cluster: source\n${toYaml(item)}`)].join('---\n');
-      if (flags.out) writeFileSync(flags.out, text);
-      else process.stdout.write(text);
-      process.stderr.write('dvm render: destination PVCs (sized from the source PVCs) and run-time addresses and keys are filled in by migrate\n');
-      return EXIT_OK;
-    }));
+    .action((flags: { filename: string; settings?: string; output: string; runId?: string; networkPolicies?: boolean; endpointType?: string; out?: string }) =>
+      guarded(async () => {
+        if (flags.output !== 'yaml' && flags.output !== 'json') throw new ConfigError(`-o/--output: must be yaml or json (got ${flags.output})`);
+        const loaded = loadSpecFile(flags.filename);
+        const settings = loadSettings(
+          flags.settings,
+          settingsOverrides({
+            ...(flags.networkPolicies ? { networkPolicies: true } : {}),
+            ...(flags.endpointType ? { endpointType: flags.endpointType } : {}),
+          }),
+        );
+        const rendered = renderRun({ spec: loaded.spec, settings, runId: labelSafeRunId(flags.runId ?? loaded.suggestedRunId ?? newRunId()) });
+        const text =
+          flags.output === 'json'
+            ? `${JSON.stringify({ destination: asList(rendered.destination), source: asList(rendered.source) }, null, 2)}\n`
+            : [
+                ...rendered.destination.map((item) => `# cluster: destination\n${toYaml(item)}`),
+                ...rendered.source.map((item) => `# cluster: source\n${toYaml(item)}`),
+              ].join('---\n');
+        if (flags.out) writeFileSync(flags.out, text);
+        else process.stdout.write(text);
+        process.stderr.write('dvm render: destination PVCs (sized from the source PVCs) and run-time addresses and keys are filled in by migrate\n');
+        return EXIT_OK;
+      }),
+    );
 
   withClusterFlags(program.command('cleanup'))
     .description('delete every object labelled with a run on both clusters, and wait until gone')
     .requiredOption('--run <id>', 'the run id (label directvolumemigration=<id>)')
-    .action((flags: ClusterFlags & { run: string }) => guarded(async () => {
-      const { cleanup, connectClusters } = await controller();
-      const counts = await cleanup(connectClusters(clusterRefs(flags)), labelSafeRunId(flags.run));
-      process.stdout.write(`deleted ${counts.source} source and ${counts.destination} destination object(s) of run ${flags.run}\n`);
-      return EXIT_OK;
-    }));
+    .action((flags: ClusterFlags & { run: string }) =>
+      guarded(async () => {
+        const { cleanup, connectClusters } = await controller();
+        const counts = await cleanup(connectClusters(clusterRefs(flags)), labelSafeRunId(flags.run));
+        process.stdout.write(`deleted ${counts.source} source and ${counts.destination} destination object(s) of run ${flags.run}\n`);
+        return EXIT_OK;
+      }),
+    );
 
   withClusterFlags(program.command('status'))
     .description('list the objects of a run (or of every run) on both clusters')
     .option('--run <id>', 'the run id; every dvm object when omitted')
     .option('--json', 'as JSON')
-    .action((flags: ClusterFlags & { run?: string; json?: boolean }) => guarded(async () => {
-      const { status, connectClusters } = await controller();
-      const found = await status(connectClusters(clusterRefs(flags)), flags.run !== undefined ? labelSafeRunId(flags.run) : undefined);
-      if (flags.json) process.stdout.write(`${JSON.stringify(found)}\n`);
-      else {
-        const sides = found.sameCluster ? (['source'] as const) : (['source', 'destination'] as const);
-        for (const side of sides) {
-          const label = found.sameCluster ? 'source and destination (one cluster)' : side;
-          process.stdout.write(`${label}: ${found[side].length} object(s)\n`);
-          for (const object of found[side]) process.stdout.write(`  ${object.kind} ${object.namespace}/${object.name}\n`);
+    .action((flags: ClusterFlags & { run?: string; json?: boolean }) =>
+      guarded(async () => {
+        const { status, connectClusters } = await controller();
+        const found = await status(connectClusters(clusterRefs(flags)), flags.run !== undefined ? labelSafeRunId(flags.run) : undefined);
+        if (flags.json) process.stdout.write(`${JSON.stringify(found)}\n`);
+        else {
+          const sides = found.sameCluster ? (['source'] as const) : (['source', 'destination'] as const);
+          for (const side of sides) {
+            const label = found.sameCluster ? 'source and destination (one cluster)' : side;
+            process.stdout.write(`${label}: ${found[side].length} object(s)\n`);
+            for (const object of found[side]) process.stdout.write(`  ${object.kind} ${object.namespace}/${object.name}\n`);
+          }
         }
-      }
-      return EXIT_OK;
-    }));
+        return EXIT_OK;
+      }),
+    );
 }
 
 function asList(items: KubernetesObject[]): Record<string, unknown> {

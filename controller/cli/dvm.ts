@@ -31,7 +31,8 @@ const program = new Command('dvm')
   // not its default 1. --help and --version stay 0. Set before the commands, which inherit it.
   .exitOverride((error: CommanderError) => process.exit(error.exitCode === 0 ? 0 : EXIT_BAD_INPUT));
 
-program.command('migrate')
+program
+  .command('migrate')
   .description('migrate volumes: --local SRC DST on this machine, or -f spec.yaml between two clusters')
   .argument('[SRC]', 'with --local: the source directory')
   .argument('[DST]', 'with --local: the destination directory (created if missing)')
@@ -69,7 +70,10 @@ program.command('migrate')
       const { proxyFile, tokenFile, proxy: _proxy, token: _token, ...others } = rest;
       const { proxy, token } = resolveCliSecrets({ ...rest, proxyFile, tokenFile });
       process.exitCode = await runClusterMigration({
-        ...others, ...(proxy ? { proxy: proxy.value } : {}), ...(token ? { token } : {}), ...(bypassProxy !== undefined ? { noProxyFor: bypassProxy } : {}),
+        ...others,
+        ...(proxy ? { proxy: proxy.value } : {}),
+        ...(token ? { token } : {}),
+        ...(bypassProxy !== undefined ? { noProxyFor: bypassProxy } : {}),
       });
     } catch (error) {
       fail(error);
@@ -79,7 +83,8 @@ program.command('migrate')
 registerClusterCommands(program);
 registerControllerCommand(program);
 
-program.command('demo')
+program
+  .command('demo')
   .description('generate a sample tree and migrate it locally (a real rsync-over-mTLS copy)')
   .option('--keep', 'keep the sample source and destination')
   .action(async (options: { keep?: boolean }) => {

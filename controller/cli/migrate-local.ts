@@ -23,14 +23,21 @@ export async function migrateLocal(source: string | undefined, destination: stri
   checkProgressListen(options.listen, token);
   const aggregate = new ProgressAggregate([options.pvc]);
   const { stop } = await startProgressOutputs(aggregate, {
-    json: flags.json === true, ...(options.listen ? { listen: options.listen } : {}), ...(token ? { token } : {}),
+    json: flags.json === true,
+    ...(options.listen ? { listen: options.listen } : {}),
+    ...(token ? { token } : {}),
   });
   const abort = new AbortController();
   const interrupt = (): void => abort.abort();
   process.once('SIGINT', interrupt);
   process.once('SIGTERM', interrupt);
   try {
-    const { result, exitCode } = await runLocalMigration(options, (event) => aggregate.apply(event), abort.signal, (notice) => process.stderr.write(`dvm: ${notice}\n`));
+    const { result, exitCode } = await runLocalMigration(
+      options,
+      (event) => aggregate.apply(event),
+      abort.signal,
+      (notice) => process.stderr.write(`dvm: ${notice}\n`),
+    );
     aggregate.finish(abort.signal.aborted ? 'interrupted' : result?.status === 'Succeeded' ? undefined : result?.message);
     return abort.signal.aborted ? 130 : exitCode;
   } finally {

@@ -56,13 +56,14 @@ function leaseNamespace(flag: string | undefined): string | undefined {
 }
 
 export function registerControllerCommand(program: Command): void {
-  program.command('controller')
+  program
+    .command('controller')
     .description('reconcile DirectVolumeMigration resources until stopped (leader-elected; see docs/operator.md)')
     .option('--kubeconfig <file>', 'kubeconfig (default $KUBECONFIG, ~/.kube/config, else in-cluster)')
     .option('--context <name>', 'kubeconfig context (default: current)')
     .option('--settings <file>', 'a MigrationController CR (or its spec): the settings of every migration')
     .option('--namespace <ns>', 'watch DirectVolumeMigrations in this namespace only (default: all)')
-    .option('--lease-namespace <ns>', 'namespace of the leader-election Lease (default $POD_NAMESPACE, the pod\'s, else the kubeconfig context\'s)')
+    .option('--lease-namespace <ns>', "namespace of the leader-election Lease (default $POD_NAMESPACE, the pod's, else the kubeconfig context's)")
     .option('--lease-name <name>', 'name of the Lease', 'dvm-controller')
     .option('--identity <id>', 'this process in the Lease (default: host name, pid and a random suffix)')
     .option('--lease-duration <seconds>', 'how long a silent leader keeps the Lease', '15')
@@ -97,7 +98,10 @@ async function runController(flags: ControllerFlags): Promise<void> {
   if (lease.renewDeadlineMs >= lease.durationMs) throw new ConfigError('--renew-deadline: must be shorter than --lease-duration');
   const interval = seconds(flags.progressInterval, '--progress-interval');
   const { default: pino } = await import('pino');
-  const log = pino({ level: process.env.DVM_LOG_LEVEL ?? 'info', base: { role: 'dvm-controller', identity: lease.identity } }, pino.destination({ fd: 2, sync: true }));
+  const log = pino(
+    { level: process.env.DVM_LOG_LEVEL ?? 'info', base: { role: 'dvm-controller', identity: lease.identity } },
+    pino.destination({ fd: 2, sync: true }),
+  );
   const { startController } = await import('../operator/controller.js');
   const controller = await startController({
     cluster: { ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}), ...(flags.context ? { context: flags.context } : {}) },

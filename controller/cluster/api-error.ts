@@ -7,7 +7,7 @@ function asApiException(error: unknown): { code: number; body: unknown } | undef
   if (error instanceof ApiException) return error as { code: number; body: unknown };
   const candidate = error as { code?: unknown; body?: unknown; headers?: unknown } | undefined;
   return typeof candidate?.code === 'number' && 'body' in (candidate ?? {}) && 'headers' in (candidate ?? {})
-    ? candidate as { code: number; body: unknown }
+    ? (candidate as { code: number; body: unknown })
     : undefined;
 }
 

@@ -17,7 +17,7 @@ export interface LabelledObjectRef {
 async function servedKinds(cluster: Cluster): Promise<LabelledKind[]> {
   const served: LabelledKind[] = [];
   for (const kind of LABELLED_KINDS) {
-    if (!kind.optional || await servesGroupVersion(cluster, kind.apiVersion)) served.push(kind);
+    if (!kind.optional || (await servesGroupVersion(cluster, kind.apiVersion))) served.push(kind);
   }
   return served;
 }
@@ -44,8 +44,9 @@ export async function deleteLabelled(cluster: Cluster, labelSelector: string, op
   let deleted = 0;
   const kinds = await servedKinds(cluster);
   for (const kind of kinds) {
-    const namespaces = options.namespaces ?? [...new Set((await listObjects(cluster, kind.apiVersion, kind.kind, undefined, labelSelector))
-      .items.map((item) => item.metadata?.namespace ?? ''))];
+    const namespaces = options.namespaces ?? [
+      ...new Set((await listObjects(cluster, kind.apiVersion, kind.kind, undefined, labelSelector)).items.map((item) => item.metadata?.namespace ?? '')),
+    ];
     for (const namespace of namespaces) {
       const { items } = await listObjects(cluster, kind.apiVersion, kind.kind, namespace, labelSelector);
       if (items.length === 0) continue;
@@ -53,17 +54,24 @@ export async function deleteLabelled(cluster: Cluster, labelSelector: string, op
       try {
         await deleteCollection(cluster, kind, namespace, labelSelector);
       } catch (error) {
-        if (!isNotFound(error)) throw new Error(`deleting ${kind.kind}s labelled ${labelSelector} in ${namespace} on the ${cluster.role} cluster: ${describeApiError(error)}`);
+        if (!isNotFound(error))
+          throw new Error(`deleting ${kind.kind}s labelled ${labelSelector} in ${namespace} on the ${cluster.role} cluster: ${describeApiError(error)}`);
       }
       deleted += items.length;
     }
   }
   for (const kind of kinds) {
-    await waitFor(cluster, { ...kind, labelSelector }, {
-      check: (objects) => (objects.some((object) => options.namespaces === undefined || options.namespaces.includes(object.metadata?.namespace ?? '')) ? undefined : true),
-      timeoutMs: options.timeoutMs,
-      describeTimeout: (objects) => `${objects.length} ${kind.kind}(s) labelled ${labelSelector} still exist on the ${cluster.role} cluster: ${objects.map((object) => `${object.metadata?.namespace}/${object.metadata?.name}`).join(', ')}`,
-    });
+    await waitFor(
+      cluster,
+      { ...kind, labelSelector },
+      {
+        check: (objects) =>
+          objects.some((object) => options.namespaces === undefined || options.namespaces.includes(object.metadata?.namespace ?? '')) ? undefined : true,
+        timeoutMs: options.timeoutMs,
+        describeTimeout: (objects) =>
+          `${objects.length} ${kind.kind}(s) labelled ${labelSelector} still exist on the ${cluster.role} cluster: ${objects.map((object) => `${object.metadata?.namespace}/${object.metadata?.name}`).join(', ')}`,
+      },
+    );
   }
   return deleted;
 }

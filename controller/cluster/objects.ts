@@ -10,11 +10,16 @@ export type Obj = KubernetesObject & Record<string, any>;
 
 export async function createObject(cluster: Cluster, object: KubernetesObject, writes: WriteCounter, scope: string): Promise<Obj> {
   writes.record(scope);
-  return await cluster.objects.create(object) as Obj;
+  return (await cluster.objects.create(object)) as Obj;
 }
 
 /** Creates, or returns the existing object of that name untouched (existing = reuse, not overwrite). */
-export async function ensureObject(cluster: Cluster, object: KubernetesObject, writes: WriteCounter, scope: string): Promise<{ object: Obj; created: boolean }> {
+export async function ensureObject(
+  cluster: Cluster,
+  object: KubernetesObject,
+  writes: WriteCounter,
+  scope: string,
+): Promise<{ object: Obj; created: boolean }> {
   const existing = await readObject(cluster, object);
   if (existing) return { object: existing, created: false };
   try {
@@ -28,18 +33,25 @@ export async function ensureObject(cluster: Cluster, object: KubernetesObject, w
 export async function readObject(cluster: Cluster, object: KubernetesObject): Promise<Obj | undefined> {
   const metadata = object.metadata as { name: string; namespace?: string };
   try {
-    return await cluster.objects.read({
+    return (await cluster.objects.read({
       apiVersion: object.apiVersion as string,
       kind: object.kind as string,
       metadata: { name: metadata.name, ...(metadata.namespace !== undefined ? { namespace: metadata.namespace } : {}) },
-    }) as Obj;
+    })) as Obj;
   } catch (error) {
     if (isNotFound(error)) return undefined;
     throw error;
   }
 }
 
-export async function listObjects(cluster: Cluster, apiVersion: string, kind: string, namespace: string | undefined, labelSelector?: string, fieldSelector?: string): Promise<{ items: Obj[]; resourceVersion: string }> {
+export async function listObjects(
+  cluster: Cluster,
+  apiVersion: string,
+  kind: string,
+  namespace: string | undefined,
+  labelSelector?: string,
+  fieldSelector?: string,
+): Promise<{ items: Obj[]; resourceVersion: string }> {
   const list = await cluster.objects.list(apiVersion, kind, namespace, undefined, undefined, undefined, fieldSelector, labelSelector);
   return { items: list.items as Obj[], resourceVersion: list.metadata?.resourceVersion ?? '' };
 }

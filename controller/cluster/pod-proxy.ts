@@ -12,8 +12,14 @@ export class PodProxyRefusedError extends Error {
 
 /** onMessage is attached before the handshake completes: a server that speaks first (a snapshot on
  * connect) may deliver its first frames in the same read as the upgrade response. */
-export async function openPodProxyWebSocket(cluster: Cluster, namespace: string, pod: string, port: number, path: string,
-  onMessage: (data: WebSocket.RawData) => void): Promise<WebSocket> {
+export async function openPodProxyWebSocket(
+  cluster: Cluster,
+  namespace: string,
+  pod: string,
+  port: number,
+  path: string,
+  onMessage: (data: WebSocket.RawData) => void,
+): Promise<WebSocket> {
   const options: WebSocket.ClientOptions = {};
   await cluster.kc.applyToHTTPSOptions(options);
   const base = cluster.server.replace(/^http/, 'ws').replace(/\/$/, '');

@@ -47,17 +47,22 @@ export function watchObjects(cluster: Cluster, target: WatchTarget, onChange: (o
       const query: Record<string, string> = { resourceVersion: list.resourceVersion };
       if (target.labelSelector) query.labelSelector = target.labelSelector;
       if (target.fieldSelector) query.fieldSelector = target.fieldSelector;
-      controller = await new k8s.Watch(cluster.kc).watch(collectionPath(target, target.namespace), query, (type, object: Obj) => {
-        if (stopped) return;
-        if (type === 'DELETED') cache.delete(key(object));
-        else if (type === 'ADDED' || type === 'MODIFIED') cache.set(key(object), object);
-        else return;
-        onChange([...cache.values()]);
-      }, (error) => {
-        if (stopped) return;
-        // The server ended the watch (timeout, restart) or it failed: start again from a list.
-        resumeTimer = setTimeout(() => void start(), error ? RESUME_DELAY_MS * 5 : RESUME_DELAY_MS);
-      });
+      controller = await new k8s.Watch(cluster.kc).watch(
+        collectionPath(target, target.namespace),
+        query,
+        (type, object: Obj) => {
+          if (stopped) return;
+          if (type === 'DELETED') cache.delete(key(object));
+          else if (type === 'ADDED' || type === 'MODIFIED') cache.set(key(object), object);
+          else return;
+          onChange([...cache.values()]);
+        },
+        (error) => {
+          if (stopped) return;
+          // The server ended the watch (timeout, restart) or it failed: start again from a list.
+          resumeTimer = setTimeout(() => void start(), error ? RESUME_DELAY_MS * 5 : RESUME_DELAY_MS);
+        },
+      );
       if (stopped) controller.abort();
     } catch (error) {
       if (!stopped) onError(error as Error);
@@ -94,17 +99,32 @@ export function waitFor<T>(cluster: Cluster, target: WatchTarget, options: WaitO
       action();
     };
     const onAbort = () => finish(() => reject(new AbortedError()));
-    const stop = watchObjects(cluster, target, (objects) => {
-      last = objects;
-      try {
-        const result = options.check(objects);
-        if (result !== undefined) finish(() => resolve(result));
-      } catch (error) {
-        finish(() => reject(error));
-      }
-    }, (error) => finish(() => reject(error)));
-    const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => finish(() => reject(new WaitTimeoutError(
-      options.describeTimeout?.(last) ?? `timed out waiting for ${target.kind} in ${target.namespace ?? 'all namespaces'}`))), options.timeoutMs);
+    const stop = watchObjects(
+      cluster,
+      target,
+      (objects) => {
+        last = objects;
+        try {
+          const result = options.check(objects);
+          if (result !== undefined) finish(() => resolve(result));
+        } catch (error) {
+          finish(() => reject(error));
+        }
+      },
+      (error) => finish(() => reject(error)),
+    );
+    const timer =
+      options.timeoutMs === undefined
+        ? undefined
+        : setTimeout(
+            () =>
+              finish(() =>
+                reject(
+                  new WaitTimeoutError(options.describeTimeout?.(last) ?? `timed out waiting for ${target.kind} in ${target.namespace ?? 'all namespaces'}`),
+                ),
+              ),
+            options.timeoutMs,
+          );
     if (options.signal?.aborted) onAbort();
     else options.signal?.addEventListener('abort', onAbort, { once: true });
   });

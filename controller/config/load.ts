@@ -34,7 +34,7 @@ function specOf(raw: unknown, expectedKind: string, label: string): { body: Reco
     }
     const body = object.spec;
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ConfigError(`${label}: spec: must be a mapping`);
-    const metadata = typeof object.metadata === 'object' && object.metadata !== null ? object.metadata as Record<string, unknown> : undefined;
+    const metadata = typeof object.metadata === 'object' && object.metadata !== null ? (object.metadata as Record<string, unknown>) : undefined;
     return { body: body as Record<string, unknown>, prefix: 'spec.', ...(metadata ? { metadata } : {}) };
   }
   return { body: object, prefix: '' };

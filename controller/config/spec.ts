@@ -3,56 +3,67 @@ import { z } from 'zod';
 import { ConfigError } from './errors.js';
 
 const dnsLabel = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a DNS label (lowercase letters, digits, -; at most 63)');
-const dnsSubdomain = z.string().max(253, 'must be at most 253 characters')
+const dnsSubdomain = z
+  .string()
+  .max(253, 'must be at most 253 characters')
   .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a DNS subdomain (lowercase letters, digits, - and .)');
 const accessMode = z.enum(['ReadWriteOnce', 'ReadOnlyMany', 'ReadWriteMany', 'ReadWriteOncePod']);
 
-const pvcToMigrate = z.object({
-  name: dnsSubdomain,
-  namespace: dnsLabel,
-  targetName: dnsSubdomain.optional(),
-  targetNamespace: dnsLabel.optional(),
-  targetStorageClass: z.string().optional(),
-  targetAccessModes: z.array(accessMode).min(1).optional(),
-  targetVolumeMode: z.enum(['Filesystem', 'Block']).optional(),
-  verify: z.boolean().default(false),
-  // ObjectReference fields MTC writes; accepted and unused.
-  kind: z.string().optional(),
-  apiVersion: z.string().optional(),
-  uid: z.string().optional(),
-  resourceVersion: z.string().optional(),
-  fieldPath: z.string().optional(),
-}).strict();
+const pvcToMigrate = z
+  .object({
+    name: dnsSubdomain,
+    namespace: dnsLabel,
+    targetName: dnsSubdomain.optional(),
+    targetNamespace: dnsLabel.optional(),
+    targetStorageClass: z.string().optional(),
+    targetAccessModes: z.array(accessMode).min(1).optional(),
+    targetVolumeMode: z.enum(['Filesystem', 'Block']).optional(),
+    verify: z.boolean().default(false),
+    // ObjectReference fields MTC writes; accepted and unused.
+    kind: z.string().optional(),
+    apiVersion: z.string().optional(),
+    uid: z.string().optional(),
+    resourceVersion: z.string().optional(),
+    fieldPath: z.string().optional(),
+  })
+  .strict();
 
-export const migrationSpecSchema = z.object({
-  persistentVolumeClaims: z.array(pvcToMigrate).min(1, 'needs at least one PVC'),
-  createDestinationNamespaces: z.boolean().default(false),
-  backOffLimit: z.number().int().min(0, 'must not be negative').default(2),
-  migrationType: z.enum(['Stage', 'CutOver']).default('Stage'),
-  // MTC references, accepted and unused here (the caller hands us the clusters).
-  srcMigClusterRef: z.unknown().optional(),
-  destMigClusterRef: z.unknown().optional(),
-  migrationRef: z.unknown().optional(),
-  deleteProgressReportingCRs: z.boolean().optional(),
-  liveMigrate: z.boolean().optional(),
-}).strict().superRefine((spec, ctx) => {
-  const sources = new Map<string, number>();
-  const targets = new Map<string, number>();
-  spec.persistentVolumeClaims.forEach((pvc, index) => {
-    const source = `${pvc.namespace}/${pvc.name}`;
-    const target = `${pvc.targetNamespace ?? pvc.namespace}/${pvc.targetName ?? pvc.name}`;
-    const seenSource = sources.get(source);
-    if (seenSource !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['persistentVolumeClaims', index, 'name'], message: `duplicate source PVC ${source} (also entry ${seenSource})` });
-    }
-    const seenTarget = targets.get(target);
-    if (seenTarget !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['persistentVolumeClaims', index, 'targetName'], message: `duplicate target PVC ${target} (also entry ${seenTarget})` });
-    }
-    sources.set(source, index);
-    targets.set(target, index);
+export const migrationSpecSchema = z
+  .object({
+    persistentVolumeClaims: z.array(pvcToMigrate).min(1, 'needs at least one PVC'),
+    createDestinationNamespaces: z.boolean().default(false),
+    backOffLimit: z.number().int().min(0, 'must not be negative').default(2),
+    migrationType: z.enum(['Stage', 'CutOver']).default('Stage'),
+    // MTC references, accepted and unused here (the caller hands us the clusters).
+    srcMigClusterRef: z.unknown().optional(),
+    destMigClusterRef: z.unknown().optional(),
+    migrationRef: z.unknown().optional(),
+    deleteProgressReportingCRs: z.boolean().optional(),
+    liveMigrate: z.boolean().optional(),
+  })
+  .strict()
+  .superRefine((spec, ctx) => {
+    const sources = new Map<string, number>();
+    const targets = new Map<string, number>();
+    spec.persistentVolumeClaims.forEach((pvc, index) => {
+      const source = `${pvc.namespace}/${pvc.name}`;
+      const target = `${pvc.targetNamespace ?? pvc.namespace}/${pvc.targetName ?? pvc.name}`;
+      const seenSource = sources.get(source);
+      if (seenSource !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['persistentVolumeClaims', index, 'name'], message: `duplicate source PVC ${source} (also entry ${seenSource})` });
+      }
+      const seenTarget = targets.get(target);
+      if (seenTarget !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['persistentVolumeClaims', index, 'targetName'],
+          message: `duplicate target PVC ${target} (also entry ${seenTarget})`,
+        });
+      }
+      sources.set(source, index);
+      targets.set(target, index);
+    });
   });
-});
 
 export type MigrationSpec = z.infer<typeof migrationSpecSchema>;
 export type MigrationSpecInput = z.input<typeof migrationSpecSchema>;
@@ -96,7 +107,9 @@ export function checkSameClusterPairs(pairs: readonly PvcPair[], label = 'spec')
     const source = sources.get(target);
     if (source === undefined) return;
     const what = source === index ? 'the PVC itself' : `the source of entry ${source}`;
-    throw new ConfigError(`${label}: persistentVolumeClaims.${index}.targetName: target PVC ${target} is ${what} on the same cluster (set targetName or targetNamespace to a PVC the run does not read)`);
+    throw new ConfigError(
+      `${label}: persistentVolumeClaims.${index}.targetName: target PVC ${target} is ${what} on the same cluster (set targetName or targetNamespace to a PVC the run does not read)`,
+    );
   });
 }
 

@@ -14,16 +14,21 @@ export const loadBalancerEndpoint: Endpoint = {
   provisionalAddress: () => ({ host: PLACEHOLDER_HOST, port: RSYNC_PORT, serverName: PLACEHOLDER_HOST }),
   resolve: async (context, namespace, created) => {
     const name = serviceName(context.runId);
-    const host = await waitFor(context.cluster, { ...SERVICE_KIND, namespace, fieldSelector: `metadata.name=${name}` }, {
-      check: (services) => {
-        const ingress = services[0]?.status?.loadBalancer?.ingress?.[0];
-        return ingress?.ip ?? ingress?.hostname;
+    const host = (await waitFor(
+      context.cluster,
+      { ...SERVICE_KIND, namespace, fieldSelector: `metadata.name=${name}` },
+      {
+        check: (services) => {
+          const ingress = services[0]?.status?.loadBalancer?.ingress?.[0];
+          return ingress?.ip ?? ingress?.hostname;
+        },
+        timeoutMs: context.timeoutMs,
+        describeTimeout: () =>
+          `LoadBalancer Service ${namespace}/${name} got no ingress address within ${Math.round(context.timeoutMs / 1000)}s: ` +
+          'does the destination cluster have a load-balancer controller? (or choose another rsync_endpoint_type)',
+        ...(context.signal ? { signal: context.signal } : {}),
       },
-      timeoutMs: context.timeoutMs,
-      describeTimeout: () => `LoadBalancer Service ${namespace}/${name} got no ingress address within ${Math.round(context.timeoutMs / 1000)}s: ` +
-        'does the destination cluster have a load-balancer controller? (or choose another rsync_endpoint_type)',
-      ...(context.signal ? { signal: context.signal } : {}),
-    }) as string;
+    )) as string;
     const sans = serviceSans(context.runId, namespace, createdService(created));
     return {
       host,

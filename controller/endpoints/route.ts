@@ -16,13 +16,15 @@ import { createdService, serviceSans } from './service.js';
 /** Read-only, before anything is created: fails with one line when Routes cannot work. */
 export async function resolveRouteSubdomain(cluster: Cluster, configured: string | undefined): Promise<string> {
   if (!(await servesGroupVersion(cluster, 'route.openshift.io/v1'))) {
-    throw new ConfigError('rsync_endpoint_type: Route needs OpenShift, but the destination cluster does not serve route.openshift.io/v1 (use NodePort, ClusterIP or LoadBalancer)');
+    throw new ConfigError(
+      'rsync_endpoint_type: Route needs OpenShift, but the destination cluster does not serve route.openshift.io/v1 (use NodePort, ClusterIP or LoadBalancer)',
+    );
   }
   if (configured) return configured;
   let ingress: Obj | undefined;
   try {
     // Through CustomObjectsApi: KubernetesObjectApi would deserialize it as networking's V1Ingress.
-    ingress = await cluster.custom.getClusterCustomObject({ group: 'config.openshift.io', version: 'v1', plural: 'ingresses', name: 'cluster' }) as Obj;
+    ingress = (await cluster.custom.getClusterCustomObject({ group: 'config.openshift.io', version: 'v1', plural: 'ingresses', name: 'cluster' })) as Obj;
   } catch (error) {
     throw new ConfigError(`cluster_subdomain: not set, and reading the destination cluster's ingress config failed: ${describeApiError(error)}`);
   }
@@ -61,19 +63,25 @@ export const routeEndpoint: Endpoint = {
 /** Until a router has admitted the Route; a rejection (e.g. host already claimed) fails at once. */
 async function waitRouteAdmitted(context: EndpointContext, namespace: string): Promise<void> {
   const name = routeName(context.runId);
-  await waitFor(context.cluster, { ...ROUTE_KIND, namespace, fieldSelector: `metadata.name=${name}` }, {
-    check: (routes) => {
-      for (const ingress of routes[0]?.status?.ingress ?? []) {
-        const admitted = (ingress.conditions ?? []).find((condition: Obj) => condition.type === 'Admitted');
-        if (admitted?.status === 'True') return true;
-        if (admitted?.status === 'False') {
-          throw new Error(`Route ${namespace}/${name} was rejected by router ${ingress.routerName ?? '?'}: ${admitted.reason ?? ''} ${admitted.message ?? ''}`.trim());
+  await waitFor(
+    context.cluster,
+    { ...ROUTE_KIND, namespace, fieldSelector: `metadata.name=${name}` },
+    {
+      check: (routes) => {
+        for (const ingress of routes[0]?.status?.ingress ?? []) {
+          const admitted = (ingress.conditions ?? []).find((condition: Obj) => condition.type === 'Admitted');
+          if (admitted?.status === 'True') return true;
+          if (admitted?.status === 'False') {
+            throw new Error(
+              `Route ${namespace}/${name} was rejected by router ${ingress.routerName ?? '?'}: ${admitted.reason ?? ''} ${admitted.message ?? ''}`.trim(),
+            );
+          }
         }
-      }
-      return undefined;
+        return undefined;
+      },
+      timeoutMs: context.timeoutMs,
+      describeTimeout: () => `Route ${namespace}/${name} was not admitted by any router within ${Math.round(context.timeoutMs / 1000)}s`,
+      ...(context.signal ? { signal: context.signal } : {}),
     },
-    timeoutMs: context.timeoutMs,
-    describeTimeout: () => `Route ${namespace}/${name} was not admitted by any router within ${Math.round(context.timeoutMs / 1000)}s`,
-    ...(context.signal ? { signal: context.signal } : {}),
-  });
+  );
 }

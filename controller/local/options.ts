@@ -40,7 +40,6 @@ const FLAG_FOR_KEY: Record<string, string> = {
   rsync_opt_extras: '--rsync-extras',
 };
 
-
 export function parseLocalOptions(source: string | undefined, destination: string | undefined, flags: LocalFlags): LocalMigrationOptions {
   if (!source) throw new ConfigError('missing SRC: dvm migrate --local SRC DST');
   if (!destination) throw new ConfigError('missing DST: dvm migrate --local SRC DST');
@@ -63,10 +62,13 @@ export function parseLocalOptions(source: string | undefined, destination: strin
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const key = String(issue?.path[0] ?? '');
-    const flag = key === 'stunnel_tcp_proxy' && flags.proxySource ? flags.proxySource : FLAG_FOR_KEY[key] ?? key;
+    const flag = key === 'stunnel_tcp_proxy' && flags.proxySource ? flags.proxySource : (FLAG_FOR_KEY[key] ?? key);
     throw new ConfigError(`${flag} (${key}): ${issue?.message ?? 'invalid'}`);
   }
-  for (const [flag, value] of [['--progress-listen', flags.progressListen], ['--listen', flags.listen]] as const) {
+  for (const [flag, value] of [
+    ['--progress-listen', flags.progressListen],
+    ['--listen', flags.listen],
+  ] as const) {
     if (value !== undefined && !hostPort.safeParse(value).success) throw new ConfigError(`${flag}: "${value}" is not host:port`);
   }
   return {
@@ -126,7 +128,9 @@ function checkNoOverlap(src: string, realSrc: string, dst: string, realDst: stri
     throw new ConfigError(`SRC ${shown(src, realSrc)} and DST ${shown(dst, realDst)} are the same directory`);
   }
   if (isInside(realSrc, realDst)) {
-    throw new ConfigError(`SRC ${shown(src, realSrc)} is inside DST ${shown(dst, realDst)}: the copy would delete or overwrite its own source (SRC and DST must not overlap)`);
+    throw new ConfigError(
+      `SRC ${shown(src, realSrc)} is inside DST ${shown(dst, realDst)}: the copy would delete or overwrite its own source (SRC and DST must not overlap)`,
+    );
   }
   if (isInside(realDst, realSrc)) {
     throw new ConfigError(`DST ${shown(dst, realDst)} is inside SRC ${shown(src, realSrc)}: the copy would copy into itself (SRC and DST must not overlap)`);

@@ -37,7 +37,10 @@ export async function runLocalMigration(
   signal?.addEventListener('abort', stopAll, { once: true });
   try {
     const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the server agent did not start listening within ${SERVER_START_TIMEOUT_MS} ms`)), SERVER_START_TIMEOUT_MS);
+      const timer = setTimeout(
+        () => reject(new Error(`the server agent did not start listening within ${SERVER_START_TIMEOUT_MS} ms`)),
+        SERVER_START_TIMEOUT_MS,
+      );
       server = startAgent('server', workspace.serverConfigPath, (line) => {
         const found = serverPortFrom(line);
         if (found !== null) {

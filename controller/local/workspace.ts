@@ -29,7 +29,12 @@ export interface LocalWorkspace {
 }
 
 export async function createLocalWorkspace(request: LocalWorkspaceRequest): Promise<LocalWorkspace> {
-  const pki = await createRunPki({ runId: request.runId, serverDnsNames: [LOCAL_SERVER_NAME], serverIpAddresses: ['127.0.0.1'], clientIdentities: [LOCAL_IDENTITY] });
+  const pki = await createRunPki({
+    runId: request.runId,
+    serverDnsNames: [LOCAL_SERVER_NAME],
+    serverIpAddresses: ['127.0.0.1'],
+    clientIdentities: [LOCAL_IDENTITY],
+  });
   const dir = mkdtempSync(join(tmpdir(), WORKSPACE_PREFIX));
   try {
     // First, before any key: whoever finds this directory can tell whose it is and whether it is stale.

@@ -28,8 +28,7 @@ export function serverAgentConfig(server: ServerPlan): ServerConfig {
 
 /** The agent's settings block: only its own keys, and the proxy only when the endpoint needs it. */
 export function clientAgentSettings(settings: ControllerSettings, endpointHost: string): ClientConfig['settings'] {
-  const rsync = Object.fromEntries(Object.keys(rsyncSettingsSchema.shape)
-    .map((key) => [key, settings[key as keyof ControllerSettings]]));
+  const rsync = Object.fromEntries(Object.keys(rsyncSettingsSchema.shape).map((key) => [key, settings[key as keyof ControllerSettings]]));
   const useProxy = settings.stunnel_tcp_proxy !== '' && !bypassesProxy(endpointHost, settings.noProxy);
   return {
     ...(rsync as ClientConfig['settings']),

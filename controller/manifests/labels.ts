@@ -50,7 +50,9 @@ export function labelSafe(value: string): string {
 }
 
 export function selector(labels: Labels): string {
-  return Object.entries(labels).map(([key, value]) => `${key}=${value}`).join(',');
+  return Object.entries(labels)
+    .map(([key, value]) => `${key}=${value}`)
+    .join(',');
 }
 
 export function runSelector(runId: string): string {

@@ -42,8 +42,14 @@ export function clientTls(pki: RunPkiPems, client: ClientPlan): TlsMaterial {
 }
 
 /** A namespace's server after its exposure (endpoints/: Service, Route): Secrets, then the pod. */
-export function serverObjects(runId: string, server: ServerPlan, settings: ControllerSettings, pki: RunPkiPems): {
-  secrets: KubeObject[]; pod: KubeObject;
+export function serverObjects(
+  runId: string,
+  server: ServerPlan,
+  settings: ControllerSettings,
+  pki: RunPkiPems,
+): {
+  secrets: KubeObject[];
+  pod: KubeObject;
 } {
   const labels = runLabels(runId);
   return {
@@ -59,12 +65,24 @@ export function clientTlsSecret(runId: string, client: ClientPlan, pki: RunPkiPe
   return tlsSecret(clientTlsSecretName(runId, client.pair), client.pair.source.namespace, runLabels(runId), clientTls(pki, client));
 }
 
-export function clientObjects(runId: string, client: ClientPlan, settings: ControllerSettings, endpoint: EndpointAddress, attempt: number, pinToNode?: string): {
-  configSecret: KubeObject; pod: KubeObject;
+export function clientObjects(
+  runId: string,
+  client: ClientPlan,
+  settings: ControllerSettings,
+  endpoint: EndpointAddress,
+  attempt: number,
+  pinToNode?: string,
+): {
+  configSecret: KubeObject;
+  pod: KubeObject;
 } {
   return {
-    configSecret: configSecret(clientConfigSecretName(runId, client.pair), client.pair.source.namespace, runLabels(runId),
-      clientAgentConfig(client, endpoint, settings)),
+    configSecret: configSecret(
+      clientConfigSecretName(runId, client.pair),
+      client.pair.source.namespace,
+      runLabels(runId),
+      clientAgentConfig(client, endpoint, settings),
+    ),
     pod: clientPod(runId, client, settings, { attempt, ...(pinToNode ? { pinToNode } : {}) }),
   };
 }
@@ -99,7 +117,9 @@ export function renderRun(input: RenderInput): RenderedRun {
   const endpointOf = (namespace: string) => input.endpoints?.[namespace] ?? endpoint.provisionalAddress(runId, namespace, facts);
   const destination: KubeObject[] = [];
   const source: KubeObject[] = [];
-  const namespacesToCreate = input.missingNamespaces ? plan.destinationNamespaces.filter((name) => input.missingNamespaces!.includes(name)) : plan.destinationNamespaces;
+  const namespacesToCreate = input.missingNamespaces
+    ? plan.destinationNamespaces.filter((name) => input.missingNamespaces!.includes(name))
+    : plan.destinationNamespaces;
   if (spec.createDestinationNamespaces) destination.push(...namespacesToCreate.map((name) => destinationNamespace(name, runId)));
   for (const client of plan.clients) {
     const info = input.sourcePvcs?.[client.key];

@@ -39,11 +39,16 @@ export function containerSecurityContext(settings: ControllerSettings): V1Securi
 }
 
 export function containerResources(settings: ControllerSettings, side: Side): V1ResourceRequirements {
-  const pick = side === 'source'
-    ? { limits: { cpu: settings.source_rsync_pod_cpu_limits, memory: settings.source_rsync_pod_memory_limits },
-        requests: { cpu: settings.source_rsync_pod_cpu_requests, memory: settings.source_rsync_pod_memory_requests } }
-    : { limits: { cpu: settings.target_rsync_pod_cpu_limits, memory: settings.target_rsync_pod_memory_limits },
-        requests: { cpu: settings.target_rsync_pod_cpu_requests, memory: settings.target_rsync_pod_memory_requests } };
+  const pick =
+    side === 'source'
+      ? {
+          limits: { cpu: settings.source_rsync_pod_cpu_limits, memory: settings.source_rsync_pod_memory_limits },
+          requests: { cpu: settings.source_rsync_pod_cpu_requests, memory: settings.source_rsync_pod_memory_requests },
+        }
+      : {
+          limits: { cpu: settings.target_rsync_pod_cpu_limits, memory: settings.target_rsync_pod_memory_limits },
+          requests: { cpu: settings.target_rsync_pod_cpu_requests, memory: settings.target_rsync_pod_memory_requests },
+        };
   return pick;
 }
 

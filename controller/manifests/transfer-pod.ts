@@ -4,8 +4,19 @@
 import type { V1Affinity, V1Container, V1Pod, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import type { ControllerSettings } from '../config/settings.js';
 import {
-  CLIENT_CONTAINER, CONFIG_DIR, CONFIG_FILE, HEALTH_PORT, HEALTH_PORT_NAME, PROGRESS_PORT, PROGRESS_PORT_NAME,
-  RSYNC_PORT, RSYNC_PORT_NAME, SERVER_CONTAINER, TERMINATION_LOG, TLS_DIR, TMP_DIR,
+  CLIENT_CONTAINER,
+  CONFIG_DIR,
+  CONFIG_FILE,
+  HEALTH_PORT,
+  HEALTH_PORT_NAME,
+  PROGRESS_PORT,
+  PROGRESS_PORT_NAME,
+  RSYNC_PORT,
+  RSYNC_PORT_NAME,
+  SERVER_CONTAINER,
+  TERMINATION_LOG,
+  TLS_DIR,
+  TMP_DIR,
 } from './names.js';
 import { containerResources, containerSecurityContext, podSecurityContext, SECRET_FILE_MODE, type Side } from './security.js';
 
@@ -65,11 +76,16 @@ function agentContainer(input: TransferPodInput): V1Container {
     command: ['dvm-agent', source ? 'client' : 'server', '--config', CONFIG_FILE],
     ports: source
       ? [{ name: PROGRESS_PORT_NAME, containerPort: PROGRESS_PORT, protocol: 'TCP' }]
-      : [{ name: RSYNC_PORT_NAME, containerPort: RSYNC_PORT, protocol: 'TCP' }, { name: HEALTH_PORT_NAME, containerPort: HEALTH_PORT, protocol: 'TCP' }],
-    ...(source ? {} : {
-      readinessProbe: { httpGet: { path: '/readyz', port: HEALTH_PORT_NAME }, periodSeconds: 2, failureThreshold: 3 },
-      livenessProbe: { httpGet: { path: '/healthz', port: HEALTH_PORT_NAME }, periodSeconds: 10, failureThreshold: 6 },
-    }),
+      : [
+          { name: RSYNC_PORT_NAME, containerPort: RSYNC_PORT, protocol: 'TCP' },
+          { name: HEALTH_PORT_NAME, containerPort: HEALTH_PORT, protocol: 'TCP' },
+        ],
+    ...(source
+      ? {}
+      : {
+          readinessProbe: { httpGet: { path: '/readyz', port: HEALTH_PORT_NAME }, periodSeconds: 2, failureThreshold: 3 },
+          livenessProbe: { httpGet: { path: '/healthz', port: HEALTH_PORT_NAME }, periodSeconds: 10, failureThreshold: 6 },
+        }),
     resources: containerResources(input.settings, input.side),
     securityContext: containerSecurityContext(input.settings),
     terminationMessagePath: TERMINATION_LOG,

@@ -39,7 +39,12 @@ async function deleteOnBoth(clusters: Clusters, selector: string, options: Clean
   }
   const [source, destination] = await Promise.all([
     deleteLabelled(clusters.source, selector, { writes, scope: SHARED, timeoutMs, ...(options.namespaces ? { namespaces: options.namespaces.source } : {}) }),
-    deleteLabelled(clusters.destination, selector, { writes, scope: SHARED, timeoutMs, ...(options.namespaces ? { namespaces: options.namespaces.destination } : {}) }),
+    deleteLabelled(clusters.destination, selector, {
+      writes,
+      scope: SHARED,
+      timeoutMs,
+      ...(options.namespaces ? { namespaces: options.namespaces.destination } : {}),
+    }),
   ]);
   return { source, destination };
 }

@@ -52,10 +52,16 @@ export class ClientProgress {
   /** Starts listening to a pod that is running; onSource is told each channel it switches to. */
   follow(pod: string, onSource: (source: ProgressSource) => void): void {
     this.live?.stop();
-    this.live = new LivePodStream(this.cluster, this.namespace, pod, (event) => this.forward(event), (source) => {
-      this.lastSource = source;
-      onSource(source);
-    });
+    this.live = new LivePodStream(
+      this.cluster,
+      this.namespace,
+      pod,
+      (event) => this.forward(event),
+      (source) => {
+        this.lastSource = source;
+        onSource(source);
+      },
+    );
   }
 
   /** Stops listening to the pod, and replays its log when it terminated before anything was heard
@@ -87,7 +93,12 @@ async function replayPodLog(cluster: Cluster, namespace: string, pod: string, on
     });
     // A terminated container's log ends by itself; the timer only guards against one that does not.
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([follower.ended, new Promise((resolve) => { timer = setTimeout(resolve, REPLAY_TIMEOUT_MS); })]);
+    await Promise.race([
+      follower.ended,
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, REPLAY_TIMEOUT_MS);
+      }),
+    ]);
     clearTimeout(timer);
     follower.stop();
     return true;
@@ -134,8 +145,9 @@ class LivePodStream {
   private async connect(): Promise<void> {
     for (let tries = 0; tries < CONNECT_TRIES && !this.stopped; tries += 1) {
       try {
-        const socket = await openPodProxyWebSocket(this.cluster, this.namespace, this.pod, PROGRESS_PORT, '/progress',
-          (data) => this.deliver(parseAgentEvent(data.toString())));
+        const socket = await openPodProxyWebSocket(this.cluster, this.namespace, this.pod, PROGRESS_PORT, '/progress', (data) =>
+          this.deliver(parseAgentEvent(data.toString())),
+        );
         this.socket = socket;
         if (this.stopped) {
           socket.terminate();

@@ -30,8 +30,14 @@ export async function runClient(context: RunContext, preflight: Preflight, endpo
 }
 
 /** One client pod, from creation to its end, its events forwarded as it runs. */
-async function runClientPod(context: RunContext, preflight: Preflight, endpoint: ResolvedEndpoint, client: ClientPlan,
-  podAttempt: number, progress: ClientProgress): Promise<PodEnd> {
+async function runClientPod(
+  context: RunContext,
+  preflight: Preflight,
+  endpoint: ResolvedEndpoint,
+  client: ClientPlan,
+  podAttempt: number,
+  progress: ClientProgress,
+): Promise<PodEnd> {
   const { clusters, runId, settings, writes } = context;
   const namespace = client.pair.source.namespace;
   const objects = clientObjects(runId, client, settings, endpoint, podAttempt, preflight.nodePins[client.key]);
@@ -48,8 +54,13 @@ async function runClientPod(context: RunContext, preflight: Preflight, endpoint:
 
 /** Follows the pod to its end, listening to its events while it runs, and replays them from its log
  * if it ended before any channel was up. */
-async function followWithProgress(context: RunContext, namespace: string, pod: string, progress: ClientProgress,
-  onSource: (source: ProgressSource) => void): Promise<PodEnd> {
+async function followWithProgress(
+  context: RunContext,
+  namespace: string,
+  pod: string,
+  progress: ClientProgress,
+  onSource: (source: ProgressSource) => void,
+): Promise<PodEnd> {
   let end: PodEnd | undefined;
   try {
     end = await followPodToEnd(context.clusters.source, namespace, pod, {
@@ -93,16 +104,32 @@ export function worthAnotherPod(end: PodEnd, pvc: string): boolean {
 /** Succeeded only when the container exited 0 and said Succeeded in its result. */
 export function finalResult(pvc: string, end: PodEnd, startedAt: number, attemptsSeen: number): ResultEvent {
   const failed = (exitCode: number, message: string): ResultEvent => ({
-    type: 'result', pvc, status: 'Failed', exitCode, bytes: 0, files: 0, durationMs: Date.now() - startedAt,
-    verified: null, attempts: Math.max(1, attemptsSeen), message,
+    type: 'result',
+    pvc,
+    status: 'Failed',
+    exitCode,
+    bytes: 0,
+    files: 0,
+    durationMs: Date.now() - startedAt,
+    verified: null,
+    attempts: Math.max(1, attemptsSeen),
+    message,
   });
   if (end.kind !== 'terminated') return failed(1, end.message);
   const reported = resultFromTerminationMessage(end.terminated.message, pvc);
   if (!reported) {
-    return failed(end.terminated.exitCode || 1, `client pod exited with code ${end.terminated.exitCode}${end.terminated.reason ? ` (${end.terminated.reason})` : ''} without a result event`);
+    return failed(
+      end.terminated.exitCode || 1,
+      `client pod exited with code ${end.terminated.exitCode}${end.terminated.reason ? ` (${end.terminated.reason})` : ''} without a result event`,
+    );
   }
   if (end.terminated.exitCode !== 0 && reported.status === 'Succeeded') {
-    return { ...reported, status: 'Failed', exitCode: end.terminated.exitCode, message: `agent reported success but exited with code ${end.terminated.exitCode}` };
+    return {
+      ...reported,
+      status: 'Failed',
+      exitCode: end.terminated.exitCode,
+      message: `agent reported success but exited with code ${end.terminated.exitCode}`,
+    };
   }
   return reported;
 }

@@ -61,15 +61,20 @@ export function startMigration(input: MigrationInput): MigrationHandle {
   };
   // Started on the next microtask: the caller subscribes first and misses no event, not even the
   // first phase, which the run emits before its first await.
-  const result = Promise.resolve().then(() => runPhases(input.spec, input.settings, input.clusters, emit, {
-    runId,
-    signal: abort.signal,
-    ...(input.log ? { log: input.log } : {}),
-    ...(input.removeStaleRuns !== undefined ? { removeStaleRuns: input.removeStaleRuns } : {}),
-  })).then((outcome) => {
-    progress.finish(outcome.message);
-    return outcome;
-  }).finally(() => input.signal?.removeEventListener('abort', cancel));
+  const result = Promise.resolve()
+    .then(() =>
+      runPhases(input.spec, input.settings, input.clusters, emit, {
+        runId,
+        signal: abort.signal,
+        ...(input.log ? { log: input.log } : {}),
+        ...(input.removeStaleRuns !== undefined ? { removeStaleRuns: input.removeStaleRuns } : {}),
+      }),
+    )
+    .then((outcome) => {
+      progress.finish(outcome.message);
+      return outcome;
+    })
+    .finally(() => input.signal?.removeEventListener('abort', cancel));
   return {
     runId,
     progress,

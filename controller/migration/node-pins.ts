@@ -22,10 +22,14 @@ export function nodePins(pods: Obj[], requests: PinRequest[]): PinResult {
   for (const request of requests) {
     const single = request.accessModes.includes('ReadWriteOnce') || request.accessModes.includes('ReadWriteOncePod');
     if (!single) continue;
-    const user = pods.find((pod) => pod.metadata?.namespace === request.namespace &&
-      pod.metadata?.labels?.[LABEL_APP] !== APP_VALUE &&
-      pod.status?.phase === 'Running' && pod.spec?.nodeName &&
-      (pod.spec?.volumes ?? []).some((volume: Obj) => volume.persistentVolumeClaim?.claimName === request.claimName));
+    const user = pods.find(
+      (pod) =>
+        pod.metadata?.namespace === request.namespace &&
+        pod.metadata?.labels?.[LABEL_APP] !== APP_VALUE &&
+        pod.status?.phase === 'Running' &&
+        pod.spec?.nodeName &&
+        (pod.spec?.volumes ?? []).some((volume: Obj) => volume.persistentVolumeClaim?.claimName === request.claimName),
+    );
     if (!user) continue;
     if (request.accessModes.includes('ReadWriteOncePod')) exclusiveInUse.push({ key: request.key, pod: `${user.metadata?.namespace}/${user.metadata?.name}` });
     else pins[request.key] = user.spec.nodeName;

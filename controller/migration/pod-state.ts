@@ -3,7 +3,15 @@
 import { parseAgentEvent, type ResultEvent } from '../../contract/events.js';
 import type { Obj } from '../cluster/objects.js';
 
-const HOPELESS_WAITING = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'CreateContainerConfigError', 'CreateContainerError', 'CrashLoopBackOff', 'RunContainerError']);
+const HOPELESS_WAITING = new Set([
+  'ErrImagePull',
+  'ImagePullBackOff',
+  'InvalidImageName',
+  'CreateContainerConfigError',
+  'CreateContainerError',
+  'CrashLoopBackOff',
+  'RunContainerError',
+]);
 
 export function isPodReady(pod: Obj | undefined): boolean {
   return (pod?.status?.conditions ?? []).some((condition: Obj) => condition.type === 'Ready' && condition.status === 'True');
@@ -38,7 +46,12 @@ export function pendingReason(pod: Obj | undefined): string | undefined {
 function lastExit(status: Obj): string {
   const terminated = status.lastState?.terminated;
   if (!terminated) return '';
-  const said = String(terminated.message ?? '').trim().split('\n').slice(-3).join(' | ').slice(-600);
+  const said = String(terminated.message ?? '')
+    .trim()
+    .split('\n')
+    .slice(-3)
+    .join(' | ')
+    .slice(-600);
   return `; last exit code ${terminated.exitCode ?? '?'}${said ? `: ${said}` : ''}`;
 }
 

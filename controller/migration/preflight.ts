@@ -22,8 +22,10 @@ export async function preflight(clusters: Clusters, plan: TransferPlan, settings
     const at = `persistentVolumeClaims[${index}]`;
     const pvc = await read(clusters.source, 'PersistentVolumeClaim', client.pair.source.namespace, client.pair.source.name, 'source');
     if (!pvc) throw new ConfigError(`${at}: PVC ${client.key} not found on the source cluster`);
-    if (pvc.status?.phase !== 'Bound') throw new ConfigError(`${at}: PVC ${client.key} is ${pvc.status?.phase ?? 'not bound'} on the source cluster (must be Bound)`);
-    if (pvc.spec?.volumeMode === 'Block') throw new ConfigError(`${at}: PVC ${client.key} is a Block volume; only Filesystem volumes can be migrated with rsync`);
+    if (pvc.status?.phase !== 'Bound')
+      throw new ConfigError(`${at}: PVC ${client.key} is ${pvc.status?.phase ?? 'not bound'} on the source cluster (must be Bound)`);
+    if (pvc.spec?.volumeMode === 'Block')
+      throw new ConfigError(`${at}: PVC ${client.key} is a Block volume; only Filesystem volumes can be migrated with rsync`);
     const storage = pvc.status?.capacity?.storage ?? pvc.spec?.resources?.requests?.storage;
     if (!storage) throw new ConfigError(`${at}: PVC ${client.key} has no size on the source cluster`);
     sourcePvcs[client.key] = {
@@ -44,9 +46,15 @@ export async function preflight(clusters: Clusters, plan: TransferPlan, settings
   const { routeSubdomain } = await endpointFor(settings.rsync_endpoint_type).preflight(clusters.destination, settings);
   const pods: Obj[] = [];
   for (const namespace of plan.sourceNamespaces) pods.push(...(await listObjects(clusters.source, 'v1', 'Pod', namespace)).items);
-  const pinned = nodePins(pods, plan.clients.map((client) => ({
-    key: client.key, namespace: client.pair.source.namespace, claimName: client.pair.source.name, accessModes: sourcePvcs[client.key]!.accessModes,
-  })));
+  const pinned = nodePins(
+    pods,
+    plan.clients.map((client) => ({
+      key: client.key,
+      namespace: client.pair.source.namespace,
+      claimName: client.pair.source.name,
+      accessModes: sourcePvcs[client.key]!.accessModes,
+    })),
+  );
   const busy = pinned.exclusiveInUse[0];
   if (busy) throw new ConfigError(`PVC ${busy.key} is ReadWriteOncePod and mounted by pod ${busy.pod}: stop that pod before migrating`);
   return { sourcePvcs, nodePins: pinned.pins, missingNamespaces, ...(routeSubdomain ? { routeSubdomain } : {}) };

@@ -31,7 +31,13 @@ export interface RunOptions {
   removeStaleRuns?: boolean;
 }
 
-export async function runMigration(spec: MigrationSpec, settings: ControllerSettings, clusters: Clusters, onEvent: EventSink = () => {}, options: RunOptions = {}): Promise<MigrationResult> {
+export async function runMigration(
+  spec: MigrationSpec,
+  settings: ControllerSettings,
+  clusters: Clusters,
+  onEvent: EventSink = () => {},
+  options: RunOptions = {},
+): Promise<MigrationResult> {
   const runId = options.runId ?? newRunId();
   const abort = new AbortController();
   const onOuterAbort = () => abort.abort();
@@ -40,7 +46,11 @@ export async function runMigration(spec: MigrationSpec, settings: ControllerSett
   const log = options.log ?? pino({ level: 'silent' });
   const emit: EventSink = (event) => {
     if (event.type === 'phase') log.info({ runId, phase: event.phase }, event.message);
-    else if (event.type === 'pod') log[event.state === 'lost' ? 'warn' : 'debug']({ runId, pvc: event.pvc, pod: event.pod, state: event.state, progressSource: event.progressSource }, event.message ?? `client pod ${event.state}`);
+    else if (event.type === 'pod')
+      log[event.state === 'lost' ? 'warn' : 'debug'](
+        { runId, pvc: event.pvc, pod: event.pod, state: event.state, progressSource: event.progressSource },
+        event.message ?? `client pod ${event.state}`,
+      );
     onEvent(event);
   };
   const context: RunContext = {
@@ -82,13 +92,20 @@ export async function runMigration(spec: MigrationSpec, settings: ControllerSett
     const servers = await startServers(context, checked);
     stopSupervising = superviseServers(context, servers.pods);
     throwIfAborted(abort.signal);
-    phase({ type: 'phase', phase: 'clients', message: `copying ${context.plan.clients.length} PVC(s), at most ${settings.rsync_max_concurrent_clients} at once` });
+    phase({
+      type: 'phase',
+      phase: 'clients',
+      message: `copying ${context.plan.clients.length} PVC(s), at most ${settings.rsync_max_concurrent_clients} at once`,
+    });
     for (const client of context.plan.clients) {
       await createObject(clusters.source, clientTlsSecret(runId, client, servers.pki), context.writes, client.key);
     }
-    pvcs = await runPooled(context.plan.clients, settings.rsync_max_concurrent_clients,
+    pvcs = await runPooled(
+      context.plan.clients,
+      settings.rsync_max_concurrent_clients,
       (client) => runClient(context, checked, servers.endpoints[client.serverNamespace]!, client),
-      () => abort.abort());
+      () => abort.abort(),
+    );
   } catch (error) {
     failure = error;
     if (!(error instanceof AbortedError)) log.error({ runId, err: describeApiError(error) }, 'run failed; cleaning up');
@@ -125,10 +142,13 @@ function summarize(context: RunContext, pvcs: PvcSummary[], failure: unknown, cl
   const aborted = interrupted;
   const failedPvcs = withWrites.filter((pvc) => pvc.status !== 'Succeeded');
   const status = aborted ? 'Aborted' : failure || failedPvcs.length > 0 || withWrites.length === 0 ? 'Failed' : 'Succeeded';
-  const message = aborted ? 'interrupted; the run\'s objects were removed'
-    : failure ? describeApiError(failure)
-    : failedPvcs.length > 0 ? `${failedPvcs.length} of ${withWrites.length} PVC(s) failed: ${failedPvcs.map((pvc) => `${pvc.pvc}: ${pvc.message}`).join('; ')}`
-    : `${withWrites.length} PVC(s) migrated`;
+  const message = aborted
+    ? "interrupted; the run's objects were removed"
+    : failure
+      ? describeApiError(failure)
+      : failedPvcs.length > 0
+        ? `${failedPvcs.length} of ${withWrites.length} PVC(s) failed: ${failedPvcs.map((pvc) => `${pvc.pvc}: ${pvc.message}`).join('; ')}`
+        : `${withWrites.length} PVC(s) migrated`;
   return {
     runId: context.runId,
     status,

@@ -28,7 +28,10 @@ function superviseOne(context: RunContext, manifest: KubeObject): () => void {
     context.emit({ type: 'phase', phase: 'servers', message: `server pod ${namespace}/${name} ${why}; creating it again` });
     try {
       // An evicted pod stays as a Failed object: it must go before its name can be used again.
-      if (failed) await cluster.objects.delete(failed, undefined, undefined, 0).catch((error) => { if (!isNotFound(error)) throw error; });
+      if (failed)
+        await cluster.objects.delete(failed, undefined, undefined, 0).catch((error) => {
+          if (!isNotFound(error)) throw error;
+        });
       else await createObject(cluster, manifest, context.writes, SHARED);
     } catch (error) {
       if (!isAlreadyExists(error)) context.log.error({ pod: `${namespace}/${name}`, err: describeApiError(error) }, 'cannot replace the server pod');
@@ -36,11 +39,16 @@ function superviseOne(context: RunContext, manifest: KubeObject): () => void {
       replacing = false;
     }
   };
-  const stop = watchObjects(cluster, { ...POD_KIND, namespace, fieldSelector: `metadata.name=${name}` }, (found) => {
-    const pod = found[0];
-    if (!pod) void replace('was deleted');
-    else if (pod.status?.phase === 'Failed') void replace(`failed (${pod.status?.reason ?? 'unknown reason'})`, pod);
-  }, (error) => context.log.warn({ err: error.message }, 'server pod watch failed'));
+  const stop = watchObjects(
+    cluster,
+    { ...POD_KIND, namespace, fieldSelector: `metadata.name=${name}` },
+    (found) => {
+      const pod = found[0];
+      if (!pod) void replace('was deleted');
+      else if (pod.status?.phase === 'Failed') void replace(`failed (${pod.status?.reason ?? 'unknown reason'})`, pod);
+    },
+    (error) => context.log.warn({ err: error.message }, 'server pod watch failed'),
+  );
   return () => {
     stopped = true;
     stop();

@@ -53,31 +53,39 @@ export async function startServers(context: RunContext, preflight: Preflight): P
     await createObject(context.clusters.destination, objects.pod, context.writes, SHARED);
     pods.push(objects.pod);
   }
-  await Promise.all(context.plan.servers.flatMap((server) => [
-    waitServerReady(context, server.namespace),
-    endpointFor(context.settings.rsync_endpoint_type).waitReady(endpointCtx, server.namespace),
-  ]));
+  await Promise.all(
+    context.plan.servers.flatMap((server) => [
+      waitServerReady(context, server.namespace),
+      endpointFor(context.settings.rsync_endpoint_type).waitReady(endpointCtx, server.namespace),
+    ]),
+  );
   return { endpoints, pki, pods };
 }
 
 async function waitServerReady(context: RunContext, namespace: string): Promise<void> {
   const name = serverPodName(context.runId);
-  await waitFor(context.clusters.destination, { ...POD_KIND, namespace, fieldSelector: `metadata.name=${name}` }, {
-    check: (pods) => {
-      const pod = pods[0];
-      const stuck = stuckReason(pod);
-      if (stuck) throw new Error(`server pod ${namespace}/${name} will not start: ${stuck}`);
-      return isPodReady(pod) ? true : undefined;
+  await waitFor(
+    context.clusters.destination,
+    { ...POD_KIND, namespace, fieldSelector: `metadata.name=${name}` },
+    {
+      check: (pods) => {
+        const pod = pods[0];
+        const stuck = stuckReason(pod);
+        if (stuck) throw new Error(`server pod ${namespace}/${name} will not start: ${stuck}`);
+        return isPodReady(pod) ? true : undefined;
+      },
+      timeoutMs: context.timeoutMs,
+      describeTimeout: (pods) => {
+        const pod = pods[0];
+        const pending = pendingReason(pod);
+        const state = !pod
+          ? 'it does not exist'
+          : `phase ${pod.status?.phase ?? 'unknown'}, ${isPodReady(pod) ? 'ready' : (pending ?? 'not ready (readiness probe /readyz not passing)')}`;
+        return `server pod ${namespace}/${name} was not Ready within ${Math.round(context.timeoutMs / 1000)}s: ${state}`;
+      },
+      signal: context.signal,
     },
-    timeoutMs: context.timeoutMs,
-    describeTimeout: (pods) => {
-      const pod = pods[0];
-      const pending = pendingReason(pod);
-      const state = !pod ? 'it does not exist' : `phase ${pod.status?.phase ?? 'unknown'}, ${isPodReady(pod) ? 'ready' : pending ?? 'not ready (readiness probe /readyz not passing)'}`;
-      return `server pod ${namespace}/${name} was not Ready within ${Math.round(context.timeoutMs / 1000)}s: ${state}`;
-    },
-    signal: context.signal,
-  });
+  );
 }
 
 function unique(values: string[]): string[] {

@@ -15,7 +15,10 @@ import type { ClusterSource, ParsedDvm } from './dvm-spec.js';
 export class ClusterRefError extends Error {
   override readonly name = 'ClusterRefError';
   /** A missing or unusable Secret is the user's to fix; an API failure is worth retrying. */
-  constructor(message: string, readonly retryable: boolean) {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+  ) {
     super(message);
   }
 }
@@ -42,7 +45,8 @@ async function connectSource(local: Cluster, source: ClusterSource, role: Cluste
     // The parsers' messages quote the text: they stay out of conditions and logs.
     throw new ClusterRefError(`${where}: not a valid kubeconfig`, false);
   }
-  if (!kc.getCurrentUser() || !kc.getCurrentCluster()) throw new ClusterRefError(`${where}: the kubeconfig has no current context with a cluster and a user`, false);
+  if (!kc.getCurrentUser() || !kc.getCurrentCluster())
+    throw new ClusterRefError(`${where}: the kubeconfig has no current context with a cluster and a user`, false);
   try {
     return connectCluster({ kubeConfig: kc }, role);
   } catch (error) {
@@ -69,14 +73,19 @@ const REFUSED_CLUSTER_KEYS = ['certificate-authority'];
 
 function refuseIndirections(raw: unknown, where: string): void {
   const doc = (typeof raw === 'object' && raw !== null ? raw : {}) as { users?: unknown; clusters?: unknown };
-  const entries = (list: unknown, field: string) => (Array.isArray(list) ? list : [])
-    .map((entry) => ((entry as Record<string, unknown> | null)?.[field] ?? {}) as Record<string, unknown>);
+  const entries = (list: unknown, field: string) =>
+    (Array.isArray(list) ? list : []).map((entry) => ((entry as Record<string, unknown> | null)?.[field] ?? {}) as Record<string, unknown>);
   for (const user of entries(doc.users, 'user')) {
     const key = REFUSED_USER_KEYS.find((name) => user[name] !== undefined && user[name] !== null && user[name] !== '');
-    if (key) throw new ClusterRefError(`${where}: users[].user.${key} is not allowed in a kubeconfig from a Secret (credentials must be inline: token, client-certificate-data, certificate-authority-data)`, false);
+    if (key)
+      throw new ClusterRefError(
+        `${where}: users[].user.${key} is not allowed in a kubeconfig from a Secret (credentials must be inline: token, client-certificate-data, certificate-authority-data)`,
+        false,
+      );
   }
   for (const cluster of entries(doc.clusters, 'cluster')) {
     const key = REFUSED_CLUSTER_KEYS.find((name) => cluster[name] !== undefined && cluster[name] !== null && cluster[name] !== '');
-    if (key) throw new ClusterRefError(`${where}: clusters[].cluster.${key} is not allowed in a kubeconfig from a Secret (use certificate-authority-data)`, false);
+    if (key)
+      throw new ClusterRefError(`${where}: clusters[].cluster.${key} is not allowed in a kubeconfig from a Secret (use certificate-authority-data)`, false);
   }
 }

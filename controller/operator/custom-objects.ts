@@ -16,7 +16,7 @@ function coordinates(resource: Resource, namespace: string) {
 
 export async function readCustom<T>(cluster: Cluster, resource: Resource, namespace: string, name: string): Promise<T | undefined> {
   try {
-    return await cluster.custom.getNamespacedCustomObject({ ...coordinates(resource, namespace), name }) as T;
+    return (await cluster.custom.getNamespacedCustomObject({ ...coordinates(resource, namespace), name })) as T;
   } catch (error) {
     if (isNotFound(error)) return undefined;
     throw error;
@@ -28,12 +28,12 @@ export function readDvm(cluster: Cluster, namespace: string, name: string): Prom
 }
 
 export async function createCustom<T>(cluster: Cluster, resource: Resource, namespace: string, body: object): Promise<T> {
-  return await cluster.custom.createNamespacedCustomObject({ ...coordinates(resource, namespace), body }) as T;
+  return (await cluster.custom.createNamespacedCustomObject({ ...coordinates(resource, namespace), body })) as T;
 }
 
 /** A JSON merge patch of the object itself (metadata: finalizers). */
 export async function patchCustom<T>(cluster: Cluster, resource: Resource, namespace: string, name: string, body: object): Promise<T> {
-  return await cluster.custom.patchNamespacedCustomObject({ ...coordinates(resource, namespace), name, body }, MERGE_PATCH) as T;
+  return (await cluster.custom.patchNamespacedCustomObject({ ...coordinates(resource, namespace), name, body }, MERGE_PATCH)) as T;
 }
 
 /** A JSON merge patch of the status subresource: every field we own is written each time (arrays

@@ -69,7 +69,13 @@ function followEvent(ctx: OperatorContext, dvm: DirectVolumeMigration, status: D
 
 function reportOutcome(ctx: OperatorContext, dvm: DirectVolumeMigration, status: DvmStatusWriter, result: MigrationResult): void {
   for (const pvc of result.pvcs) {
-    if (pvc.status === 'Succeeded') ctx.recorder.record(dvm, 'Normal', 'PvcMigrated', `${pvc.pvc} -> ${pvc.target}: ${pvc.bytes} bytes in ${(pvc.durationMs / 1000).toFixed(1)} s${pvc.verified ? ', verified' : ''}`);
+    if (pvc.status === 'Succeeded')
+      ctx.recorder.record(
+        dvm,
+        'Normal',
+        'PvcMigrated',
+        `${pvc.pvc} -> ${pvc.target}: ${pvc.bytes} bytes in ${(pvc.durationMs / 1000).toFixed(1)} s${pvc.verified ? ', verified' : ''}`,
+      );
     else ctx.recorder.record(dvm, 'Warning', 'PvcFailed', `${pvc.pvc} -> ${pvc.target}: ${pvc.message}`);
   }
   if (result.cleanup.error) {

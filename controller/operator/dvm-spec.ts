@@ -21,14 +21,19 @@ export interface ParsedDvm {
 
 const DEFAULT_KUBECONFIG_KEY = 'kubeconfig';
 
-const clusterRefSchema = z.object({
-  kind: z.string().optional(),
-  apiVersion: z.string().optional(),
-  name: z.string().optional(),
-  namespace: z.string().optional(),
-  uid: z.string().optional(),
-  key: z.string().regex(/^[-._a-zA-Z0-9]+$/, 'must be a Secret key').optional(),
-}).strict();
+const clusterRefSchema = z
+  .object({
+    kind: z.string().optional(),
+    apiVersion: z.string().optional(),
+    name: z.string().optional(),
+    namespace: z.string().optional(),
+    uid: z.string().optional(),
+    key: z
+      .string()
+      .regex(/^[-._a-zA-Z0-9]+$/, 'must be a Secret key')
+      .optional(),
+  })
+  .strict();
 
 function firstIssue(error: z.ZodError, prefix: string): string {
   const issue = error.issues[0];
@@ -45,11 +50,15 @@ function clusterSource(raw: unknown, field: string, dvmNamespace: string): Clust
   const ref = parsed.data;
   if (ref.kind === undefined && ref.name === undefined) return { kind: 'Local' };
   if (ref.kind !== 'Secret') {
-    throw new InvalidSpecError(`${field}.kind: ${ref.kind ?? '(none)'} is not supported: name a Secret holding a kubeconfig (kind: Secret), or leave ${field} out for the controller's own cluster`);
+    throw new InvalidSpecError(
+      `${field}.kind: ${ref.kind ?? '(none)'} is not supported: name a Secret holding a kubeconfig (kind: Secret), or leave ${field} out for the controller's own cluster`,
+    );
   }
   if (!ref.name) throw new InvalidSpecError(`${field}.name: the Secret's name is required`);
   if (ref.namespace !== undefined && ref.namespace !== dvmNamespace) {
-    throw new InvalidSpecError(`${field}.namespace: the kubeconfig Secret must be in the DirectVolumeMigration's own namespace ${dvmNamespace} (got ${ref.namespace})`);
+    throw new InvalidSpecError(
+      `${field}.namespace: the kubeconfig Secret must be in the DirectVolumeMigration's own namespace ${dvmNamespace} (got ${ref.namespace})`,
+    );
   }
   return { kind: 'Secret', namespace: dvmNamespace, name: ref.name, key: ref.key ?? DEFAULT_KUBECONFIG_KEY };
 }

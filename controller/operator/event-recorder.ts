@@ -14,7 +14,11 @@ const MAX_MESSAGE = 1024;
 export type EventType = 'Normal' | 'Warning';
 
 export class EventRecorder {
-  constructor(private readonly cluster: Cluster, private readonly instance: string, private readonly log: Logger) {}
+  constructor(
+    private readonly cluster: Cluster,
+    private readonly instance: string,
+    private readonly log: Logger,
+  ) {}
 
   record(dvm: DirectVolumeMigration, type: EventType, reason: string, message: string): void {
     const now = new Date();
@@ -38,7 +42,8 @@ export class EventRecorder {
       count: 1,
     };
     this.log[type === 'Warning' ? 'warn' : 'info']({ dvm: `${dvm.metadata.namespace}/${dvm.metadata.name}`, reason }, message);
-    this.cluster.core.createNamespacedEvent({ namespace: dvm.metadata.namespace, body: event })
+    this.cluster.core
+      .createNamespacedEvent({ namespace: dvm.metadata.namespace, body: event })
       .catch((error: unknown) => this.log.warn({ reason, err: describeApiError(error) }, 'cannot record a Kubernetes Event'));
   }
 }

@@ -129,7 +129,11 @@ export function startLeaderElection(options: LeaderElectionOptions): LeaderElect
       try {
         const lease = await coordination.readNamespacedLease({ name, namespace });
         if (lease.spec?.holderIdentity !== identity) return;
-        await coordination.replaceNamespacedLease({ name, namespace, body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1 } } });
+        await coordination.replaceNamespacedLease({
+          name,
+          namespace,
+          body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1 } },
+        });
         log.info({ lease: `${namespace}/${name}` }, 'gave the lease up');
       } catch (error) {
         log.warn({ err: describeApiError(error) }, 'could not give the lease up (the next leader waits for it to expire)');

@@ -51,10 +51,13 @@ export class ProgressWriters {
         pod: undefined,
         state: undefined,
         // lastUpdateTime says when the write went out, not when the state it carries was built.
-        writer: new ThrottledWriter((status) => patchStatus(options.cluster, DVMP_RESOURCE, dvm.metadata.namespace, name, { ...status, lastUpdateTime: new Date().toISOString() }), {
-          intervalMs: options.intervalMs,
-          onError: (error) => options.log.warn({ dvmp: name, err: describeApiError(error) }, 'cannot write a DirectVolumeMigrationProgress status'),
-        }),
+        writer: new ThrottledWriter(
+          (status) => patchStatus(options.cluster, DVMP_RESOURCE, dvm.metadata.namespace, name, { ...status, lastUpdateTime: new Date().toISOString() }),
+          {
+            intervalMs: options.intervalMs,
+            onError: (error) => options.log.warn({ dvmp: name, err: describeApiError(error) }, 'cannot write a DirectVolumeMigrationProgress status'),
+          },
+        ),
       });
     }
     return writers;
@@ -62,16 +65,26 @@ export class ProgressWriters {
 
   /** Follows the run until close(). */
   follow(handle: MigrationHandle): void {
-    const onChange = ({ pvc }: { pvc: PvcState }) => this.update(pvc.pvc, (entry) => { entry.state = pvc; });
+    const onChange = ({ pvc }: { pvc: PvcState }) =>
+      this.update(pvc.pvc, (entry) => {
+        entry.state = pvc;
+      });
     handle.progress.on('change', onChange);
     this.unsubscribe.push(() => handle.progress.off('change', onChange));
-    this.unsubscribe.push(handle.onEvent((event) => {
-      if (event.type !== 'pod') return;
-      const namespace = event.pvc.slice(0, event.pvc.indexOf('/'));
-      this.update(event.pvc, (entry) => { entry.pod = { name: event.pod, namespace, state: event.state }; });
-    }));
+    this.unsubscribe.push(
+      handle.onEvent((event) => {
+        if (event.type !== 'pod') return;
+        const namespace = event.pvc.slice(0, event.pvc.indexOf('/'));
+        this.update(event.pvc, (entry) => {
+          entry.pod = { name: event.pod, namespace, state: event.state };
+        });
+      }),
+    );
     // A PVC's state before its first event (Pending), so each DVMP says something from the start.
-    for (const state of handle.progress.snapshot().pvcs) this.update(state.pvc, (entry) => { entry.state ??= state; });
+    for (const state of handle.progress.snapshot().pvcs)
+      this.update(state.pvc, (entry) => {
+        entry.state ??= state;
+      });
   }
 
   /** Status writes started so far, per PVC key. */
@@ -98,7 +111,13 @@ export class ProgressWriters {
   }
 }
 
-async function ensureProgressResource(cluster: Cluster, dvm: DirectVolumeMigration, pair: PvcPair, name: string, clusterRef: unknown): Promise<{ status?: DvmpStatus } | undefined> {
+async function ensureProgressResource(
+  cluster: Cluster,
+  dvm: DirectVolumeMigration,
+  pair: PvcPair,
+  name: string,
+  clusterRef: unknown,
+): Promise<{ status?: DvmpStatus } | undefined> {
   const { namespace } = dvm.metadata;
   const existing = await readCustom<{ status?: DvmpStatus }>(cluster, DVMP_RESOURCE, namespace, name);
   if (existing) return existing;
@@ -111,7 +130,9 @@ async function ensureProgressResource(cluster: Cluster, dvm: DirectVolumeMigrati
       name,
       namespace,
       labels: progressLabels(dvm.metadata.uid, dvm.metadata.name, pair.source.name),
-      ownerReferences: [{ apiVersion: dvm.apiVersion, kind: dvm.kind, name: dvm.metadata.name, uid: dvm.metadata.uid, controller: true, blockOwnerDeletion: true }],
+      ownerReferences: [
+        { apiVersion: dvm.apiVersion, kind: dvm.kind, name: dvm.metadata.name, uid: dvm.metadata.uid, controller: true, blockOwnerDeletion: true },
+      ],
     },
     spec: {
       ...(clusterRef ? { clusterRef } : {}),

@@ -114,7 +114,11 @@ async function startOrComplete(ctx: OperatorContext, dvm: DirectVolumeMigration,
   // A new generation after a failure tries the failed PVCs again; a restart mid-run does not.
   const record = dvm.status?.observedGeneration === dvm.metadata.generation ? dvm : { ...dvm, status: { ...dvm.status, failedPods: [] } };
   const pairs = pvcPairs(parsed.spec);
-  const status = new DvmStatusWriter(record, pairs.map((pair) => pair.source), { cluster: ctx.local, log: ctx.log, intervalMs: ctx.statusIntervalMs });
+  const status = new DvmStatusWriter(
+    record,
+    pairs.map((pair) => pair.source),
+    { cluster: ctx.local, log: ctx.log, intervalMs: ctx.statusIntervalMs },
+  );
   const finished = status.finishedKeys();
   const remaining = parsed.spec.persistentVolumeClaims.filter((pvc) => !finished.has(pvcKey(pvc)));
   if (remaining.length === 0) {
@@ -131,7 +135,8 @@ async function startOrComplete(ctx: OperatorContext, dvm: DirectVolumeMigration,
     maxAttempts: ctx.settings.rsync_backoff_limit + 1,
     ...(dvm.spec?.srcMigClusterRef ? { clusterRef: dvm.spec.srcMigClusterRef } : {}),
   });
-  if (finished.size > 0) ctx.recorder.record(dvm, 'Normal', 'Resumed', `${finished.size} of ${pairs.length} PVC(s) finished earlier; copying the other ${remaining.length}`);
+  if (finished.size > 0)
+    ctx.recorder.record(dvm, 'Normal', 'Resumed', `${finished.size} of ${pairs.length} PVC(s) finished earlier; copying the other ${remaining.length}`);
   else ctx.recorder.record(dvm, 'Normal', 'Started', `copying ${remaining.length} PVC(s)`);
   startDvmRun(ctx, { dvm, spec, clusters, status, progress });
 }
@@ -168,7 +173,10 @@ async function finalize(ctx: OperatorContext, dvm: DirectVolumeMigration): Promi
   const latest = await readDvm(ctx.local, dvm.metadata.namespace, dvm.metadata.name);
   if (!latest) return;
   await patchCustom(ctx.local, DVM_RESOURCE, dvm.metadata.namespace, dvm.metadata.name, {
-    metadata: { finalizers: (latest.metadata.finalizers ?? []).filter((finalizer) => finalizer !== FINALIZER_DVM), resourceVersion: latest.metadata.resourceVersion },
+    metadata: {
+      finalizers: (latest.metadata.finalizers ?? []).filter((finalizer) => finalizer !== FINALIZER_DVM),
+      resourceVersion: latest.metadata.resourceVersion,
+    },
   });
 }
 

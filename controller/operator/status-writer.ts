@@ -27,7 +27,11 @@ export class DvmStatusWriter {
   private readonly writer: ThrottledWriter<DvmStatus>;
 
   /** `pvcs`: every source PVC of the spec, in spec order. */
-  constructor(private readonly dvm: DirectVolumeMigration, private readonly pvcs: readonly ObjectRef[], options: StatusWriterOptions) {
+  constructor(
+    private readonly dvm: DirectVolumeMigration,
+    private readonly pvcs: readonly ObjectRef[],
+    options: StatusWriterOptions,
+  ) {
     this.status = { ...(dvm.status ?? {}), observedGeneration: dvm.metadata.generation ?? 0 };
     this.finished = finishedPvcs(dvm.status);
     const { namespace, name } = dvm.metadata;
@@ -93,9 +97,14 @@ export class DvmStatusWriter {
     this.status.errors = errors;
     let conditions = withoutCondition(this.status.conditions ?? [], 'Running');
     const now = new Date().toISOString();
-    conditions = outcome === 'Succeeded'
-      ? withCondition(withoutCondition(conditions, 'Failed'), { type: 'Succeeded', status: 'True', reason: 'Completed', category: 'Advisory', message }, now)
-      : withCondition(withoutCondition(conditions, 'Succeeded'), { type: 'Failed', status: 'True', reason: 'MigrationFailed', category: 'Critical', message }, now);
+    conditions =
+      outcome === 'Succeeded'
+        ? withCondition(withoutCondition(conditions, 'Failed'), { type: 'Succeeded', status: 'True', reason: 'Completed', category: 'Advisory', message }, now)
+        : withCondition(
+            withoutCondition(conditions, 'Succeeded'),
+            { type: 'Failed', status: 'True', reason: 'MigrationFailed', category: 'Critical', message },
+            now,
+          );
     this.status.conditions = conditions;
     this.phase(outcome, message);
   }

@@ -22,7 +22,10 @@ export class ThrottledWriter<T> {
   private waiters: Array<() => void> = [];
   private readonly now: () => number;
 
-  constructor(private readonly write: (value: T) => Promise<void>, private readonly options: ThrottleOptions) {
+  constructor(
+    private readonly write: (value: T) => Promise<void>,
+    private readonly options: ThrottleOptions,
+  ) {
     this.now = options.now ?? Date.now;
   }
 
@@ -58,10 +61,11 @@ export class ThrottledWriter<T> {
     if (this.inflight || this.timer || this.pending === undefined || this.closed) return;
     const wait = this.lastStart + this.options.intervalMs - this.now();
     if (wait <= 0) void this.writeNext();
-    else this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.writeNext();
-    }, wait);
+    else
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        void this.writeNext();
+      }, wait);
   }
 
   private async writeNext(): Promise<void> {

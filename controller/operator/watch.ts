@@ -16,26 +16,31 @@ export function watchDirectVolumeMigrations(cluster: Cluster, namespace: string 
   let stopped = false;
 
   const start = () => {
-    stopWatch = watchObjects(cluster, { ...DVM_RESOURCE, ...(namespace ? { namespace } : {}) }, (objects) => {
-      const present = new Set<string>();
-      for (const object of objects) {
-        const key = dvmKey(object);
-        present.add(key);
-        const version = object.metadata?.resourceVersion ?? '';
-        if (seen.get(key) === version) continue;
-        seen.set(key, version);
-        onKey(key);
-      }
-      for (const key of [...seen.keys()]) {
-        if (present.has(key)) continue;
-        seen.delete(key);
-        onKey(key);
-      }
-    }, (error) => {
-      // A failed list (the CRD not installed yet, a permission missing): say so and try again.
-      log.error({ err: describeApiError(error) }, 'cannot list DirectVolumeMigrations; retrying');
-      if (!stopped) restartTimer = setTimeout(start, RESTART_DELAY_MS);
-    });
+    stopWatch = watchObjects(
+      cluster,
+      { ...DVM_RESOURCE, ...(namespace ? { namespace } : {}) },
+      (objects) => {
+        const present = new Set<string>();
+        for (const object of objects) {
+          const key = dvmKey(object);
+          present.add(key);
+          const version = object.metadata?.resourceVersion ?? '';
+          if (seen.get(key) === version) continue;
+          seen.set(key, version);
+          onKey(key);
+        }
+        for (const key of [...seen.keys()]) {
+          if (present.has(key)) continue;
+          seen.delete(key);
+          onKey(key);
+        }
+      },
+      (error) => {
+        // A failed list (the CRD not installed yet, a permission missing): say so and try again.
+        log.error({ err: describeApiError(error) }, 'cannot list DirectVolumeMigrations; retrying');
+        if (!stopped) restartTimer = setTimeout(start, RESTART_DELAY_MS);
+      },
+    );
   };
   start();
   return () => {

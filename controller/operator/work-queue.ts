@@ -17,7 +17,10 @@ export class WorkQueue {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private stopped = false;
 
-  constructor(private readonly work: (key: string) => Promise<void>, private readonly options: WorkQueueOptions) {}
+  constructor(
+    private readonly work: (key: string) => Promise<void>,
+    private readonly options: WorkQueueOptions,
+  ) {}
 
   add(key: string): void {
     if (this.stopped) return;
@@ -50,7 +53,14 @@ export class WorkQueue {
       this.failures.set(key, failures);
       const delay = Math.min(this.options.maxDelayMs ?? 60_000, (this.options.baseDelayMs ?? 500) * 2 ** (failures - 1));
       this.options.log.warn({ key, failures, retryInMs: delay, err: describeApiError(error) }, 'reconcile failed; retrying');
-      if (!this.stopped) this.timers.set(key, setTimeout(() => { this.timers.delete(key); this.add(key); }, delay));
+      if (!this.stopped)
+        this.timers.set(
+          key,
+          setTimeout(() => {
+            this.timers.delete(key);
+            this.add(key);
+          }, delay),
+        );
     } finally {
       this.processing.delete(key);
       if (this.dirty.delete(key)) this.add(key);

@@ -40,7 +40,9 @@ export interface RunPki {
 }
 
 function randomSerial(): string {
-  return Buffer.from(webcrypto.getRandomValues(new Uint8Array(16))).toString('hex').replace(/^[89a-f]/, '1');
+  return Buffer.from(webcrypto.getRandomValues(new Uint8Array(16)))
+    .toString('hex')
+    .replace(/^[89a-f]/, '1');
 }
 
 async function exportKeyPem(key: CryptoKey): Promise<string> {
@@ -49,7 +51,7 @@ async function exportKeyPem(key: CryptoKey): Promise<string> {
 }
 
 export async function createCertificateAuthority(commonName: string, validDays = 7): Promise<CertificateAuthority> {
-  const keys = await webcrypto.subtle.generateKey(KEY_ALGORITHM, true, ['sign', 'verify']) as CryptoKeyPair;
+  const keys = (await webcrypto.subtle.generateKey(KEY_ALGORITHM, true, ['sign', 'verify'])) as CryptoKeyPair;
   const notBefore = new Date(Date.now() - 5 * 60 * 1000);
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: randomSerial(),
@@ -68,7 +70,7 @@ export async function createCertificateAuthority(commonName: string, validDays =
 }
 
 export async function issueCertificate(ca: CertificateAuthority, request: LeafRequest): Promise<PemPair> {
-  const keys = await webcrypto.subtle.generateKey(KEY_ALGORITHM, true, ['sign', 'verify']) as CryptoKeyPair;
+  const keys = (await webcrypto.subtle.generateKey(KEY_ALGORITHM, true, ['sign', 'verify'])) as CryptoKeyPair;
   const notBefore = request.notBefore ?? new Date(Date.now() - 5 * 60 * 1000);
   const notAfter = request.notAfter ?? new Date(ca.cert.notAfter.getTime());
   const altNames = [
@@ -88,9 +90,7 @@ export async function issueCertificate(ca: CertificateAuthority, request: LeafRe
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([
-        request.usage === 'server' ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth,
-      ]),
+      new x509.ExtendedKeyUsageExtension([request.usage === 'server' ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth]),
       ...(altNames.length > 0 ? [new x509.SubjectAlternativeNameExtension(altNames)] : []),
       await x509.AuthorityKeyIdentifierExtension.create(ca.cert),
     ],

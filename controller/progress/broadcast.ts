@@ -48,7 +48,10 @@ export class ProgressBroadcast {
   async close(graceMs: number): Promise<void> {
     this.context.aggregate.off('change', this.onChange);
     this.context.aggregate.off('finished', this.onFinished);
-    await closeSockets([...this.channels].map((channel) => channel.socket), graceMs);
+    await closeSockets(
+      [...this.channels].map((channel) => channel.socket),
+      graceMs,
+    );
     this.wss.close();
   }
 

@@ -72,12 +72,11 @@ export function createProgressMetrics(aggregate: ProgressAggregate): ProgressMet
   monotonicCounter(registry, PVC_METRICS.transferredBytes, 'Bytes rsync sent for the PVC.', aggregate, (p) => p.bytes);
   monotonicCounter(registry, PVC_METRICS.filesProcessed, 'Files rsync has checked for the PVC.', aggregate, (p) => p.files);
   monotonicCounter(registry, 'dvm_rsync_attempts_total', 'rsync attempts started for the PVC.', aggregate, (p) => p.attempts);
-  pvcGauge(registry, PVC_METRICS.sourceBytes, 'Size of the PVC\'s source data.', aggregate, (p) => p.totalBytes);
-  pvcGauge(registry, 'dvm_source_files', 'Files in the PVC\'s source data (as far as rsync has seen).', aggregate, (p) => p.filesTotal);
+  pvcGauge(registry, PVC_METRICS.sourceBytes, "Size of the PVC's source data.", aggregate, (p) => p.totalBytes);
+  pvcGauge(registry, 'dvm_source_files', "Files in the PVC's source data (as far as rsync has seen).", aggregate, (p) => p.filesTotal);
   pvcGauge(registry, 'dvm_progress_percent', 'Estimated completion of the PVC, 0..100.', aggregate, (p) => p.percent);
   pvcGauge(registry, 'dvm_transfer_rate_bytes_per_second', 'Current transfer rate of the PVC.', aggregate, (p) => p.rateBps);
-  pvcGauge(registry, PVC_METRICS.transferDuration, 'Time the PVC\'s copy took, or has taken so far.', aggregate,
-    (p) => (p.durationMs ?? p.elapsedMs) / 1000);
+  pvcGauge(registry, PVC_METRICS.transferDuration, "Time the PVC's copy took, or has taken so far.", aggregate, (p) => (p.durationMs ?? p.elapsedMs) / 1000);
   new Gauge({
     name: 'dvm_pvc_state',
     help: 'PVC state: 1 for the current one, 0 for the others.',

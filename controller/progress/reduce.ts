@@ -125,9 +125,7 @@ export function computeTotals(pvcs: readonly PvcState[], clock: TotalsClock): Pr
   };
   const allSucceeded = counts.pvcs > 0 && counts.succeeded === counts.pvcs;
   const allSettled = counts.pvcs > 0 && counts.succeeded + counts.failed === counts.pvcs;
-  const percent = allSucceeded
-    ? 100
-    : Math.max(clock.previousPercent, Math.min(overallPercent(pvcs), MAX_PERCENT_BEFORE_SUCCESS));
+  const percent = allSucceeded ? 100 : Math.max(clock.previousPercent, Math.min(overallPercent(pvcs), MAX_PERCENT_BEFORE_SUCCESS));
   return {
     state: migrationPhase(counts),
     ...counts,

@@ -15,18 +15,22 @@ export function pvcLine(p: PvcState): string {
     case 'Pending':
       return `${p.pvc}: Pending`;
     case 'Running':
-      return `${p.pvc}: Running ${formatPercent(p.percent)} ${amount(p.bytes, p.totalBytes)} at ${formatRate(p.rateBps)}, ` +
+      return (
+        `${p.pvc}: Running ${formatPercent(p.percent)} ${amount(p.bytes, p.totalBytes)} at ${formatRate(p.rateBps)}, ` +
         `ETA ${formatDuration(p.etaSeconds)}, files ${p.files}/${p.filesTotal}, attempt ${p.attempt}` +
-        (p.message ? ` (${p.message})` : '');
+        (p.message ? ` (${p.message})` : '')
+      );
     case 'Retrying': {
       const wait = p.retryInMs === null ? '' : `, retry in ${formatDuration(p.retryInMs / 1000)}`;
       return `${p.pvc}: Retrying after attempt ${p.attempt} exited ${p.exitCode ?? '?'}: ${p.message}${wait}`;
     }
     case 'Succeeded': {
       const verified = p.verified === null ? '' : p.verified ? ', verified' : ', verify FAILED';
-      return `${p.pvc}: Succeeded ${formatPercent(p.percent)} ${formatBytes(p.bytes)} sent, ${plural(p.files, 'file')} ` +
+      return (
+        `${p.pvc}: Succeeded ${formatPercent(p.percent)} ${formatBytes(p.bytes)} sent, ${plural(p.files, 'file')} ` +
         `in ${formatDuration((p.durationMs ?? p.elapsedMs) / 1000)}, ${plural(p.attempts, 'attempt')}${verified}` +
-        (p.message ? ` (${p.message})` : '');
+        (p.message ? ` (${p.message})` : '')
+      );
     }
     case 'Failed':
       return `${p.pvc}: Failed after ${plural(p.attempts, 'attempt')} (exit ${p.exitCode ?? '?'}): ${p.message || 'no message'}`;
@@ -45,14 +49,18 @@ function counts(t: ProgressTotals): string {
 }
 
 export function totalsLine(t: ProgressTotals): string {
-  return `total: ${t.state} ${formatPercent(t.percent)} ${amount(t.bytes, t.totalBytes)} at ${formatRate(t.rateBps)}, ` +
-    `ETA ${formatDuration(t.etaSeconds)} (${counts(t)})`;
+  return (
+    `total: ${t.state} ${formatPercent(t.percent)} ${amount(t.bytes, t.totalBytes)} at ${formatRate(t.rateBps)}, ` +
+    `ETA ${formatDuration(t.etaSeconds)} (${counts(t)})`
+  );
 }
 
 export function summaryLine(s: ProgressSnapshot): string {
   const t = s.totals;
   const outcome = t.state === 'Succeeded' || t.state === 'Failed' ? t.state : `incomplete (${counts(t)})`;
-  return `finished: ${outcome}: ${t.succeeded} of ${plural(t.pvcs, 'PVC')} succeeded, ${formatBytes(t.bytes)} sent, ` +
+  return (
+    `finished: ${outcome}: ${t.succeeded} of ${plural(t.pvcs, 'PVC')} succeeded, ${formatBytes(t.bytes)} sent, ` +
     `${plural(t.files, 'file')}, ${plural(t.attempts, 'attempt')} in ${formatDuration(t.elapsedMs / 1000)}` +
-    (s.message ? ` (${s.message})` : '');
+    (s.message ? ` (${s.message})` : '')
+  );
 }

@@ -11,11 +11,7 @@ export interface PlainViewOptions {
 
 const TOTAL_KEY = '\0total';
 
-export function startPlainView(
-  aggregate: ProgressAggregate,
-  write: (line: string) => void,
-  options: PlainViewOptions,
-): { stop(): void } {
+export function startPlainView(aggregate: ProgressAggregate, write: (line: string) => void, options: PlainViewOptions): { stop(): void } {
   const lastPrinted = new Map<string, number>();
   const lastState = new Map<string, PvcPhase>();
   const pending = new Map<string, string>();

@@ -36,7 +36,11 @@ async function stealClient(cluster: TestCluster, namespace: string, name: string
   };
   const config = parseYaml((await secret(clientConfigSecretName(runId, pair)))['agent.yaml'] ?? '') as { module: string; server: { serverName: string } };
   const tls = await secret(clientTlsSecretName(runId, pair));
-  return { module: config.module, serverName: config.server.serverName, tls: { ca: tls['ca.crt'] ?? '', cert: tls['tls.crt'] ?? '', key: tls['tls.key'] ?? '' } };
+  return {
+    module: config.module,
+    serverName: config.server.serverName,
+    tls: { ca: tls['ca.crt'] ?? '', cert: tls['tls.crt'] ?? '', key: tls['tls.key'] ?? '' },
+  };
 }
 
 /** A loopback port that relays each connection into TLS with the stolen certificate: what an
@@ -44,7 +48,10 @@ async function stealClient(cluster: TestCluster, namespace: string, name: string
 async function tlsBridge(host: string, port: number, stolen: StolenClient): Promise<{ port: number; server: Server }> {
   const server = createServer((local) => {
     const remote = connect({ host, port, servername: stolen.serverName, ca: stolen.tls.ca, cert: stolen.tls.cert, key: stolen.tls.key });
-    const closeBoth = (): void => { local.destroy(); remote.destroy(); };
+    const closeBoth = (): void => {
+      local.destroy();
+      remote.destroy();
+    };
     local.on('error', closeBoth);
     remote.on('error', closeBoth);
     local.pipe(remote).pipe(local);
@@ -74,10 +81,19 @@ else {
       const treeB = await sourcePvc(cluster, src, 'b', { seed: 92, bigFileBytes: 12 * MiB, ...owner });
       // Slow enough that both copies are still running while the test attacks.
       const settings = settingsFile(work.dir, {
-        rsync_endpoint_type: 'ClusterIP', rsync_opt_bwlimit: 512, rsync_max_concurrent_clients: 2,
+        rsync_endpoint_type: 'ClusterIP',
+        rsync_opt_bwlimit: 512,
+        rsync_max_concurrent_clients: 2,
         ...(mode === 'root' ? { migration_rsync_privileged: true } : { rsync_fs_group: 2000 }),
       });
-      const run = migrate(cluster, specFile(work.dir, [{ namespace: src, name: 'a', targetNamespace: dst }, { namespace: src, name: 'b', targetNamespace: dst }]), settings);
+      const run = migrate(
+        cluster,
+        specFile(work.dir, [
+          { namespace: src, name: 'a', targetNamespace: dst },
+          { namespace: src, name: 'b', targetNamespace: dst },
+        ]),
+        settings,
+      );
       await run.waitFor((event) => event.type === 'progress' && event.pvc === `${src}/a` && event.bytes > MiB);
 
       const stolen = await stealClient(cluster, src, 'a');
@@ -105,13 +121,24 @@ else {
       // A path beyond the module is not where rsync writes: the server names the destination. The
       // push itself is the certificate's right (it is PVC a's copy), so it may succeed, inside a.
       const escape = await rsync(['-r', `${evil}/`, url(`${stolen.module}/../../tmp/`)]);
-      const inServer = await cluster.kubectl(['exec', '-n', dst, ...(await serverPod(cluster, dst)), '--', 'node', '-e',
-        'const fs=require("fs");console.log(["/tmp/planted","/planted","/mnt/pvc/planted"].filter((p)=>fs.existsSync(p)).join(",")||"none")']);
+      const inServer = await cluster.kubectl([
+        'exec',
+        '-n',
+        dst,
+        ...(await serverPod(cluster, dst)),
+        '--',
+        'node',
+        '-e',
+        'const fs=require("fs");console.log(["/tmp/planted","/planted","/mnt/pvc/planted"].filter((p)=>fs.existsSync(p)).join(",")||"none")',
+      ]);
       t.equal(inServer.trim(), 'none', `nothing planted outside the volume in the server pod (push exit ${escape.code})`);
 
       const { code } = await run.done;
       t.equal(code, 0, `the migration still succeeds (${explain(run)})`);
-      for (const [name, tree] of [['a', treeA], ['b', treeB]] as const) {
+      for (const [name, tree] of [
+        ['a', treeA],
+        ['b', treeB],
+      ] as const) {
         t.equal(resultsOf(run)[`${src}/${name}`]?.status, 'Succeeded', `${name} Succeeded`);
         const target = (await cluster.waitForPvcBound(dst, name)).hostPath;
         if (name === 'b') t.notOk(existsSync(join(target, 'planted')), 'b: nothing planted');

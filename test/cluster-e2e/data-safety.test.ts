@@ -17,13 +17,21 @@ else {
     writeFileSync(join(target, 'kept.txt'), 'data the destination already had\n');
     const pairs = [{ namespace: src, name: 'data', targetNamespace: dst, verify: true }];
 
-    const refused = migrate(cluster, specFile(work.dir, pairs), settingsFile(work.dir, { rsync_endpoint_type: 'ClusterIP', rsync_fs_group: 2000, rsync_opt_extras: '--exclude=* --delete-excluded' }));
+    const refused = migrate(
+      cluster,
+      specFile(work.dir, pairs),
+      settingsFile(work.dir, { rsync_endpoint_type: 'ClusterIP', rsync_fs_group: 2000, rsync_opt_extras: '--exclude=* --delete-excluded' }),
+    );
     t.equal((await refused.done).code, 2, 'bad input');
     t.match(refused.stderr.join('\n'), /rsync_opt_extras.*--delete-excluded/, 'names the setting and the option');
     t.ok(existsSync(join(target, 'kept.txt')), 'the destination keeps its data');
     t.same(await leftovers(cluster, src, dst), [], 'nothing was created');
 
-    const filtered = migrate(cluster, specFile(work.dir, pairs), settingsFile(work.dir, { rsync_endpoint_type: 'ClusterIP', rsync_fs_group: 2000, rsync_opt_extras: '--exclude=*' }));
+    const filtered = migrate(
+      cluster,
+      specFile(work.dir, pairs),
+      settingsFile(work.dir, { rsync_endpoint_type: 'ClusterIP', rsync_fs_group: 2000, rsync_opt_extras: '--exclude=*' }),
+    );
     const { code } = await filtered.done;
     const result = resultsOf(filtered)[`${src}/data`];
     t.not(code, 0, 'the run does not end in success');

@@ -19,11 +19,21 @@ else {
       const { work, src, dst } = await scenario(t, cluster, endpoint.toLowerCase(), root ? 'baseline' : 'restricted');
       // Root keeps owners, so the tree has several; without root the client reads what the image's
       // user can read: the data of an application that ran as that user.
-      const trees = await Promise.all(['data-1', 'data-2'].map((name, index) => sourcePvc(cluster, src, name, {
-        seed: 10 + index, owners: root, bigFileBytes: index === 0 ? 3 * 1024 * 1024 : 0,
-        ...(root ? {} : { chownTo: IMAGE_UID }),
-      })));
-      const spec = specFile(work.dir, ['data-1', 'data-2'].map((name) => ({ namespace: src, name, targetNamespace: dst })), { createDestinationNamespaces: false });
+      const trees = await Promise.all(
+        ['data-1', 'data-2'].map((name, index) =>
+          sourcePvc(cluster, src, name, {
+            seed: 10 + index,
+            owners: root,
+            bigFileBytes: index === 0 ? 3 * 1024 * 1024 : 0,
+            ...(root ? {} : { chownTo: IMAGE_UID }),
+          }),
+        ),
+      );
+      const spec = specFile(
+        work.dir,
+        ['data-1', 'data-2'].map((name) => ({ namespace: src, name, targetNamespace: dst })),
+        { createDestinationNamespaces: false },
+      );
       const settings = settingsFile(work.dir, {
         rsync_endpoint_type: endpoint,
         ...(root ? { migration_rsync_privileged: true } : { rsync_fs_group: 2000 }),
@@ -35,7 +45,11 @@ else {
       for (const [index, name] of ['data-1', 'data-2'].entries()) {
         t.equal(results[`${src}/${name}`]?.status, 'Succeeded', `${name} Succeeded`);
         const target = await cluster.waitForPvcBound(dst, name);
-        t.equal(await differences(trees[index]!, target.hostPath, { owners: root, rootAttributes: root }), '', `${name}: identical${root ? ' with owners' : ' but for owners and the volume root'}`);
+        t.equal(
+          await differences(trees[index]!, target.hostPath, { owners: root, rootAttributes: root }),
+          '',
+          `${name}: identical${root ? ' with owners' : ' but for owners and the volume root'}`,
+        );
       }
       t.same(await leftovers(cluster, src, dst), [], 'nothing of the run is left');
     });

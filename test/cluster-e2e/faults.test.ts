@@ -5,7 +5,20 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { startTinyproxy } from '../support/tinyproxy.js';
-import { differences, e2eCluster, explain, IMAGE_UID, leftovers, migrate, resultsOf, scenario, secretFile, settingsFile, sourcePvc, specFile } from './support.js';
+import {
+  differences,
+  e2eCluster,
+  explain,
+  IMAGE_UID,
+  leftovers,
+  migrate,
+  resultsOf,
+  scenario,
+  secretFile,
+  settingsFile,
+  sourcePvc,
+  specFile,
+} from './support.js';
 
 const setup = await e2eCluster();
 if ('skip' in setup) t.plan(0, setup.skip);
@@ -24,8 +37,14 @@ else {
     await cluster.kubectl(['delete', '-n', dst, ...pods.trim().split('\n'), '--wait=false']);
     const { code } = await run.done;
     t.equal(code, 0, `exit 0 (${explain(run)})`);
-    t.ok(run.events.some((event) => event.type === 'attempt'), 'the client saw its connection go and retried');
-    t.ok(run.stderr.some((line) => /server pod .* was deleted; creating it again/.test(line)), 'dvm said it replaced the server pod');
+    t.ok(
+      run.events.some((event) => event.type === 'attempt'),
+      'the client saw its connection go and retried',
+    );
+    t.ok(
+      run.stderr.some((line) => /server pod .* was deleted; creating it again/.test(line)),
+      'dvm said it replaced the server pod',
+    );
     t.equal(await differences(tree, (await cluster.waitForPvcBound(dst, 'data')).hostPath, { owners: false, rootAttributes: false }), '', 'identical');
   });
 
@@ -34,15 +53,32 @@ else {
     const names = ['p1', 'p2', 'p3', 'p4', 'p5'];
     const trees = await Promise.all(names.map((name, index) => sourcePvc(cluster, src, name, { seed: 50 + index, files: 30, chownTo: IMAGE_UID })));
     // Two CPUs: the server (400m) and two clients of 700m fit; the others wait as Unschedulable.
-    const settings = settingsFile(work.dir, { rsync_endpoint_type: 'ClusterIP', rsync_fs_group: 2000, source_rsync_pod_cpu_requests: '700m', rsync_max_concurrent_clients: 5, rsync_opt_bwlimit: 256 });
-    const run = migrate(cluster, specFile(work.dir, names.map((name) => ({ namespace: src, name, targetNamespace: dst }))), settings);
+    const settings = settingsFile(work.dir, {
+      rsync_endpoint_type: 'ClusterIP',
+      rsync_fs_group: 2000,
+      source_rsync_pod_cpu_requests: '700m',
+      rsync_max_concurrent_clients: 5,
+      rsync_opt_bwlimit: 256,
+    });
+    const run = migrate(
+      cluster,
+      specFile(
+        work.dir,
+        names.map((name) => ({ namespace: src, name, targetNamespace: dst })),
+      ),
+      settings,
+    );
     const { code } = await run.done;
     t.equal(code, 0, `exit 0 (${explain(run)})`);
     const waited = await cluster.kubectl(['get', 'events', '-n', src, '--field-selector', 'reason=FailedScheduling', '-o', 'name']);
     t.ok(waited.trim().length > 0, 'some client pods did wait for room on the node (FailedScheduling events)');
     for (const [index, name] of names.entries()) {
       t.equal(resultsOf(run)[`${src}/${name}`]?.status, 'Succeeded', `${name} Succeeded`);
-      t.equal(await differences(trees[index]!, (await cluster.waitForPvcBound(dst, name)).hostPath, { owners: false, rootAttributes: false }), '', `${name} identical`);
+      t.equal(
+        await differences(trees[index]!, (await cluster.waitForPvcBound(dst, name)).hostPath, { owners: false, rootAttributes: false }),
+        '',
+        `${name} identical`,
+      );
     }
   });
 
@@ -57,14 +93,23 @@ else {
     const token = `tk-${randomBytes(16).toString('hex')}`;
     const proxyFile = secretFile(work.dir, 'proxy.url', proxy.url);
     const tokenFile = secretFile(work.dir, 'token', token);
-    const run = migrate(cluster, specFile(work.dir, [{ namespace: src, name: 'data', targetNamespace: dst }]), settings,
-      ['--proxy-file', proxyFile, '--token-file', tokenFile, '--listen', '127.0.0.1:0']);
+    const run = migrate(cluster, specFile(work.dir, [{ namespace: src, name: 'data', targetNamespace: dst }]), settings, [
+      '--proxy-file',
+      proxyFile,
+      '--token-file',
+      tokenFile,
+      '--listen',
+      '127.0.0.1:0',
+    ]);
     await run.waitFor((event) => event.type === 'progress');
     const argv = readFileSync(`/proc/${run.child.pid}/cmdline`, 'utf8');
     t.notOk(argv.includes(password) || argv.includes(token), 'neither secret is in the argv of dvm');
     const { code } = await run.done;
     t.equal(code, 0, `exit 0 (${explain(run)})`);
-    t.ok(proxy.connects().some((target) => target.endsWith(`:${cluster.routerPort}`)), `the client went through the proxy (${proxy.connects().join(', ')})`);
+    t.ok(
+      proxy.connects().some((target) => target.endsWith(`:${cluster.routerPort}`)),
+      `the client went through the proxy (${proxy.connects().join(', ')})`,
+    );
     t.equal(await differences(tree, (await cluster.waitForPvcBound(dst, 'data')).hostPath, { owners: false, rootAttributes: false }), '', 'identical');
     const output = JSON.stringify(run.events) + run.stderr.join('\n');
     t.notOk(output.includes(password) || output.includes(token), 'neither secret appears in an event or a log line');
@@ -91,15 +136,19 @@ else {
     t.equal(code, 1, 'the run failed');
     const summary = run.events.find((event) => (event as { type: string }).type === 'summary') as { message?: string } | undefined;
     const said = [summary?.message ?? '', ...run.stderr].join('\n');
-    t.match(said, /violates PodSecurity "restricted:latest"/, 'the API server\'s reason');
-    t.notMatch(said, /HTTP-Code:|Headers:|audit-id/, 'not the client library\'s dump');
+    t.match(said, /violates PodSecurity "restricted:latest"/, "the API server's reason");
+    t.notMatch(said, /HTTP-Code:|Headers:|audit-id/, "not the client library's dump");
     t.same(await leftovers(cluster, src, dst), [], 'nothing of the run is left');
   });
 
   t.test('one cluster on both sides: status lists each object once; a PVC into itself is refused', async (t) => {
     const { work, src, dst } = await scenario(t, cluster, 'same');
     await sourcePvc(cluster, src, 'data', { seed: 91, bigFileBytes: 8 * MiB, chownTo: IMAGE_UID });
-    const self = migrate(cluster, specFile(work.dir, [{ namespace: src, name: 'data', targetNamespace: src }]), settingsFile(work.dir, { rsync_endpoint_type: 'ClusterIP' }));
+    const self = migrate(
+      cluster,
+      specFile(work.dir, [{ namespace: src, name: 'data', targetNamespace: src }]),
+      settingsFile(work.dir, { rsync_endpoint_type: 'ClusterIP' }),
+    );
     t.equal((await self.done).code, 2, 'bad input');
     t.match(self.stderr.join('\n'), /target PVC .*data is the PVC itself on the same cluster/, 'named');
     t.same(await leftovers(cluster, src), [], 'nothing created');
@@ -110,22 +159,44 @@ else {
     const said = [...run.events.map((event) => (event as { message?: string }).message ?? ''), ...run.stderr].join('\n');
     const runId = /run (\S+): removing objects of earlier runs/.exec(said)?.[1] ?? '';
     t.ok(runId, `the run id (${runId})`);
-    const status = JSON.parse(await new Promise<string>((resolveStatus, reject) => {
-      execFile(process.execPath, ['dist/controller/cli/dvm.js', 'status', '--run', runId, '--json', '--source-kubeconfig', cluster.kubeconfig, '--destination-kubeconfig', cluster.kubeconfig],
-        (error, stdout) => (error ? reject(error) : resolveStatus(stdout)));
-    })) as { sameCluster: boolean; source: Array<{ kind: string; namespace: string; name: string }>; destination: unknown[] };
+    const status = JSON.parse(
+      await new Promise<string>((resolveStatus, reject) => {
+        execFile(
+          process.execPath,
+          [
+            'dist/controller/cli/dvm.js',
+            'status',
+            '--run',
+            runId,
+            '--json',
+            '--source-kubeconfig',
+            cluster.kubeconfig,
+            '--destination-kubeconfig',
+            cluster.kubeconfig,
+          ],
+          (error, stdout) => (error ? reject(error) : resolveStatus(stdout)),
+        );
+      }),
+    ) as { sameCluster: boolean; source: Array<{ kind: string; namespace: string; name: string }>; destination: unknown[] };
     t.equal(status.sameCluster, true, 'status knows it is one cluster');
     const names = status.source.map((object) => `${object.kind} ${object.namespace}/${object.name}`);
-    t.ok(names.some((name) => name.startsWith('Pod ')), `the run's pods are listed (${names.length} objects)`);
+    t.ok(
+      names.some((name) => name.startsWith('Pod ')),
+      `the run's pods are listed (${names.length} objects)`,
+    );
     t.equal(new Set(names).size, names.length, 'each object once');
     t.same(status.destination, [], 'not again as destination');
     t.equal((await run.done).code, 0, `and the run completes (${explain(run)})`);
   });
 
-  t.test('non-root without an fsGroup on plain Kubernetes: the server\'s own reason, not just CrashLoopBackOff', async (t) => {
+  t.test("non-root without an fsGroup on plain Kubernetes: the server's own reason, not just CrashLoopBackOff", async (t) => {
     const { work, src, dst } = await scenario(t, cluster, 'nofsg');
     await sourcePvc(cluster, src, 'data', { seed: 95, files: 20, chownTo: IMAGE_UID });
-    const run = migrate(cluster, specFile(work.dir, [{ namespace: src, name: 'data', targetNamespace: dst }]), settingsFile(work.dir, { rsync_endpoint_type: 'ClusterIP' }));
+    const run = migrate(
+      cluster,
+      specFile(work.dir, [{ namespace: src, name: 'data', targetNamespace: dst }]),
+      settingsFile(work.dir, { rsync_endpoint_type: 'ClusterIP' }),
+    );
     t.equal((await run.done).code, 1, 'the run failed');
     const said = [...run.events.map((event) => (event as { message?: string }).message ?? ''), ...run.stderr].join('\n');
     t.match(said, /will not start: CrashLoopBackOff/, 'the pod state');

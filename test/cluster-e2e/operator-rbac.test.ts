@@ -9,8 +9,17 @@ import t from 'tap';
 import { stringify as toYaml } from 'yaml';
 import { uniqueName } from '../support/cluster.js';
 import {
-  dvmManifest, installCrds, phaseIs, recordClientPods, recordProgress, settingsFor, shippedRbacKubeconfig, startControllerProcess, statusesOf,
-  transferObjectsOf, waitForDvm,
+  dvmManifest,
+  installCrds,
+  phaseIs,
+  recordClientPods,
+  recordProgress,
+  settingsFor,
+  shippedRbacKubeconfig,
+  startControllerProcess,
+  statusesOf,
+  transferObjectsOf,
+  waitForDvm,
 } from './operator-support.js';
 import { differences, e2eCluster, IMAGE_UID, leftovers, scenario, sourcePvc } from './support.js';
 
@@ -28,9 +37,14 @@ else {
     await cluster.createNamespace(ctl, 'restricted');
     t.teardown(() => Promise.all([cluster.deleteNamespace(ctl, false), cluster.deleteNamespace(dst, false)]));
     const kubeconfig = await shippedRbacKubeconfig(t, cluster, ctl, work.dir);
-    const canI = (...args: string[]) => cluster.kubectl(['auth', 'can-i', ...args, '--as', `system:serviceaccount:${ctl}:dvm-controller`])
-      // can-i exits 1 for "no".
-      .then((out) => out.trim(), () => 'no');
+    const canI = (...args: string[]) =>
+      cluster
+        .kubectl(['auth', 'can-i', ...args, '--as', `system:serviceaccount:${ctl}:dvm-controller`])
+        // can-i exits 1 for "no".
+        .then(
+          (out) => out.trim(),
+          () => 'no',
+        );
     t.equal(await canI('delete', 'persistentvolumeclaims', '-n', src), 'no', 'the ServiceAccount cannot delete PVCs (not cluster-admin)');
     t.equal(await canI('create', 'pods', '-n', src), 'yes', 'it can create pods (the binding is in place)');
     const tree = await sourcePvc(cluster, src, 'data', { seed: 300, chownTo: IMAGE_UID });
@@ -64,11 +78,27 @@ else {
     const second = startControllerProcess(t, { kubeconfig, namespace: ctl, settings, identity: 'second' });
     const pods = await recordClientPods(t, cluster, src);
     const progress = await recordProgress(t, cluster, ctl);
-    await cluster.apply(dvmManifest(ctl, 'survivor', ['data-1', 'data-2'].map((name) => ({ namespace: src, name, targetNamespace: dst }))));
-    const midway = await waitForDvm(cluster, ctl, 'survivor', (dvm) => dvm.status?.successfulPods?.length === 1 &&
-      dvm.status?.runningPods?.some((pod: any) => pod.pvcRef.name === 'data-2' && Number.parseInt(pod.lastObservedProgressPercent, 10) >= 5), 120_000);
+    await cluster.apply(
+      dvmManifest(
+        ctl,
+        'survivor',
+        ['data-1', 'data-2'].map((name) => ({ namespace: src, name, targetNamespace: dst })),
+      ),
+    );
+    const midway = await waitForDvm(
+      cluster,
+      ctl,
+      'survivor',
+      (dvm) =>
+        dvm.status?.successfulPods?.length === 1 &&
+        dvm.status?.runningPods?.some((pod: any) => pod.pvcRef.name === 'data-2' && Number.parseInt(pod.lastObservedProgressPercent, 10) >= 5),
+      120_000,
+    );
     t.equal(midway.status.successfulPods[0].pvcRef.name, 'data-1', 'data-1 is recorded as done');
-    t.notOk(second.lines.some((line) => /became the leader/.test(line)), 'the second controller waited while the first led');
+    t.notOk(
+      second.lines.some((line) => /became the leader/.test(line)),
+      'the second controller waited while the first led',
+    );
     // Written after data-1 finished: it reaches the destination only if data-1 is copied again.
     writeFileSync(join(small, 'written-after-the-copy.txt'), 'not to be copied\n');
     const killedAt = Date.now();
@@ -93,12 +123,19 @@ else {
     progress.stop();
     const statuses = statusesOf(progress.versions, `${src}/data-2`);
     const percents = statuses.map((version) => version.status.progressPercent as number);
-    t.same(percents, [...percents].sort((a, b) => a - b), `data-2: percent never goes down across the takeover (${percents.join(' ')})`);
+    t.same(
+      percents,
+      [...percents].sort((a, b) => a - b),
+      `data-2: percent never goes down across the takeover (${percents.join(' ')})`,
+    );
     t.ok(statuses.some((version) => version.at < killedAt) && statuses.some((version) => version.at > killedAt), 'written by both controllers');
     const events = await cluster.kubectlJson(['get', 'events', '-n', ctl, '--field-selector', 'involvedObject.name=survivor']);
-    t.ok(events.items.some((event: any) => event.reason === 'Resumed'), 'a Resumed Event');
+    t.ok(
+      events.items.some((event: any) => event.reason === 'Resumed'),
+      'a Resumed Event',
+    );
     const lease = await cluster.kubectlJson(['get', 'lease', 'dvm-controller', '-n', ctl]);
-    t.equal(lease.spec.holderIdentity, 'second', 'the Lease is the second controller\'s');
+    t.equal(lease.spec.holderIdentity, 'second', "the Lease is the second controller's");
     t.same(await transferObjectsOf(cluster, done.metadata.uid), [], 'no transfer object left');
     t.same(await leftovers(cluster, src, dst), []);
   });

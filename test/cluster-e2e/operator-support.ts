@@ -17,14 +17,21 @@ export const DEPLOY_DIR = resolve('deploy');
 
 /** Every document of a shipped manifest file. */
 export function shippedManifests(file: string): KubeObject[] {
-  return parseAllDocuments(readFileSync(resolve(DEPLOY_DIR, file), 'utf8')).map((doc) => doc.toJSON() as KubeObject).filter(Boolean);
+  return parseAllDocuments(readFileSync(resolve(DEPLOY_DIR, file), 'utf8'))
+    .map((doc) => doc.toJSON() as KubeObject)
+    .filter(Boolean);
 }
 
 /** The CRDs exactly as shipped (cluster-scoped: idempotent for every test file). */
 export async function installCrds(cluster: TestCluster): Promise<void> {
   await cluster.kubectl(['apply', '-f', resolve(DEPLOY_DIR, 'crds')]);
-  await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=60s',
-    'crd/directvolumemigrations.migration.openshift.io', 'crd/directvolumemigrationprogresses.migration.openshift.io']);
+  await cluster.kubectl([
+    'wait',
+    '--for=condition=Established',
+    '--timeout=60s',
+    'crd/directvolumemigrations.migration.openshift.io',
+    'crd/directvolumemigrationprogresses.migration.openshift.io',
+  ]);
 }
 
 export interface ControllerProcess {
@@ -50,13 +57,32 @@ export interface ControllerOptions {
 }
 
 export function startControllerProcess(t: Test, options: ControllerOptions): ControllerProcess {
-  const child = spawn(process.execPath, [DVM_CLI, 'controller', '--kubeconfig', options.kubeconfig, '--settings', options.settings,
-    '--namespace', options.namespace, '--lease-namespace', options.namespace,
-    // Short lease: a killed leader's successor takes over within seconds.
-    '--lease-duration', '6', '--renew-deadline', '4', '--retry-period', '1',
-    ...(options.identity ? ['--identity', options.identity] : []),
-    ...(options.listen ? ['--listen', '127.0.0.1:0'] : []), ...(options.extraArgs ?? [])],
-  { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, DVM_LOG_LEVEL: 'debug' } });
+  const child = spawn(
+    process.execPath,
+    [
+      DVM_CLI,
+      'controller',
+      '--kubeconfig',
+      options.kubeconfig,
+      '--settings',
+      options.settings,
+      '--namespace',
+      options.namespace,
+      '--lease-namespace',
+      options.namespace,
+      // Short lease: a killed leader's successor takes over within seconds.
+      '--lease-duration',
+      '6',
+      '--renew-deadline',
+      '4',
+      '--retry-period',
+      '1',
+      ...(options.identity ? ['--identity', options.identity] : []),
+      ...(options.listen ? ['--listen', '127.0.0.1:0'] : []),
+      ...(options.extraArgs ?? []),
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, DVM_LOG_LEVEL: 'debug' } },
+  );
   const lines: string[] = [];
   const waiters: Array<{ match: RegExp; resolve: (line: string) => void }> = [];
   createInterface({ input: child.stderr! }).on('line', (line) => {
@@ -74,7 +100,13 @@ export function startControllerProcess(t: Test, options: ControllerOptions): Con
     if (seen) return Promise.resolve(seen);
     return new Promise<string>((resolveLine, reject) => {
       const timer = setTimeout(() => reject(new Error(`controller never logged ${match}; last lines: ${lines.slice(-5).join(' | ')}`)), timeoutMs);
-      waiters.push({ match, resolve: (line) => { clearTimeout(timer); resolveLine(line); } });
+      waiters.push({
+        match,
+        resolve: (line) => {
+          clearTimeout(timer);
+          resolveLine(line);
+        },
+      });
     });
   };
   const stop = async () => {
@@ -122,18 +154,30 @@ export async function getDvm(cluster: TestCluster, namespace: string, name: stri
 }
 
 /** Polls until check() says something (or the time is up; then the last status is in the error). */
-export async function waitForDvm(cluster: TestCluster, namespace: string, name: string, check: (dvm: KubeObject) => boolean, timeoutMs = 150_000): Promise<KubeObject> {
+export async function waitForDvm(
+  cluster: TestCluster,
+  namespace: string,
+  name: string,
+  check: (dvm: KubeObject) => boolean,
+  timeoutMs = 150_000,
+): Promise<KubeObject> {
   const deadline = Date.now() + timeoutMs;
   let last: KubeObject | undefined;
   for (;;) {
     last = await getDvm(cluster, namespace, name);
     if (last && check(last)) return last;
-    if (Date.now() > deadline) throw new Error(`DirectVolumeMigration ${namespace}/${name}: not as expected within ${timeoutMs} ms; status ${JSON.stringify(last?.status ?? null).slice(0, 1500)}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `DirectVolumeMigration ${namespace}/${name}: not as expected within ${timeoutMs} ms; status ${JSON.stringify(last?.status ?? null).slice(0, 1500)}`,
+      );
     await new Promise((resolveSleep) => setTimeout(resolveSleep, 500));
   }
 }
 
-export const phaseIs = (...phases: string[]) => (dvm: KubeObject) => phases.includes(dvm.status?.phase);
+export const phaseIs =
+  (...phases: string[]) =>
+  (dvm: KubeObject) =>
+    phases.includes(dvm.status?.phase);
 
 export interface ProgressVersion {
   at: number;
@@ -148,11 +192,21 @@ export async function recordProgress(t: Test, cluster: TestCluster, namespace: s
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(cluster.kubeconfig);
   const versions: ProgressVersion[] = [];
-  const controller = await new k8s.Watch(kc).watch(`/apis/migration.openshift.io/v1alpha1/namespaces/${namespace}/directvolumemigrationprogresses`, {},
+  const controller = await new k8s.Watch(kc).watch(
+    `/apis/migration.openshift.io/v1alpha1/namespaces/${namespace}/directvolumemigrationprogresses`,
+    {},
     (type, object: KubeObject) => {
       if (type !== 'ADDED' && type !== 'MODIFIED') return;
-      versions.push({ at: Date.now(), name: object.metadata.name, pvc: `${object.spec?.pvcRef?.namespace}/${object.spec?.pvcRef?.name}`, status: object.status ?? {}, resourceVersion: object.metadata.resourceVersion });
-    }, () => undefined);
+      versions.push({
+        at: Date.now(),
+        name: object.metadata.name,
+        pvc: `${object.spec?.pvcRef?.namespace}/${object.spec?.pvcRef?.name}`,
+        status: object.status ?? {},
+        resourceVersion: object.metadata.resourceVersion,
+      });
+    },
+    () => undefined,
+  );
   const stop = () => controller.abort();
   t.teardown(stop);
   return { versions, stop };
@@ -191,12 +245,18 @@ export async function shippedRbacKubeconfig(t: Test, cluster: TestCluster, names
   const admin = parseAllDocuments(readFileSync(cluster.kubeconfig, 'utf8'))[0]!.toJSON() as KubeObject;
   const caData = admin.clusters[0].cluster['certificate-authority-data'] as string;
   const path = `${dir}/sa.kubeconfig`;
-  writeFileSync(path, JSON.stringify({
-    apiVersion: 'v1', kind: 'Config', 'current-context': 'sa',
-    clusters: [{ name: 'test', cluster: { server: cluster.apiServer, 'certificate-authority-data': caData } }],
-    users: [{ name: 'sa', user: { token } }],
-    contexts: [{ name: 'sa', context: { cluster: 'test', user: 'sa', namespace } }],
-  }), { mode: 0o600 });
+  writeFileSync(
+    path,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      'current-context': 'sa',
+      clusters: [{ name: 'test', cluster: { server: cluster.apiServer, 'certificate-authority-data': caData } }],
+      users: [{ name: 'sa', user: { token } }],
+      contexts: [{ name: 'sa', context: { cluster: 'test', user: 'sa', namespace } }],
+    }),
+    { mode: 0o600 },
+  );
   return path;
 }
 
@@ -219,7 +279,9 @@ export async function recordClientPods(t: Test, cluster: TestCluster, namespace:
   kc.loadFromFile(cluster.kubeconfig);
   const record: PodRecord = { created: new Map(), maxAtOnce: new Map() };
   const existing = new Map<string, Set<string>>();
-  const controller = await new k8s.Watch(kc).watch(`/api/v1/namespaces/${namespace}/pods`, { labelSelector: 'migration.openshift.io/created-for-pvc' },
+  const controller = await new k8s.Watch(kc).watch(
+    `/api/v1/namespaces/${namespace}/pods`,
+    { labelSelector: 'migration.openshift.io/created-for-pvc' },
     (type, pod: KubeObject) => {
       const pvc = pod.metadata.labels['migration.openshift.io/created-for-pvc'] as string;
       const names = existing.get(pvc) ?? new Set<string>();
@@ -232,7 +294,9 @@ export async function recordClientPods(t: Test, cluster: TestCluster, namespace:
       names.add(pod.metadata.name);
       record.created.set(pvc, [...(record.created.get(pvc) ?? []), { name: pod.metadata.name, at: Date.now() }]);
       record.maxAtOnce.set(pvc, Math.max(record.maxAtOnce.get(pvc) ?? 0, names.size));
-    }, () => undefined);
+    },
+    () => undefined,
+  );
   t.teardown(() => controller.abort());
   return record;
 }

@@ -8,8 +8,17 @@ import t from 'tap';
 import { stringify as toYaml } from 'yaml';
 import { uniqueName } from '../support/cluster.js';
 import {
-  dvmManifest, getDvm, installCrds, phaseIs, recordProgress, settingsFor, shortestWriteInterval, startControllerProcess, statusesOf,
-  transferObjectsOf, waitForDvm,
+  dvmManifest,
+  getDvm,
+  installCrds,
+  phaseIs,
+  recordProgress,
+  settingsFor,
+  shortestWriteInterval,
+  startControllerProcess,
+  statusesOf,
+  transferObjectsOf,
+  waitForDvm,
 } from './operator-support.js';
 import { differences, e2eCluster, IMAGE_UID, leftovers, scenario, sourcePvc } from './support.js';
 
@@ -25,9 +34,15 @@ else {
     const ctl = uniqueName('op-ctl');
     await cluster.createNamespace(ctl, 'restricted');
     t.teardown(() => cluster.deleteNamespace(ctl, false));
-    const trees = await Promise.all(['data-1', 'data-2'].map((name, index) => sourcePvc(cluster, src, name, {
-      seed: 200 + index, chownTo: IMAGE_UID, bigFileBytes: index === 0 ? 24 * MiB : 0,
-    })));
+    const trees = await Promise.all(
+      ['data-1', 'data-2'].map((name, index) =>
+        sourcePvc(cluster, src, name, {
+          seed: 200 + index,
+          chownTo: IMAGE_UID,
+          bigFileBytes: index === 0 ? 24 * MiB : 0,
+        }),
+      ),
+    );
     const settings = join(work.dir, 'mc.yaml');
     writeFileSync(settings, toYaml(settingsFor({ rsync_opt_bwlimit: 4096 })));
     // The destination side through a kubeconfig Secret (the same cluster, another credential path).
@@ -36,14 +51,27 @@ else {
     const controller = startControllerProcess(t, { kubeconfig: cluster.kubeconfig, namespace: ctl, settings, listen: true });
     const recorder = await recordProgress(t, cluster, ctl);
     const startedAt = Date.now();
-    await cluster.apply(dvmManifest(ctl, 'migrate-two', ['data-1', 'data-2'].map((name) => ({ namespace: src, name, targetNamespace: dst })), {
-      destMigClusterRef: { kind: 'Secret', name: 'dst-cluster' },
-    }));
+    await cluster.apply(
+      dvmManifest(
+        ctl,
+        'migrate-two',
+        ['data-1', 'data-2'].map((name) => ({ namespace: src, name, targetNamespace: dst })),
+        {
+          destMigClusterRef: { kind: 'Secret', name: 'dst-cluster' },
+        },
+      ),
+    );
     const done = await waitForDvm(cluster, ctl, 'migrate-two', phaseIs('Succeeded', 'Failed'));
     t.comment(`DirectVolumeMigration Succeeded after ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
     t.equal(done.status.phase, 'Succeeded', `phase Succeeded (${JSON.stringify(done.status.errors ?? [])})`);
-    t.ok(done.status.conditions.some((c: any) => c.type === 'Succeeded' && c.status === 'True'), 'a Succeeded condition');
-    t.notOk(done.status.conditions.some((c: any) => c.type === 'Running'), 'no Running condition any more');
+    t.ok(
+      done.status.conditions.some((c: any) => c.type === 'Succeeded' && c.status === 'True'),
+      'a Succeeded condition',
+    );
+    t.notOk(
+      done.status.conditions.some((c: any) => c.type === 'Running'),
+      'no Running condition any more',
+    );
     t.same(done.status.successfulPods.map((pod: any) => pod.pvcRef.name).sort(), ['data-1', 'data-2'], 'both PVCs in successfulPods');
     t.same([done.status.failedPods, done.status.runningPods, done.status.pendingPods], [[], [], []]);
     t.same(done.status.counts, { total: 2, pending: 0, running: 0, succeeded: 2, failed: 0 });
@@ -62,8 +90,16 @@ else {
       const percents = statuses.map((version) => version.status.progressPercent as number);
       const bytes = statuses.map((version) => version.status.transferredBytes as number);
       t.ok(statuses.length >= 2, `${name}: ${statuses.length} progress versions seen`);
-      t.same(percents, [...percents].sort((a, b) => a - b), `${name}: percent never goes down (${percents.join(' ')})`);
-      t.same(bytes, [...bytes].sort((a, b) => a - b), `${name}: bytes never go down`);
+      t.same(
+        percents,
+        [...percents].sort((a, b) => a - b),
+        `${name}: percent never goes down (${percents.join(' ')})`,
+      );
+      t.same(
+        bytes,
+        [...bytes].sort((a, b) => a - b),
+        `${name}: bytes never go down`,
+      );
       const final = statuses.at(-1)!.status;
       t.match(final, { phase: 'Succeeded', podPhase: 'Succeeded', progressPercent: 100, totalProgressPercentage: '100%' }, `${name}: final DVMP status`);
       t.equal(final.transferredBytes >= final.totalBytes * 0.9, true, `${name}: bytes ${final.transferredBytes} of ${final.totalBytes}`);
@@ -74,20 +110,32 @@ else {
       t.ok(shortest >= 1900, `${name}: status writes at least ~2 s apart (shortest ${shortest} ms)`);
     }
     const big = statusesOf(recorder.versions, `${src}/data-1`);
-    t.ok(big.some((version) => version.status.phase === 'Running' && version.status.progressPercent > 0 && version.status.progressPercent < 100),
-      'data-1 was seen mid-copy (Running, between 0 and 100 %)');
-    t.ok(big.some((version) => /^\d+(\.\d+)?[kMG]?B\/s$/.test(version.status.lastObservedTransferRate) && version.status.transferRateBytesPerSecond > 0), 'a transfer rate while copying');
+    t.ok(
+      big.some((version) => version.status.phase === 'Running' && version.status.progressPercent > 0 && version.status.progressPercent < 100),
+      'data-1 was seen mid-copy (Running, between 0 and 100 %)',
+    );
+    t.ok(
+      big.some((version) => /^\d+(\.\d+)?[kMG]?B\/s$/.test(version.status.lastObservedTransferRate) && version.status.transferRateBytesPerSecond > 0),
+      'a transfer rate while copying',
+    );
 
     const events = await cluster.kubectlJson(['get', 'events', '-n', ctl, '--field-selector', 'involvedObject.name=migrate-two']);
     const reasons = events.items.map((event: any) => event.reason);
     t.ok(reasons.includes('Started') && reasons.includes('Succeeded'), `Events Started and Succeeded (${reasons.join(', ')})`);
-    const snapshot = await (await fetch(new URL('snapshot', await controller.progressUrl()))).json() as { pvcs: Array<{ pvc: string; state: string }> };
-    t.same(snapshot.pvcs.map((pvc) => [pvc.pvc, pvc.state]).sort(), [[`${src}/data-1`, 'Succeeded'], [`${src}/data-2`, 'Succeeded']], 'the progress server shows the run');
+    const snapshot = (await (await fetch(new URL('snapshot', await controller.progressUrl()))).json()) as { pvcs: Array<{ pvc: string; state: string }> };
+    t.same(
+      snapshot.pvcs.map((pvc) => [pvc.pvc, pvc.state]).sort(),
+      [
+        [`${src}/data-1`, 'Succeeded'],
+        [`${src}/data-2`, 'Succeeded'],
+      ],
+      'the progress server shows the run',
+    );
     t.same(await transferObjectsOf(cluster, done.metadata.uid), [], 'no transfer object of the run left');
     t.same(await leftovers(cluster, src, dst), []);
     const logs = controller.lines.join('\n');
     const embedded = /client-key-data: (\S+)/.exec(adminKubeconfig)?.[1] ?? 'no-key';
-    t.notOk(logs.includes(embedded.slice(0, 40)), 'the kubeconfig Secret\'s key appears in no log line');
+    t.notOk(logs.includes(embedded.slice(0, 40)), "the kubeconfig Secret's key appears in no log line");
     t.equal(await controller.stop(), 0, 'SIGTERM: exit 0');
   });
 
@@ -101,18 +149,31 @@ else {
     writeFileSync(settings, toYaml(settingsFor()));
     startControllerProcess(t, { kubeconfig: cluster.kubeconfig, namespace: ctl, settings });
     await cluster.apply(dvmManifest(ctl, 'bad-name', [{ namespace: src, name: 'Data_1', targetNamespace: dst }]));
-    await cluster.apply(dvmManifest(ctl, 'bad-ref', [{ namespace: src, name: 'data', targetNamespace: dst }], {
-      srcMigClusterRef: { kind: 'Secret', name: 'elsewhere', namespace: 'kube-system' },
-    }));
-    await cluster.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'file-token', namespace: ctl }, stringData: { kubeconfig: toYaml({
-      apiVersion: 'v1', kind: 'Config', 'current-context': 'x',
-      clusters: [{ name: 'x', cluster: { server: 'https://198.51.100.1:6443' } }],
-      users: [{ name: 'x', user: { 'token-file': '/var/run/secrets/kubernetes.io/serviceaccount/token' } }],
-      contexts: [{ name: 'x', context: { cluster: 'x', user: 'x' } }],
-    }) } });
-    await cluster.apply(dvmManifest(ctl, 'bad-kubeconfig', [{ namespace: src, name: 'data', targetNamespace: dst }], {
-      destMigClusterRef: { kind: 'Secret', name: 'file-token' },
-    }));
+    await cluster.apply(
+      dvmManifest(ctl, 'bad-ref', [{ namespace: src, name: 'data', targetNamespace: dst }], {
+        srcMigClusterRef: { kind: 'Secret', name: 'elsewhere', namespace: 'kube-system' },
+      }),
+    );
+    await cluster.apply({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'file-token', namespace: ctl },
+      stringData: {
+        kubeconfig: toYaml({
+          apiVersion: 'v1',
+          kind: 'Config',
+          'current-context': 'x',
+          clusters: [{ name: 'x', cluster: { server: 'https://198.51.100.1:6443' } }],
+          users: [{ name: 'x', user: { 'token-file': '/var/run/secrets/kubernetes.io/serviceaccount/token' } }],
+          contexts: [{ name: 'x', context: { cluster: 'x', user: 'x' } }],
+        }),
+      },
+    });
+    await cluster.apply(
+      dvmManifest(ctl, 'bad-kubeconfig', [{ namespace: src, name: 'data', targetNamespace: dst }], {
+        destMigClusterRef: { kind: 'Secret', name: 'file-token' },
+      }),
+    );
     const cases = [
       ['bad-name', 'InvalidSpec', /^spec\.persistentVolumeClaims\.0\.name: must be a DNS subdomain/],
       ['bad-ref', 'InvalidSpec', /^spec\.srcMigClusterRef\.namespace: the kubeconfig Secret must be in the DirectVolumeMigration's own namespace/],
@@ -142,7 +203,13 @@ else {
     writeFileSync(settings, toYaml(settingsFor({ rsync_opt_bwlimit: 2048 })));
     startControllerProcess(t, { kubeconfig: cluster.kubeconfig, namespace: ctl, settings });
     await cluster.apply(dvmManifest(ctl, 'doomed', [{ namespace: src, name: 'data', targetNamespace: dst }]));
-    const running = await waitForDvm(cluster, ctl, 'doomed', (dvm) => dvm.status?.runningPods?.some((pod: any) => Number.parseInt(pod.lastObservedProgressPercent, 10) > 0), 90_000);
+    const running = await waitForDvm(
+      cluster,
+      ctl,
+      'doomed',
+      (dvm) => dvm.status?.runningPods?.some((pod: any) => Number.parseInt(pod.lastObservedProgressPercent, 10) > 0),
+      90_000,
+    );
     const runId = running.metadata.uid as string;
     t.ok((await transferObjectsOf(cluster, runId)).length > 0, 'the run has transfer objects while copying');
     const deletedAt = Date.now();

@@ -6,7 +6,21 @@ import { existsSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSyn
 import { join } from 'node:path';
 import t from 'tap';
 import { mutateTree } from '../support/tree.js';
-import { chownTree, createPvc, differences, e2eCluster, explain, IMAGE_UID, leftovers, migrate, resultsOf, scenario, settingsFile, sourcePvc, specFile } from './support.js';
+import {
+  chownTree,
+  createPvc,
+  differences,
+  e2eCluster,
+  explain,
+  IMAGE_UID,
+  leftovers,
+  migrate,
+  resultsOf,
+  scenario,
+  settingsFile,
+  sourcePvc,
+  specFile,
+} from './support.js';
 
 const setup = await e2eCluster();
 if ('skip' in setup) t.plan(0, setup.skip);
@@ -33,13 +47,16 @@ else {
 
     // The sibling first, one client at a time: a copy of "data" that reached outside its own PVC
     // would remove the sentinel after the sibling's own copy had kept it.
-    const pairs = [{ namespace: src, name: 'sibling', targetNamespace: dst }, { namespace: src, name: 'data', targetNamespace: dst }];
+    const pairs = [
+      { namespace: src, name: 'sibling', targetNamespace: dst },
+      { namespace: src, name: 'data', targetNamespace: dst },
+    ];
     const settings = settingsFile(work.dir, { rsync_endpoint_type: 'ClusterIP', rsync_fs_group: 2000, rsync_max_concurrent_clients: 1 });
     const stage = migrate(cluster, specFile(work.dir, pairs, { migrationType: 'Stage' }), settings);
     t.equal((await stage.done).code, 0, `Stage exit 0 (${explain(stage)})`);
     t.equal(await differences(data, dataTarget, { owners: false, rootAttributes: false }), '', 'data: the destination equals the source (extra files removed)');
     t.notOk(existsSync(join(dataTarget, 'stray.bin')), 'a file only the destination had is gone');
-    t.equal(readFileSync(join(siblingTarget, 'sentinel'), 'utf8'), 'the sibling keeps this\n', 'the sibling\'s sentinel is intact');
+    t.equal(readFileSync(join(siblingTarget, 'sentinel'), 'utf8'), 'the sibling keeps this\n', "the sibling's sentinel is intact");
     t.equal(statSync(join(siblingTarget, 'sentinel')).ino, sentinelInode, 'and was never removed and written again');
     t.equal(await differences(sibling, siblingTarget, { owners: false, rootAttributes: false }), '', 'sibling: identical');
 
@@ -48,9 +65,15 @@ else {
     const cutover = migrate(cluster, specFile(work.dir, pairs, { migrationType: 'CutOver' }), settings);
     t.equal((await cutover.done).code, 0, `CutOver exit 0 (${explain(cutover)})`);
     t.equal(resultsOf(cutover)[`${src}/data`]?.status, 'Succeeded');
-    t.equal(await differences(data, dataTarget, { owners: false, rootAttributes: false }), '', `after CutOver identical (${mutation.added.length} added, ${mutation.changed.length} changed, ${mutation.deleted.length} deleted)`);
-    const sent = cutover.events.filter((event) => event.type === 'result' && event.pvc === `${src}/data`).map((event) => (event as { bytes: number }).bytes)[0] ?? -1;
-    const stageSent = stage.events.filter((event) => event.type === 'result' && event.pvc === `${src}/data`).map((event) => (event as { bytes: number }).bytes)[0] ?? -1;
+    t.equal(
+      await differences(data, dataTarget, { owners: false, rootAttributes: false }),
+      '',
+      `after CutOver identical (${mutation.added.length} added, ${mutation.changed.length} changed, ${mutation.deleted.length} deleted)`,
+    );
+    const sent =
+      cutover.events.filter((event) => event.type === 'result' && event.pvc === `${src}/data`).map((event) => (event as { bytes: number }).bytes)[0] ?? -1;
+    const stageSent =
+      stage.events.filter((event) => event.type === 'result' && event.pvc === `${src}/data`).map((event) => (event as { bytes: number }).bytes)[0] ?? -1;
     t.ok(sent >= 0 && sent < stageSent / 2, `CutOver sent only the changes (${sent} of ${stageSent} bytes)`);
     t.same(await leftovers(cluster, src, dst), [], 'nothing of the runs is left');
   });

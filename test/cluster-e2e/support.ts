@@ -77,11 +77,14 @@ export interface Pair {
 
 export function specFile(dir: string, pairs: Pair[], extra: Record<string, unknown> = {}): string {
   const path = join(dir, 'dvm.yaml');
-  writeFileSync(path, toYaml({
-    apiVersion: 'migration.openshift.io/v1alpha1',
-    kind: 'DirectVolumeMigration',
-    spec: { persistentVolumeClaims: pairs.map((pair) => ({ ...pair, targetName: pair.targetName ?? pair.name })), ...extra },
-  }));
+  writeFileSync(
+    path,
+    toYaml({
+      apiVersion: 'migration.openshift.io/v1alpha1',
+      kind: 'DirectVolumeMigration',
+      spec: { persistentVolumeClaims: pairs.map((pair) => ({ ...pair, targetName: pair.targetName ?? pair.name })), ...extra },
+    }),
+  );
   return path;
 }
 
@@ -94,11 +97,14 @@ export function secretFile(dir: string, name: string, value: string): string {
 
 export function settingsFile(dir: string, settings: Record<string, unknown>): string {
   const path = join(dir, 'migrationcontroller.yaml');
-  writeFileSync(path, toYaml({
-    apiVersion: 'migration.openshift.io/v1alpha1',
-    kind: 'MigrationController',
-    spec: { rsync_transfer_image_fqin: AGENT_IMAGE, rsync_server_ready_timeout_seconds: 120, ...settings },
-  }));
+  writeFileSync(
+    path,
+    toYaml({
+      apiVersion: 'migration.openshift.io/v1alpha1',
+      kind: 'MigrationController',
+      spec: { rsync_transfer_image_fqin: AGENT_IMAGE, rsync_server_ready_timeout_seconds: 120, ...settings },
+    }),
+  );
   return path;
 }
 
@@ -113,9 +119,24 @@ export interface DvmRun {
 
 /** `dvm migrate -f SPEC --settings S --json` against the test cluster on both sides. */
 export function migrate(cluster: TestCluster, spec: string, settings: string, extraArgs: string[] = []): DvmRun {
-  const child = spawn(process.execPath, [DVM, 'migrate', '-f', spec, '--settings', settings,
-    '--source-kubeconfig', cluster.kubeconfig, '--destination-kubeconfig', cluster.kubeconfig, '--json', ...extraArgs],
-  { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [
+      DVM,
+      'migrate',
+      '-f',
+      spec,
+      '--settings',
+      settings,
+      '--source-kubeconfig',
+      cluster.kubeconfig,
+      '--destination-kubeconfig',
+      cluster.kubeconfig,
+      '--json',
+      ...extraArgs,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   const events: ControllerEvent[] = [];
   const stderr: string[] = [];
   const waiters: Array<{ match: (event: ControllerEvent) => boolean; resolve: (event: ControllerEvent) => void }> = [];
@@ -149,13 +170,18 @@ export function migrate(cluster: TestCluster, spec: string, settings: string, ex
 }
 
 export function resultsOf(run: DvmRun): Record<string, { status: string; message: string; verified: boolean | null }> {
-  return Object.fromEntries(run.events.filter((event): event is Extract<ControllerEvent, { type: 'result' }> => event.type === 'result')
-    .map((event) => [event.pvc, { status: event.status, message: event.message, verified: event.verified }]));
+  return Object.fromEntries(
+    run.events
+      .filter((event): event is Extract<ControllerEvent, { type: 'result' }> => event.type === 'result')
+      .map((event) => [event.pvc, { status: event.status, message: event.message, verified: event.verified }]),
+  );
 }
 
 /** What went wrong, for assertion messages: the last stderr lines and every non-success result. */
 export function explain(run: DvmRun): string {
-  const failed = Object.entries(resultsOf(run)).filter(([, result]) => result.status !== 'Succeeded').map(([pvc, result]) => `${pvc}: ${result.message}`);
+  const failed = Object.entries(resultsOf(run))
+    .filter(([, result]) => result.status !== 'Succeeded')
+    .map(([pvc, result]) => `${pvc}: ${result.message}`);
   return [...failed, ...run.stderr.slice(-5)].join(' | ').slice(0, 1500);
 }
 
@@ -193,9 +219,22 @@ export async function scenario(t: Test, cluster: TestCluster, prefix: string, le
 export async function leftovers(cluster: TestCluster, ...names: string[]): Promise<string[]> {
   const found: string[] = [];
   for (const namespace of names) {
-    const text = await cluster.kubectl(['get', 'pods,secrets,services,routes.route.openshift.io', '-n', namespace, '-l', 'owner=directvolumemigration', '-o', 'name']);
-    found.push(...text.split('\n').filter(Boolean).map((line) => `${namespace}/${line}`));
+    const text = await cluster.kubectl([
+      'get',
+      'pods,secrets,services,routes.route.openshift.io',
+      '-n',
+      namespace,
+      '-l',
+      'owner=directvolumemigration',
+      '-o',
+      'name',
+    ]);
+    found.push(
+      ...text
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => `${namespace}/${line}`),
+    );
   }
   return found;
 }
-

@@ -33,11 +33,21 @@ const cfg = {
   bridge: env('DVM_BRIDGE', 'dvm0'),
   lbStart: env('DVM_LB_START', '10.244.0.200'),
   lbEnd: env('DVM_LB_END', '10.244.0.250'),
-  get dnsHosts() { return env('DVM_DNS_HOSTS'); },
-  get dnsPidFile() { return env('DVM_DNS_PIDFILE'); },
-  get haproxyCfg() { return env('DVM_HAPROXY_CFG'); },
-  get haproxyPidFile() { return env('DVM_HAPROXY_PIDFILE'); },
-  get volumes() { return env('DVM_VOLUMES'); },
+  get dnsHosts() {
+    return env('DVM_DNS_HOSTS');
+  },
+  get dnsPidFile() {
+    return env('DVM_DNS_PIDFILE');
+  },
+  get haproxyCfg() {
+    return env('DVM_HAPROXY_CFG');
+  },
+  get haproxyPidFile() {
+    return env('DVM_HAPROXY_PIDFILE');
+  },
+  get volumes() {
+    return env('DVM_VOLUMES');
+  },
 };
 
 const HOST_PATH_ANNOTATION = 'dvm.test/host-path';
@@ -96,21 +106,29 @@ const agent = new https.Agent({
 function request(method, path, body, contentType = 'application/json') {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    const req = https.request(new URL(path, cfg.server), {
-      method,
-      agent,
-      headers: { accept: 'application/json', ...(payload ? { 'content-type': contentType, 'content-length': Buffer.byteLength(payload) } : {}) },
-    }, (res) => {
-      const chunks = [];
-      res.on('data', (chunk) => chunks.push(chunk));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let parsed = text;
-        try { parsed = JSON.parse(text); } catch { /* keep text */ }
-        resolve({ status: res.statusCode ?? 0, body: parsed });
-      });
-      res.on('error', reject);
-    });
+    const req = https.request(
+      new URL(path, cfg.server),
+      {
+        method,
+        agent,
+        headers: { accept: 'application/json', ...(payload ? { 'content-type': contentType, 'content-length': Buffer.byteLength(payload) } : {}) },
+      },
+      (res) => {
+        const chunks = [];
+        res.on('data', (chunk) => chunks.push(chunk));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let parsed = text;
+          try {
+            parsed = JSON.parse(text);
+          } catch {
+            /* keep text */
+          }
+          resolve({ status: res.statusCode ?? 0, body: parsed });
+        });
+        res.on('error', reject);
+      },
+    );
     req.setTimeout(30_000, () => req.destroy(new Error(`${method} ${path}: timed out`)));
     req.on('error', reject);
     if (payload) req.write(payload);
@@ -134,25 +152,29 @@ const mergePatch = (path, body) => call('PATCH', path, body, 'application/merge-
 /** Calls onEvent for every event of a watch on path; reconnects forever. */
 function watch(path, onEvent) {
   const connect = () => {
-    const req = https.request(new URL(`${path}?watch=1&timeoutSeconds=300&allowWatchBookmarks=false`, cfg.server), { agent, headers: { accept: 'application/json' } }, (res) => {
-      if (res.statusCode !== 200) {
-        res.resume();
-        setTimeout(connect, 2000);
-        return;
-      }
-      let buffer = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk) => {
-        buffer += chunk;
-        let newline;
-        while ((newline = buffer.indexOf('\n')) >= 0) {
-          buffer = buffer.slice(newline + 1);
-          onEvent();
+    const req = https.request(
+      new URL(`${path}?watch=1&timeoutSeconds=300&allowWatchBookmarks=false`, cfg.server),
+      { agent, headers: { accept: 'application/json' } },
+      (res) => {
+        if (res.statusCode !== 200) {
+          res.resume();
+          setTimeout(connect, 2000);
+          return;
         }
-      });
-      res.on('end', () => setTimeout(connect, 100));
-      res.on('error', () => setTimeout(connect, 1000));
-    });
+        let buffer = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => {
+          buffer += chunk;
+          let newline;
+          while ((newline = buffer.indexOf('\n')) >= 0) {
+            buffer = buffer.slice(newline + 1);
+            onEvent();
+          }
+        });
+        res.on('end', () => setTimeout(connect, 100));
+        res.on('error', () => setTimeout(connect, 1000));
+      },
+    );
     req.on('error', () => setTimeout(connect, 1000));
     req.end();
   };
@@ -166,7 +188,10 @@ function reconciler(name, fn) {
   let timer;
   const run = async () => {
     timer = undefined;
-    if (running) { again = true; return; }
+    if (running) {
+      again = true;
+      return;
+    }
     running = true;
     try {
       await fn();
@@ -174,10 +199,15 @@ function reconciler(name, fn) {
       log(name, 'error:', error instanceof Error ? error.message : error);
     } finally {
       running = false;
-      if (again) { again = false; trigger(); }
+      if (again) {
+        again = false;
+        trigger();
+      }
     }
   };
-  const trigger = () => { timer ??= setTimeout(run, 30); };
+  const trigger = () => {
+    timer ??= setTimeout(run, 30);
+  };
   setInterval(trigger, 10_000);
   return trigger;
 }
@@ -194,12 +224,21 @@ const readPid = (file) => {
 const signalPid = (file, signal) => {
   const pid = readPid(file);
   if (!pid) return false;
-  try { process.kill(pid, signal); return true; } catch { return false; }
+  try {
+    process.kill(pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
 };
 
 /** Writes the file (atomically) when its content changed; says whether it did. */
 function writeIfChanged(file, content) {
-  try { if (readFileSync(file, 'utf8') === content) return false; } catch { /* new */ }
+  try {
+    if (readFileSync(file, 'utf8') === content) return false;
+  } catch {
+    /* new */
+  }
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(`${file}.tmp`, content, { mode: 0o644 });
   renameSync(`${file}.tmp`, file);
@@ -258,7 +297,9 @@ async function reconcileRoutes() {
   try {
     const ingress = await call('GET', '/apis/config.openshift.io/v1/ingresses/cluster');
     if (typeof ingress?.spec?.domain === 'string' && ingress.spec.domain) domain = ingress.spec.domain;
-  } catch { /* the default */ }
+  } catch {
+    /* the default */
+  }
   const servicesByKey = new Map(services.map((s) => [key(s), s]));
   routes.sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') || key(a).localeCompare(key(b)));
   const claimed = new Map();
@@ -278,7 +319,12 @@ async function reconcileRoutes() {
     if (owner) {
       condition = { type: 'Admitted', status: 'False', reason: 'HostAlreadyClaimed', message: `route ${owner} already exposes ${host} and is older` };
     } else if (route.spec?.tls?.termination !== 'passthrough') {
-      condition = { type: 'Admitted', status: 'False', reason: 'UnsupportedTermination', message: 'the dvm test router only serves spec.tls.termination: passthrough' };
+      condition = {
+        type: 'Admitted',
+        status: 'False',
+        reason: 'UnsupportedTermination',
+        message: 'the dvm test router only serves spec.tls.termination: passthrough',
+      };
     } else if (!/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/.test(host)) {
       condition = { type: 'Admitted', status: 'False', reason: 'InvalidHost', message: `host ${host} is not a DNS name` };
     } else {
@@ -315,7 +361,9 @@ async function reconcileRoutes() {
       wildcardPolicy: route.spec?.wildcardPolicy ?? 'None',
       conditions: [{ ...condition, lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z') }],
     };
-    await mergePatch(`/apis/route.openshift.io/v1/namespaces/${route.metadata.namespace}/routes/${route.metadata.name}/status`, { status: { ingress: [ingress] } })
+    await mergePatch(`/apis/route.openshift.io/v1/namespaces/${route.metadata.namespace}/routes/${route.metadata.name}/status`, {
+      status: { ingress: [ingress] },
+    })
       .then(() => log('router', `${key(route)} ${host} Admitted=${condition.status}${condition.reason ? ` (${condition.reason})` : ''}`))
       .catch((e) => log('router', e.message));
   }
@@ -323,7 +371,22 @@ async function reconcileRoutes() {
 
 // ---- volumes -------------------------------------------------------------------------------------
 
-const SUFFIXES = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18, m: 1e-3, '': 1 };
+const SUFFIXES = {
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+  m: 1e-3,
+  '': 1,
+};
 
 export function quantityBytes(quantity) {
   const match = /^([0-9.]+(?:[eE][-+]?[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E|m)?$/.exec(String(quantity ?? '').trim());
@@ -438,7 +501,12 @@ async function reconcileVolumes() {
       // After down.sh detached it: put the same loop device back on the backing file.
       const file = pv.metadata.annotations?.[HOST_PATH_ANNOTATION];
       if (insideVolumes(file) && existsSync(file) && !backingFileLoop(file)) {
-        try { losetup(pv.spec.local.path, file); log('volumes', `${pv.metadata.name}: reattached ${pv.spec.local.path}`); } catch (error) { log('volumes', `${pv.metadata.name}: cannot reattach ${pv.spec.local.path}: ${error.message}`); }
+        try {
+          losetup(pv.spec.local.path, file);
+          log('volumes', `${pv.metadata.name}: reattached ${pv.spec.local.path}`);
+        } catch (error) {
+          log('volumes', `${pv.metadata.name}: cannot reattach ${pv.spec.local.path}: ${error.message}`);
+        }
       }
     }
   }
@@ -465,7 +533,10 @@ async function reconcileLoadBalancers() {
     if (svc.status?.loadBalancer?.ingress?.length) continue;
     let ip = inPool(svc.spec?.loadBalancerIP) && !wanted.has(svc.spec.loadBalancerIP) ? svc.spec.loadBalancerIP : undefined;
     for (let n = ipToInt(cfg.lbStart); !ip && n <= ipToInt(cfg.lbEnd); n++) if (!wanted.has(intToIp(n))) ip = intToIp(n);
-    if (!ip) { log('lb', `${key(svc)}: the pool ${cfg.lbStart}-${cfg.lbEnd} is exhausted`); continue; }
+    if (!ip) {
+      log('lb', `${key(svc)}: the pool ${cfg.lbStart}-${cfg.lbEnd} is exhausted`);
+      continue;
+    }
     wanted.add(ip);
     assign.push([svc, ip]);
   }
@@ -489,7 +560,11 @@ const router = reconciler('router', reconcileRoutes);
 const volumes = reconciler('volumes', reconcileVolumes);
 const lb = reconciler('lb', reconcileLoadBalancers);
 
-watch('/api/v1/services', () => { dns(); router(); lb(); });
+watch('/api/v1/services', () => {
+  dns();
+  router();
+  lb();
+});
 watch('/api/v1/endpoints', dns);
 watch('/apis/route.openshift.io/v1/routes', router);
 watch('/apis/config.openshift.io/v1/ingresses', router);

@@ -26,16 +26,25 @@ const FIRST_BYTE_TIMEOUT_MS = 3_000;
 t.test('attacks on the server port are refused before rsync, and the real client still gets through', async (t) => {
   const rig = await createFaultRig();
   const work = mkdtempSync(join(tmpdir(), 'dvm-attacks-'));
-  t.teardown(async () => { await rig.cleanup(); rmSync(work, { recursive: true, force: true }); });
+  t.teardown(async () => {
+    await rig.cleanup();
+    rmSync(work, { recursive: true, force: true });
+  });
   const destination = join(work, 'destination');
   const server = await rig.startServer(destination, { handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS, firstByteTimeoutMs: FIRST_BYTE_TIMEOUT_MS });
 
   const otherCa = await createCertificateAuthority('dvm-ca-an-older-run');
   const otherCaClient = rig.writePair('other-ca-client', await issueCertificate(otherCa, { commonName: 'dvm-client-faults', usage: 'client' }));
   const day = 24 * 60 * 60 * 1000;
-  const expiredClient = rig.writePair('expired-client', await issueCertificate(rig.pki.ca, {
-    commonName: 'dvm-client-faults', usage: 'client', notBefore: new Date(Date.now() - 3 * day), notAfter: new Date(Date.now() - day),
-  }));
+  const expiredClient = rig.writePair(
+    'expired-client',
+    await issueCertificate(rig.pki.ca, {
+      commonName: 'dvm-client-faults',
+      usage: 'client',
+      notBefore: new Date(Date.now() - 3 * day),
+      notAfter: new Date(Date.now() - day),
+    }),
+  );
   const validClient = rig.files.client;
 
   const refusedBefore = await server.metric('dvm_server_connections_refused_total');
@@ -43,12 +52,24 @@ t.test('attacks on the server port are refused before rsync, and the real client
     { name: 'plain TCP garbage', run: () => runAttack(rig, 'garbage'), reason: /./ },
     { name: 'rsync protocol in clear text', run: () => runAttack(rig, 'rsync-plaintext'), reason: /./ },
     { name: 'TLS without a client certificate', run: () => runAttack(rig, 'no-cert'), reason: /no-client-certificate|certificate/ },
-    { name: 'client certificate from another CA (a replayed one from an older run)', run: () => runAttack(rig, 'other-ca', otherCaClient), reason: /certificate/ },
+    {
+      name: 'client certificate from another CA (a replayed one from an older run)',
+      run: () => runAttack(rig, 'other-ca', otherCaClient),
+      reason: /certificate/,
+    },
     { name: 'expired client certificate from the run CA', run: () => runAttack(rig, 'expired', expiredClient), reason: /expired|certificate/ },
-    { name: 'the server\'s own certificate presented as a client certificate', run: () => runAttack(rig, 'server-cert-as-client', rig.files.server), reason: /certificate/ },
+    {
+      name: "the server's own certificate presented as a client certificate",
+      run: () => runAttack(rig, 'server-cert-as-client', rig.files.server),
+      reason: /certificate/,
+    },
     { name: 'TLS 1.2-only client with a valid certificate', run: () => runAttack(rig, 'tls12-only', validClient), reason: /protocol|version|handshake/ },
     { name: 'slowloris: connects and never speaks', run: () => runAttack(rig, 'slowloris', { giveUpMs: HANDSHAKE_TIMEOUT_MS * 8 }), reason: /timeout/ },
-    { name: 'authenticated but silent', run: () => runAttack(rig, 'silent-authenticated', { ...validClient, giveUpMs: FIRST_BYTE_TIMEOUT_MS * 8 }), reason: /idle/ },
+    {
+      name: 'authenticated but silent',
+      run: () => runAttack(rig, 'silent-authenticated', { ...validClient, giveUpMs: FIRST_BYTE_TIMEOUT_MS * 8 }),
+      reason: /idle/,
+    },
   ];
 
   for (const attack of cases) {
@@ -63,7 +84,7 @@ t.test('attacks on the server port are refused before rsync, and the real client
   const refusedAfter = await server.metric('dvm_server_connections_refused_total');
   t.ok(refusedAfter - refusedBefore >= 7, `refusals were counted (${refusedAfter - refusedBefore})`);
   for (const reason of ['handshake-timeout', 'idle']) {
-    t.ok(await server.metric('dvm_server_connections_refused_total', `reason="${reason}"`) >= 1, `refused{reason="${reason}"} counted`);
+    t.ok((await server.metric('dvm_server_connections_refused_total', `reason="${reason}"`)) >= 1, `refused{reason="${reason}"} counted`);
   }
   const refusals = server.logLines.filter((line) => line.msg === 'connection refused').map((line) => String(line.reason));
   t.ok(refusals.length >= 7, `the server logged each refusal (${[...new Set(refusals)].join(', ')})`);
@@ -89,10 +110,8 @@ t.test('attacks on the server port are refused before rsync, and the real client
 
   // Even the real client's own certificate cannot read the destination back or reach another module.
   const stolen = join(work, 'stolen');
-  const rsyncBy = (...args: string[]) => rig.topo.exec(rig.topo.src, 'env', [
-    `RSYNC_CONNECT_PROG=${rig.tunnelConnectProgram(rig.clientConfig(source, destination))}`,
-    'rsync', ...args,
-  ]);
+  const rsyncBy = (...args: string[]) =>
+    rig.topo.exec(rig.topo.src, 'env', [`RSYNC_CONNECT_PROG=${rig.tunnelConnectProgram(rig.clientConfig(source, destination))}`, 'rsync', ...args]);
   const pull = await rsyncBy('-a', `rsync://${SERVER_NAME}/${MODULE}/`, `${stolen}/`);
   t.not(pull.code, 0, `pulling the module fails (${lastLine(pull.stderr)})`);
   t.match(pull.stderr, /write only|write-only/i, 'because the module is write only');
@@ -101,7 +120,7 @@ t.test('attacks on the server port are refused before rsync, and the real client
   t.notMatch(list.stdout, new RegExp(`^${MODULE}\\b`, 'm'), 'the module list shows nothing');
   const other = await rsyncBy('-a', `${source}/`, `rsync://${SERVER_NAME}/etc/`);
   t.not(other.code, 0, `another module is refused (${lastLine(other.stderr)})`);
-  t.match(other.stderr, /certificate is not for module "etc"/i, 'as not this certificate\'s');
+  t.match(other.stderr, /certificate is not for module "etc"/i, "as not this certificate's");
 
   t.same(leakedSecrets(rig.capturedOutput(), rig.secrets()), [], 'no key material in any output');
 });

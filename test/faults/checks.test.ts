@@ -5,10 +5,31 @@ import { eventStreamProblems, leakedSecrets } from './support/checks.js';
 import { pemSecrets } from './support/fault-rig.js';
 
 const progress = (attempt: number, bytes: number, percent: number): AgentEvent => ({
-  type: 'progress', pvc: 'p', attempt, bytes, totalBytes: 1000, percent, rateBps: 0, etaSeconds: null, files: 0, filesTotal: 10, elapsedMs: 0,
+  type: 'progress',
+  pvc: 'p',
+  attempt,
+  bytes,
+  totalBytes: 1000,
+  percent,
+  rateBps: 0,
+  etaSeconds: null,
+  files: 0,
+  filesTotal: 10,
+  elapsedMs: 0,
 });
 const attempt = (n: number): AgentEvent => ({ type: 'attempt', pvc: 'p', attempt: n, exitCode: 12, reason: 'x', retryInMs: 100 });
-const result: AgentEvent = { type: 'result', pvc: 'p', status: 'Succeeded', exitCode: 0, bytes: 1000, files: 10, durationMs: 1, verified: null, attempts: 2, message: '' };
+const result: AgentEvent = {
+  type: 'result',
+  pvc: 'p',
+  status: 'Succeeded',
+  exitCode: 0,
+  bytes: 1000,
+  files: 10,
+  durationMs: 1,
+  verified: null,
+  attempts: 2,
+  message: '',
+};
 
 t.test('eventStreamProblems', async (t) => {
   t.same(eventStreamProblems([progress(1, 10, 1), attempt(1), progress(2, 10, 1), progress(2, 1000, 100), result]), [], 'a good stream');
@@ -26,5 +47,8 @@ t.test('leakedSecrets and pemSecrets', async (t) => {
   t.same(leakedSecrets('all clean here', secrets), []);
   t.equal(leakedSecrets(`log line ${'B'.repeat(40)} more`, secrets).length, 1, 'one PEM line is enough to count');
   t.equal(leakedSecrets('{"url":"http://u:pw-secret-1@h:1"}', secrets).length, 1, 'the password');
-  t.notOk(leakedSecrets('x', secrets).some((s) => s.length > 7), 'reports only a short prefix');
+  t.notOk(
+    leakedSecrets('x', secrets).some((s) => s.length > 7),
+    'reports only a short prefix',
+  );
 });

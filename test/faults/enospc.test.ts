@@ -20,7 +20,11 @@ t.test('a full destination fails fast, once, saying the destination is full', as
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'dvm-faults-enospc', destination]);
   t.teardown(async () => {
     await rig.cleanup();
-    try { execFileSync('umount', ['-l', destination]); } catch { /* not mounted */ }
+    try {
+      execFileSync('umount', ['-l', destination]);
+    } catch {
+      /* not mounted */
+    }
     rmSync(work, { recursive: true, force: true });
   });
 

@@ -29,7 +29,10 @@ interface FaultContext {
 t.test('interruptions mid-copy through an authenticating proxy', async (t) => {
   const rig = await createFaultRig({ proxy: true });
   const work = mkdtempSync(join(tmpdir(), 'dvm-interrupt-'));
-  t.teardown(async () => { await rig.cleanup(); rmSync(work, { recursive: true, force: true }); });
+  t.teardown(async () => {
+    await rig.cleanup();
+    rmSync(work, { recursive: true, force: true });
+  });
   const source = join(work, 'source');
   const tree: GeneratedTree = await generateLargeSource(source, BIG_FILE_BYTES);
   let run = 0;
@@ -52,7 +55,12 @@ t.test('interruptions mid-copy through an authenticating proxy', async (t) => {
       const finalClient = (await fault({ rig, server, client, restartClient: () => rig.startClient(config) })) ?? client;
       const finished = await finalClient.done;
       if (finished.exitCode !== 0) {
-        t.comment(`server log tail:\n${server.logLines.slice(-12).map((line) => JSON.stringify(line)).join('\n')}`);
+        t.comment(
+          `server log tail:\n${server.logLines
+            .slice(-12)
+            .map((line) => JSON.stringify(line))
+            .join('\n')}`,
+        );
         t.comment(`client stderr tail:\n${finalClient.stderr.slice(-12).join('\n')}`);
       }
       await expectCompleteCopy(t, name, finalClient, finished, source, destination);
@@ -74,7 +82,10 @@ t.test('interruptions mid-copy through an authenticating proxy', async (t) => {
     await rig.proxy!.restart();
     await waitFor(() => client.events.some((e) => e.type === 'attempt') || client.child.exitCode !== null, 60_000, 'an attempt event');
     const attempt = client.events.find((e) => e.type === 'attempt');
-    t.ok(attempt && attempt.type === 'attempt' && attempt.retryInMs !== null, `the broken attempt is retried (${attempt?.type === 'attempt' ? attempt.reason : 'none'})`);
+    t.ok(
+      attempt && attempt.type === 'attempt' && attempt.retryInMs !== null,
+      `the broken attempt is retried (${attempt?.type === 'attempt' ? attempt.reason : 'none'})`,
+    );
   });
 
   await scenario('the server agent is stopped (SIGTERM) and started again', async ({ server, client }) => {
@@ -84,11 +95,15 @@ t.test('interruptions mid-copy through an authenticating proxy', async (t) => {
     await server.start();
   });
 
-  await scenario('the server agent is killed (SIGKILL, with its rsync) and started again', async ({ server, client }) => {
-    await server.kill('SIGKILL');
-    await waitFor(() => client.events.some((e) => e.type === 'attempt') || client.child.exitCode !== null, 60_000, 'an attempt event');
-    await server.start();
-  }, false);
+  await scenario(
+    'the server agent is killed (SIGKILL, with its rsync) and started again',
+    async ({ server, client }) => {
+      await server.kill('SIGKILL');
+      await waitFor(() => client.events.some((e) => e.type === 'attempt') || client.child.exitCode !== null, 60_000, 'an attempt event');
+      await server.start();
+    },
+    false,
+  );
 
   await scenario('the client agent is killed (with its rsync) and started again', async ({ client, restartClient }) => {
     client.kill('SIGKILL');

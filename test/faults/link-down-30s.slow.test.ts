@@ -14,7 +14,10 @@ const SLOW = process.env.DVM_SLOW === '1';
 t.test('the link goes down for 30 s in the middle of a large copy through the proxy', { skip: SLOW ? false : 'slow: set DVM_SLOW=1' }, async (t) => {
   const rig = await createFaultRig({ proxy: true });
   const work = mkdtempSync(join(tmpdir(), 'dvm-linkdown-'));
-  t.teardown(async () => { await rig.cleanup(); rmSync(work, { recursive: true, force: true }); });
+  t.teardown(async () => {
+    await rig.cleanup();
+    rmSync(work, { recursive: true, force: true });
+  });
   const source = join(work, 'source');
   const destination = join(work, 'destination');
   const tree = await generateLargeSource(source, 32 * 1024 * 1024);
@@ -27,6 +30,11 @@ t.test('the link goes down for 30 s in the middle of a large copy through the pr
   await rig.topo.linkUp(rig.topo.links.srcProxy);
   const finished = await client.done;
   await expectCompleteCopy(t, '30 s link loss', client, finished, source, destination);
-  t.comment(`attempts: ${finished.result?.attempts}; ${client.events.filter((e) => e.type === 'attempt').map((e) => e.type === 'attempt' && e.reason).join(' | ')}`);
+  t.comment(
+    `attempts: ${finished.result?.attempts}; ${client.events
+      .filter((e) => e.type === 'attempt')
+      .map((e) => e.type === 'attempt' && e.reason)
+      .join(' | ')}`,
+  );
   expectNoSecrets(t, rig);
 });

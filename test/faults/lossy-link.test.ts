@@ -16,7 +16,10 @@ t.test('5 % packet loss and 200 ms delay for the whole copy', { skip: impairment
   // The kernel's netem when it has one; else the userspace link does the same to every packet.
   const rig = await createFaultRig({ proxy: true, srcLink: netemAvailable() ? 'veth' : 'userspace' });
   const work = mkdtempSync(join(tmpdir(), 'dvm-lossy-'));
-  t.teardown(async () => { await rig.cleanup(); rmSync(work, { recursive: true, force: true }); });
+  t.teardown(async () => {
+    await rig.cleanup();
+    rmSync(work, { recursive: true, force: true });
+  });
   t.comment(`impairment by ${rig.topo.srcLink === 'veth' ? 'tc netem' : 'test/support/impair-link.py'}`);
   const source = join(work, 'source');
   const destination = join(work, 'destination');

@@ -34,14 +34,22 @@ function run(command: string[], env: NodeJS.ProcessEnv): Promise<Outcome> {
     let timedOut = false;
     // A bad input that is accepted starts a server (or a copy, which ends by itself): stop it, and
     // the case fails.
-    const accepted = (): void => { timedOut = true; child.kill('SIGKILL'); };
+    const accepted = (): void => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    };
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       stdout += chunk;
       if (stdout.includes('"msg":"listening"')) accepted();
     });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
     const timer = setTimeout(accepted, GIVE_UP_MS);
-    child.once('close', (exitCode) => { clearTimeout(timer); resolveRun({ exitCode, stdout, stderr, timedOut }); });
+    child.once('close', (exitCode) => {
+      clearTimeout(timer);
+      resolveRun({ exitCode, stdout, stderr, timedOut });
+    });
   });
 }
 
@@ -53,7 +61,11 @@ t.test('malformed inputs: one clear error naming the key, non-zero exit, nothing
   const root = mkdtempSync(join(tmpdir(), 'dvm-malformed-'));
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
   const pki = await createRunPki({ runId: 'malformed', serverDnsNames: ['localhost'], serverIpAddresses: ['127.0.0.1'], clientIdentities: [IDENTITY] });
-  const write = (name: string, text: string): string => { const path = join(root, name); writeFileSync(path, text, { mode: 0o600 }); return path; };
+  const write = (name: string, text: string): string => {
+    const path = join(root, name);
+    writeFileSync(path, text, { mode: 0o600 });
+    return path;
+  };
   const ca = write('ca.crt', pki.ca.certPem);
   const serverTls = { ca, cert: write('server.crt', pki.server.certPem), key: write('server.key', pki.server.keyPem) };
   const client = pki.clients[IDENTITY]!;
@@ -81,12 +93,26 @@ t.test('malformed inputs: one clear error naming the key, non-zero exit, nothing
       const argv = c.argv.map((arg) => arg.replace(/^SRC$/, source).replace(/^DST$/, destination).replace(/^FILE/, aFile));
       command = [process.execPath, DVM_CLI, ...argv];
     } else {
-      const base: Record<string, unknown> = c.kind === 'server'
-        ? { listen: '127.0.0.1:0', healthListen: '127.0.0.1:0', tls: { ...serverTls }, modules: [{ name: 'data', path: destination, client: IDENTITY }], workDir: join(caseDir, 'work') }
-        : {
-          pvc: 'malformed/pvc', server: { host: '127.0.0.1', port: 1, serverName: 'localhost' }, tls: { ...clientTls }, module: 'data', source,
-          settings: { rsync_backoff_limit: 0 }, terminationLog: join(caseDir, 'result.json'), retryBaseMs: 100, retryMaxMs: 100,
-        };
+      const base: Record<string, unknown> =
+        c.kind === 'server'
+          ? {
+              listen: '127.0.0.1:0',
+              healthListen: '127.0.0.1:0',
+              tls: { ...serverTls },
+              modules: [{ name: 'data', path: destination, client: IDENTITY }],
+              workDir: join(caseDir, 'work'),
+            }
+          : {
+              pvc: 'malformed/pvc',
+              server: { host: '127.0.0.1', port: 1, serverName: 'localhost' },
+              tls: { ...clientTls },
+              module: 'data',
+              source,
+              settings: { rsync_backoff_limit: 0 },
+              terminationLog: join(caseDir, 'result.json'),
+              retryBaseMs: 100,
+              retryMaxMs: 100,
+            };
       const config = structuredClone(base);
       c.mutate?.(config);
       const configPath = c.missingFile ? join(caseDir, 'missing.yaml') : join(caseDir, 'config.json');
@@ -104,7 +130,10 @@ t.test('malformed inputs: one clear error naming the key, non-zero exit, nothing
       t.not(outcome.exitCode, 0, `exit code is non-zero (${outcome.exitCode})`);
       t.match(lines[0] ?? '', c.names, `the first error line names the key: ${lines[0]}`);
       t.equal(lines.filter((line) => /^(dvm|dvm-agent|error)\b|Error:/.test(line)).length, 1, 'exactly one error line');
-      t.notOk(lines.some((line) => /^\s+at /.test(line)), 'no stack trace');
+      t.notOk(
+        lines.some((line) => /^\s+at /.test(line)),
+        'no stack trace',
+      );
       t.notOk(/"type":"progress"/.test(outcome.stdout), 'no progress events');
       // A client whose config parsed but cannot start still reports one Failed result (stdout and
       // termination log), so whoever waits for it learns why; a config that does not parse cannot.

@@ -15,7 +15,10 @@ const MiB = 1024 * 1024;
 t.test('source files vanish and change during a stage copy; the cutover copy makes the trees equal', async (t) => {
   const rig = await createFaultRig();
   const work = mkdtempSync(join(tmpdir(), 'dvm-vanish-'));
-  t.teardown(async () => { await rig.cleanup(); rmSync(work, { recursive: true, force: true }); });
+  t.teardown(async () => {
+    await rig.cleanup();
+    rmSync(work, { recursive: true, force: true });
+  });
   const source = join(work, 'source');
   const destination = join(work, 'destination');
   await generateTree(source, { files: 200 });
@@ -43,7 +46,13 @@ t.test('source files vanish and change during a stage copy; the cutover copy mak
   t.equal(staged.result?.status, 'Succeeded', 'the stage copy is Succeeded');
   t.equal(staged.result?.exitCode, 24, 'with rsync exit 24 (vanished source files)');
   t.match(staged.result?.message ?? '', /warning|vanished/i, `the result carries a warning: ${staged.result?.message}`);
-  t.ok(rig.capturedOutput().split('\n').some((line) => /"level":40/.test(line) && /vanish/i.test(line)), 'a warning was logged');
+  t.ok(
+    rig
+      .capturedOutput()
+      .split('\n')
+      .some((line) => /"level":40/.test(line) && /vanish/i.test(line)),
+    'a warning was logged',
+  );
   t.same(eventStreamProblems(stage.events), [], 'the stage event stream keeps its promises');
   t.equal(stage.events.filter((event) => event.type === 'attempt').length, 0, 'vanished files are not a failed attempt');
 

@@ -48,7 +48,9 @@ export async function startServerAgent(children: ChildList, args: string[], opti
         const entry = JSON.parse(line) as Record<string, unknown>;
         logLines.push(entry);
         if (entry.msg === 'listening') resolvePorts({ port: entry.port as number, healthPort: entry.healthPort as number });
-      } catch { /* not a log line */ }
+      } catch {
+        /* not a log line */
+      }
     });
     child.once('exit', (code) => reject(new Error(`${args[0]} agent exited ${code}: ${stderr.join(' | ')}`)));
   });
@@ -76,14 +78,18 @@ export function startClientAgent(children: ChildList, args: string[], env: NodeJ
     try {
       const value: unknown = JSON.parse(line);
       if (isAgentEvent(value)) events.push(value);
-    } catch { /* not an event */ }
+    } catch {
+      /* not an event */
+    }
   });
   createInterface({ input: child.stderr! }).on('line', (line) => stderr.push(line));
   const done = new Promise<{ exitCode: number; result: ResultEvent | undefined }>((resolveDone) => {
-    child.once('close', (code, signal) => resolveDone({
-      exitCode: code ?? (signal ? 128 : 1),
-      result: events.find((event): event is ResultEvent => event.type === 'result'),
-    }));
+    child.once('close', (code, signal) =>
+      resolveDone({
+        exitCode: code ?? (signal ? 128 : 1),
+        result: events.find((event): event is ResultEvent => event.type === 'result'),
+      }),
+    );
   });
   return { child, events, stdoutLines, stderr, done };
 }

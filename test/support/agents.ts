@@ -27,7 +27,12 @@ export interface Rig {
 
 export async function createRig(): Promise<Rig> {
   const dir = mkdtempSync(join(tmpdir(), 'dvm-test-'));
-  const pki = await createRunPki({ runId: 'test', serverDnsNames: ['localhost', 'dvm-server.test'], serverIpAddresses: ['127.0.0.1'], clientIdentities: [TEST_IDENTITY] });
+  const pki = await createRunPki({
+    runId: 'test',
+    serverDnsNames: ['localhost', 'dvm-server.test'],
+    serverIpAddresses: ['127.0.0.1'],
+    clientIdentities: [TEST_IDENTITY],
+  });
   const write = (name: string, text: string): string => {
     const path = join(dir, name);
     writeFileSync(path, text, { mode: 0o600 });

@@ -45,7 +45,12 @@ export interface BlockRig {
 
 export async function createBlockRig(): Promise<BlockRig> {
   const dir = mkdtempSync(join(tmpdir(), 'dvm-block-test-'));
-  const pki = await createRunPki({ runId: 'block', serverDnsNames: ['localhost'], serverIpAddresses: ['127.0.0.1'], clientIdentities: [IDENTITY, OTHER_IDENTITY] });
+  const pki = await createRunPki({
+    runId: 'block',
+    serverDnsNames: ['localhost'],
+    serverIpAddresses: ['127.0.0.1'],
+    clientIdentities: [IDENTITY, OTHER_IDENTITY],
+  });
   const write = (name: string, text: string): string => {
     const path = join(dir, name);
     writeFileSync(path, text, { mode: 0o600 });
@@ -54,7 +59,10 @@ export async function createBlockRig(): Promise<BlockRig> {
   const ca = write('ca.crt', pki.ca.certPem);
   const pair = (name: string, value: PemPair) => ({ cert: write(`${name}.crt`, value.certPem), key: write(`${name}.key`, value.keyPem) });
   const serverTls = { ca, ...pair('server', pki.server) };
-  const clientTls = { [IDENTITY]: { ca, ...pair('client', pki.clients[IDENTITY] as PemPair) }, [OTHER_IDENTITY]: { ca, ...pair('other', pki.clients[OTHER_IDENTITY] as PemPair) } };
+  const clientTls = {
+    [IDENTITY]: { ca, ...pair('client', pki.clients[IDENTITY] as PemPair) },
+    [OTHER_IDENTITY]: { ca, ...pair('other', pki.clients[OTHER_IDENTITY] as PemPair) },
+  };
   const children: ChildList = [];
   const relays: Relay[] = [];
   let configs = 0;
@@ -62,8 +70,11 @@ export async function createBlockRig(): Promise<BlockRig> {
     dir,
     async startServer(targetPath, overrides = {}) {
       const config = blockServerConfigSchema.parse({
-        listen: '127.0.0.1:0', healthListen: '127.0.0.1:0', tls: serverTls,
-        targets: [{ name: TARGET, path: targetPath, client: IDENTITY }], ...overrides,
+        listen: '127.0.0.1:0',
+        healthListen: '127.0.0.1:0',
+        tls: serverTls,
+        targets: [{ name: TARGET, path: targetPath, client: IDENTITY }],
+        ...overrides,
       });
       const path = write(`server-${++configs}.json`, JSON.stringify(config));
       return startServerAgent(children, ['block-server', '--config', path]);
@@ -112,10 +123,17 @@ async function startRelay(serverPort: number): Promise<Relay> {
       relay.up += chunk.length;
       relay.onUp?.(relay.up);
     });
-    outbound.on('data', (chunk: Buffer) => { relay.down += chunk.length; });
+    outbound.on('data', (chunk: Buffer) => {
+      relay.down += chunk.length;
+    });
     inbound.pipe(outbound);
     outbound.pipe(inbound);
-    const end = (): void => { inbound.destroy(); outbound.destroy(); open.delete(inbound); open.delete(outbound); };
+    const end = (): void => {
+      inbound.destroy();
+      outbound.destroy();
+      open.delete(inbound);
+      open.delete(outbound);
+    };
     inbound.on('error', end).on('close', end);
     outbound.on('error', end).on('close', end);
   });
@@ -129,10 +147,11 @@ async function startRelay(serverPort: number): Promise<Relay> {
       for (const socket of open) socket.resetAndDestroy();
       open.clear();
     },
-    close: () => new Promise((resolveClose) => {
-      relay.cutAll();
-      server.close(() => resolveClose());
-    }),
+    close: () =>
+      new Promise((resolveClose) => {
+        relay.cutAll();
+        server.close(() => resolveClose());
+      }),
   };
   return relay;
 }
@@ -212,5 +231,7 @@ export function attachLoop(file: string): string | null {
 export function detachLoop(device: string): void {
   try {
     execFileSync('losetup', ['-d', device]);
-  } catch { /* already gone */ }
+  } catch {
+    /* already gone */
+  }
 }

@@ -111,7 +111,8 @@ function bind(facts: ClusterFacts): TestCluster {
     kubectl,
     kubectlJson,
     async apply(objects, namespace) {
-      const input = typeof objects === 'string' ? objects : JSON.stringify(Array.isArray(objects) ? { apiVersion: 'v1', kind: 'List', items: objects } : objects);
+      const input =
+        typeof objects === 'string' ? objects : JSON.stringify(Array.isArray(objects) ? { apiVersion: 'v1', kind: 'List', items: objects } : objects);
       await kubectl(['apply', ...(namespace ? ['-n', namespace] : []), '-f', '-'], { input });
     },
     async createNamespace(name, level = 'restricted', labels = {}) {
@@ -129,7 +130,9 @@ function bind(facts: ClusterFacts): TestCluster {
         },
       });
       // Pods need the namespace's default ServiceAccount, which the controller manager adds.
-      await poll(`ServiceAccount ${name}/default`, 30_000, async () => ((await kubectl(['get', 'serviceaccount', 'default', '-n', name, '-o', 'name'])).trim() ? true : undefined));
+      await poll(`ServiceAccount ${name}/default`, 30_000, async () =>
+        (await kubectl(['get', 'serviceaccount', 'default', '-n', name, '-o', 'name'])).trim() ? true : undefined,
+      );
     },
     async deleteNamespace(name, wait = true) {
       await kubectl(['delete', 'namespace', name, '--ignore-not-found', `--wait=${wait}`, '--timeout=120s'], { timeoutMs: 130_000 });
@@ -206,7 +209,18 @@ export const RESTRICTED_CONTAINER_SECURITY = {
 } as const;
 
 /** A pod of the probe image: args are probe commands (see test/cluster/pause/probe.c). */
-export function probePod(cluster: ClusterFacts, name: string, args: string[], extra: { fsGroup?: number; volumes?: { claimName: string; mountPath: string }[]; labels?: Record<string, string>; ports?: { name: string; containerPort: number }[]; restartPolicy?: string } = {}): KubeObject {
+export function probePod(
+  cluster: ClusterFacts,
+  name: string,
+  args: string[],
+  extra: {
+    fsGroup?: number;
+    volumes?: { claimName: string; mountPath: string }[];
+    labels?: Record<string, string>;
+    ports?: { name: string; containerPort: number }[];
+    restartPolicy?: string;
+  } = {},
+): KubeObject {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -216,15 +230,17 @@ export function probePod(cluster: ClusterFacts, name: string, args: string[], ex
       terminationGracePeriodSeconds: 1,
       automountServiceAccountToken: false,
       securityContext: { ...RESTRICTED_POD_SECURITY, ...(extra.fsGroup !== undefined ? { fsGroup: extra.fsGroup } : {}) },
-      containers: [{
-        name: 'probe',
-        image: cluster.probeImage,
-        imagePullPolicy: 'IfNotPresent',
-        args,
-        securityContext: RESTRICTED_CONTAINER_SECURITY,
-        ...(extra.ports ? { ports: extra.ports } : {}),
-        ...(extra.volumes ? { volumeMounts: extra.volumes.map((v, i) => ({ name: `v${i}`, mountPath: v.mountPath })) } : {}),
-      }],
+      containers: [
+        {
+          name: 'probe',
+          image: cluster.probeImage,
+          imagePullPolicy: 'IfNotPresent',
+          args,
+          securityContext: RESTRICTED_CONTAINER_SECURITY,
+          ...(extra.ports ? { ports: extra.ports } : {}),
+          ...(extra.volumes ? { volumeMounts: extra.volumes.map((v, i) => ({ name: `v${i}`, mountPath: v.mountPath })) } : {}),
+        },
+      ],
       ...(extra.volumes ? { volumes: extra.volumes.map((v, i) => ({ name: `v${i}`, persistentVolumeClaim: { claimName: v.claimName } })) } : {}),
     },
   };

@@ -122,7 +122,11 @@ export function netemAvailable(): boolean {
   } catch {
     netemProbe = false;
   } finally {
-    try { execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' }); } catch { /* never made */ }
+    try {
+      execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+    } catch {
+      /* never made */
+    }
   }
   return netemProbe;
 }
@@ -141,7 +145,9 @@ function startUserspaceLink(devA: string, devB: string): Promise<ChildProcess> {
   return new Promise((resolveLink, reject) => {
     const child = spawn('python3', [IMPAIR_LINK_SCRIPT, devA, devB], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stderr = '';
-    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
     child.stdout?.setEncoding('utf8').once('data', (chunk: string) => {
       if (chunk.startsWith('ready')) resolveLink(child);
       else reject(new Error(`impair-link.py: ${chunk}${stderr}`));
@@ -160,11 +166,17 @@ async function ip(...args: string[]): Promise<void> {
 }
 
 /** Pure: the commands that build the topology (each an `ip` argv). */
-export function topologyCommands(names: { src: string; proxy: string; dst: string; id: string }, route: 'proxy-only' | 'routed', srcLink: 'veth' | 'userspace' = 'veth'): string[][] {
+export function topologyCommands(
+  names: { src: string; proxy: string; dst: string; id: string },
+  route: 'proxy-only' | 'routed',
+  srcLink: 'veth' | 'userspace' = 'veth',
+): string[][] {
   const { src, proxy, dst, id } = names;
   const inNs = (ns: string, ...args: string[]): string[] => ['netns', 'exec', ns, 'ip', ...args];
   const commands: string[][] = [
-    ['netns', 'add', src], ['netns', 'add', proxy], ['netns', 'add', dst],
+    ['netns', 'add', src],
+    ['netns', 'add', proxy],
+    ['netns', 'add', dst],
     // veth ends are created straight inside the namespaces: nothing ever appears in the root namespace.
     // The userspace link's TUN devices are made unaddressed by impair-link.py and moved here.
     srcLink === 'veth'
@@ -177,7 +189,12 @@ export function topologyCommands(names: { src: string; proxy: string; dst: strin
     inNs(proxy, 'addr', 'add', '10.231.2.1/24', 'dev', `${id}pd`),
     inNs(dst, 'addr', 'add', '10.231.2.10/24', 'dev', `${id}dp`),
   ];
-  for (const [ns, dev] of [[src, `${id}sp`], [proxy, `${id}ps`], [proxy, `${id}pd`], [dst, `${id}dp`]] as const) {
+  for (const [ns, dev] of [
+    [src, `${id}sp`],
+    [proxy, `${id}ps`],
+    [proxy, `${id}pd`],
+    [dst, `${id}dp`],
+  ] as const) {
     commands.push(inNs(ns, 'link', 'set', 'lo', 'up'), inNs(ns, 'link', 'set', dev, 'up'));
   }
   if (route === 'routed') {
@@ -190,13 +207,21 @@ export function topologyCommands(names: { src: string; proxy: string; dst: strin
 /** Deletes namespaces left by test processes that no longer exist (a crashed run). */
 export function removeStaleNamespaces(): void {
   let list = '';
-  try { list = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }); } catch { return; }
+  try {
+    list = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+  } catch {
+    return;
+  }
   for (const line of list.split('\n')) {
     const match = /^(dvmt-([0-9a-z]+)p[0-9a-f]+-(src|proxy|dst))\b/.exec(line);
     if (!match) continue;
     const pid = parseInt(match[2] as string, 36);
     let alive = true;
-    try { process.kill(pid, 0); } catch { alive = false; }
+    try {
+      process.kill(pid, 0);
+    } catch {
+      alive = false;
+    }
     if (!alive) deleteNamespaceSync(match[1] as string);
   }
 }
@@ -204,9 +229,20 @@ export function removeStaleNamespaces(): void {
 function deleteNamespaceSync(ns: string): void {
   try {
     const pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split(/\s+/).filter(Boolean);
-    for (const pid of pids) try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone */ }
-  } catch { /* namespace already gone */ }
-  try { execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' }); } catch { /* already gone */ }
+    for (const pid of pids)
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+  } catch {
+    /* namespace already gone */
+  }
+  try {
+    execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+  } catch {
+    /* already gone */
+  }
 }
 
 export async function createTopology(options: TopologyOptions = {}): Promise<Topology> {
@@ -239,13 +275,24 @@ export async function createTopology(options: TopologyOptions = {}): Promise<Top
   }
 
   const links = {
-    srcProxy: { name: 'src-proxy', a: { ns: names.src, dev: `${id}sp`, address: '10.231.1.10' }, b: { ns: names.proxy, dev: `${id}ps`, address: '10.231.1.1' } } as Link,
-    proxyDst: { name: 'proxy-dst', a: { ns: names.proxy, dev: `${id}pd`, address: '10.231.2.1' }, b: { ns: names.dst, dev: `${id}dp`, address: '10.231.2.10' } } as Link,
+    srcProxy: {
+      name: 'src-proxy',
+      a: { ns: names.src, dev: `${id}sp`, address: '10.231.1.10' },
+      b: { ns: names.proxy, dev: `${id}ps`, address: '10.231.1.1' },
+    } as Link,
+    proxyDst: {
+      name: 'proxy-dst',
+      a: { ns: names.proxy, dev: `${id}pd`, address: '10.231.2.1' },
+      b: { ns: names.dst, dev: `${id}dp`, address: '10.231.2.10' },
+    } as Link,
   };
 
   const exec = async (ns: string, command: string, args: string[] = [], opts: { timeoutMs?: number } = {}): Promise<ExecResult> => {
     try {
-      const { stdout, stderr } = await execFileAsync('ip', ['netns', 'exec', ns, command, ...args], { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024 });
+      const { stdout, stderr } = await execFileAsync('ip', ['netns', 'exec', ns, command, ...args], {
+        timeout: opts.timeoutMs ?? 60_000,
+        maxBuffer: 64 * 1024 * 1024,
+      });
       return { code: 0, stdout, stderr };
     } catch (error) {
       const e = error as { code?: number | string; stdout?: string; stderr?: string };
@@ -268,7 +315,9 @@ export async function createTopology(options: TopologyOptions = {}): Promise<Top
     spawn: (ns, command, args = [], spawnOptions = {}) => spawn('ip', ['netns', 'exec', ns, command, ...args], spawnOptions),
     // The proxy host's end goes down, as a cable cut between hosts would: the src and dst hosts keep
     // their addresses and routes, their packets are simply lost until the link comes back.
-    linkDown: async (link) => { await ip('netns', 'exec', link.b.ns, 'ip', 'link', 'set', link.b.dev, 'down'); },
+    linkDown: async (link) => {
+      await ip('netns', 'exec', link.b.ns, 'ip', 'link', 'set', link.b.dev, 'down');
+    },
     linkUp: async (link) => {
       await ip('netns', 'exec', link.b.ns, 'ip', 'link', 'set', link.b.dev, 'up');
       // A device going down flushes the routes through it; put the hosts' default routes back.
@@ -309,7 +358,12 @@ export async function createTopology(options: TopologyOptions = {}): Promise<Top
     },
     dial: async (ns, host, port, dialOptions = {}) => {
       const timeoutMs = dialOptions.timeoutMs ?? 5000;
-      const result = await exec(ns, process.execPath, ['-e', DIAL_SCRIPT, host, String(port), dialOptions.proxy ?? '', String(timeoutMs), dialOptions.send ?? ''], { timeoutMs: timeoutMs + 5000 });
+      const result = await exec(
+        ns,
+        process.execPath,
+        ['-e', DIAL_SCRIPT, host, String(port), dialOptions.proxy ?? '', String(timeoutMs), dialOptions.send ?? ''],
+        { timeoutMs: timeoutMs + 5000 },
+      );
       try {
         return JSON.parse(result.stdout) as DialResult;
       } catch {

@@ -39,7 +39,11 @@ export async function relayPki(): Promise<RelayPki> {
     clientCert: write('client.crt', client.certPem),
     clientKey: write('client.key', client.keyPem),
   };
-  const material = (pair: { certPem: string; keyPem: string }): TlsMaterial => ({ ca: Buffer.from(ca.certPem), cert: Buffer.from(pair.certPem), key: Buffer.from(pair.keyPem) });
+  const material = (pair: { certPem: string; keyPem: string }): TlsMaterial => ({
+    ca: Buffer.from(ca.certPem),
+    cert: Buffer.from(pair.certPem),
+    key: Buffer.from(pair.keyPem),
+  });
   return { dir, server: material(server), client: material(client), files, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
@@ -65,9 +69,10 @@ export interface RelayEnd {
 /** The agent's client side: dialTunnel with the hand-over, then the native relay to an app socket.
  * With `suite`, the same hand-over on a connection that offers that TLS 1.3 suite only. */
 export async function nativeClient(port: number, pki: RelayPki, options: HandOverOptions = {}, suite?: string): Promise<RelayEnd> {
-  const tls = suite === undefined
-    ? await dialTunnel({ host: '127.0.0.1', port, serverName: 'localhost', tls: pki.client, proxyUrl: '', noProxy: [], handover: true })
-    : await dialOneSuite(port, pki, suite);
+  const tls =
+    suite === undefined
+      ? await dialTunnel({ host: '127.0.0.1', port, serverName: 'localhost', tls: pki.client, proxyUrl: '', noProxy: [], handover: true })
+      : await dialOneSuite(port, pki, suite);
   const [app, plain] = await localPair();
   const relay = await handOver(tls, plain, options);
   void relay.done.then(() => tls.destroy());
@@ -116,11 +121,12 @@ export async function nativeServer(pki: RelayPki, options: HandOverOptions = {})
   await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
   return {
     port: (listener.address() as { port: number }).port,
-    next: () => new Promise((resolve) => {
-      const end = ready.shift();
-      if (end) resolve(end);
-      else waiting.push(resolve);
-    }),
+    next: () =>
+      new Promise((resolve) => {
+        const end = ready.shift();
+        if (end) resolve(end);
+        else waiting.push(resolve);
+      }),
     close: () => listener.close(),
   };
 }
@@ -168,7 +174,14 @@ export async function scriptedClient(port: number, pki: RelayPki): Promise<Scrip
   const tcp = connect({ port, host: '127.0.0.1' });
   await once(tcp, 'connect');
   const prepared = prepareClientHandover(tcp);
-  const tls = tlsConnect({ socket: prepared.stream, servername: 'localhost', ca: pki.client.ca, cert: pki.client.cert, key: pki.client.key, minVersion: 'TLSv1.3' });
+  const tls = tlsConnect({
+    socket: prepared.stream,
+    servername: 'localhost',
+    ca: pki.client.ca,
+    cert: pki.client.cert,
+    key: pki.client.key,
+    minVersion: 'TLSv1.3',
+  });
   const secrets = new TrafficSecrets();
   tls.on('keylog', secrets.take);
   tls.once('secure', () => prepared.stream.freeze());
@@ -183,7 +196,9 @@ export async function scriptedClient(port: number, pki: RelayPki): Promise<Scrip
   let writeSeq = BigInt(countRecordsUnder(ours, prepared.stream.writtenRecords) ?? 0);
   const readStart = countRecordsUnder(theirs, prepared.stream.fedRecords) ?? 0;
   let raw = prepared.stream.takeHeld();
-  tcp.on('data', (chunk: Buffer) => { raw = Buffer.concat([raw, chunk]); });
+  tcp.on('data', (chunk: Buffer) => {
+    raw = Buffer.concat([raw, chunk]);
+  });
   const closed = new Promise<void>((resolve) => tcp.once('close', () => resolve()));
   tcp.on('error', () => undefined);
   return {
@@ -193,7 +208,9 @@ export async function scriptedClient(port: number, pki: RelayPki): Promise<Scrip
       ours = new TrafficKeys(suite, ourSecret);
       writeSeq = 0n;
     },
-    send: (...records) => { for (const record of records) tcp.write(record); },
+    send: (...records) => {
+      for (const record of records) tcp.write(record);
+    },
     received: () => {
       // The server may rekey: follow its KeyUpdates as a peer would.
       let keys = theirs;

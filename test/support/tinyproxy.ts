@@ -65,12 +65,23 @@ export async function startTinyproxy(options: TinyproxyOptions = {}): Promise<Ti
   const configFile = join(dir, 'tinyproxy.conf');
   const resolvConf = join(dir, 'resolv.conf');
   if (options.nameserver) writeFileSync(resolvConf, `nameserver ${options.nameserver}\n`);
-  writeFileSync(configFile, renderTinyproxyConfig({ port, listen: host, logFile, allow: options.allow ?? [], user: options.user, password: options.password }), { mode: 0o600 });
+  writeFileSync(
+    configFile,
+    renderTinyproxyConfig({ port, listen: host, logFile, allow: options.allow ?? [], user: options.user, password: options.password }),
+    { mode: 0o600 },
+  );
 
   let child: ChildProcess | undefined;
   let exited = true;
   let stderr = '';
-  const onExit = (): void => { if (child?.pid && !exited) try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ } };
+  const onExit = (): void => {
+    if (child?.pid && !exited)
+      try {
+        process.kill(child.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+  };
   process.on('exit', onExit);
 
   const start = async (): Promise<void> => {
@@ -82,8 +93,12 @@ export async function startTinyproxy(options: TinyproxyOptions = {}): Promise<Ti
     const [command, ...args] = options.netns ? ['ip', 'netns', 'exec', options.netns, ...argv] : argv;
     child = spawn(command as string, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     exited = false;
-    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => { stderr = (stderr + chunk).slice(-4000); });
-    child.once('exit', () => { exited = true; });
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr = (stderr + chunk).slice(-4000);
+    });
+    child.once('exit', () => {
+      exited = true;
+    });
     try {
       await waitForPort(host, port, { netns: options.netns, alive: () => !exited, what: 'tinyproxy' });
     } catch (error) {
@@ -103,7 +118,13 @@ export async function startTinyproxy(options: TinyproxyOptions = {}): Promise<Ti
 
   await start();
   const credentials = options.user !== undefined ? `${encodeURIComponent(options.user)}:${encodeURIComponent(options.password ?? '')}@` : '';
-  const log = (): string => { try { return readFileSync(logFile, 'utf8'); } catch { return ''; } };
+  const log = (): string => {
+    try {
+      return readFileSync(logFile, 'utf8');
+    } catch {
+      return '';
+    }
+  };
   return {
     host,
     port,
@@ -111,7 +132,9 @@ export async function startTinyproxy(options: TinyproxyOptions = {}): Promise<Ti
     logFile,
     log,
     connects: () => [...log().matchAll(/Request \(file descriptor \d+\): CONNECT (\S+) HTTP/g)].map((m) => m[1] as string),
-    get pid() { return child?.pid; },
+    get pid() {
+      return child?.pid;
+    },
     stop: async () => {
       await stop();
       process.off('exit', onExit);

@@ -2,10 +2,7 @@
 // trees by walking both. Test-only; nothing here is used by the product.
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { createReadStream, type Stats } from 'node:fs';
-import {
-  chmod, chown, lchown, link, lstat, lutimes, mkdir, open, readdir, readFile, readlink, rm, symlink,
-  utimes, writeFile,
-} from 'node:fs/promises';
+import { chmod, chown, lchown, link, lstat, lutimes, mkdir, open, readdir, readFile, readlink, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 
 const IS_ROOT = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -49,8 +46,14 @@ function prng(seed: number): () => number {
 
 const FILE_MODES = [0o644, 0o600, 0o755, 0o640, 0o444, 0o700, 0o664, 0o750];
 const DIR_MODES = [0o755, 0o750, 0o700, 0o775];
-const OWNERS: Array<[number, number]> = [[0, 0], [1000, 1000], [1001, 2000], [65534, 65534], [4242, 1000]];
-const ODD_NAMES = ['with space.txt', 'ünïcödé-файл.dat', "quote'and\"double", '-leading-dash', '#hash%percent&amp', '.hidden'];
+const OWNERS: Array<[number, number]> = [
+  [0, 0],
+  [1000, 1000],
+  [1001, 2000],
+  [65534, 65534],
+  [4242, 1000],
+];
+const ODD_NAMES = ['with space.txt', 'ünïcödé-файл.dat', 'quote\'and"double', '-leading-dash', '#hash%percent&amp', '.hidden'];
 /** Fixed base time (2023-11-14): mtimes differ from "now", so a copy that forgets them is caught. */
 const BASE_TIME_S = 1_700_000_000;
 
@@ -113,7 +116,10 @@ export async function generateTree(root: string, options: TreeOptions = {}): Pro
     return join(dir, `file-${String(index).padStart(5, '0')}.${pick(random, ['txt', 'bin', 'log', 'json', 'dat'])}`);
   };
   while (made < fileCount) {
-    const dir = pick(random, dirs.filter((d) => !d.startsWith('empty-dir')));
+    const dir = pick(
+      random,
+      dirs.filter((d) => !d.startsWith('empty-dir')),
+    );
     const path = nextName(dir, made);
     // 1 in 12 is empty; the rest are small, skewed towards tiny.
     const size = random() < 1 / 12 ? 0 : Math.floor(random() ** 3 * maxFileBytes) + 1;
@@ -126,7 +132,13 @@ export async function generateTree(root: string, options: TreeOptions = {}): Pro
       const group = [path];
       const extra = random() < 0.5 ? 1 : 2;
       for (let e = 0; e < extra && made < fileCount; e++) {
-        const other = join(pick(random, dirs.filter((d) => !d.startsWith('empty-dir'))), `hardlink-${made}-${e}`);
+        const other = join(
+          pick(
+            random,
+            dirs.filter((d) => !d.startsWith('empty-dir')),
+          ),
+          `hardlink-${made}-${e}`,
+        );
         await link(join(root, path), join(root, other));
         group.push(other);
         made++;
@@ -201,7 +213,10 @@ export interface TreeMutation {
 export async function mutateTree(root: string, seed = 2): Promise<TreeMutation> {
   const random = prng(seed);
   const entries = await walk(root);
-  const files = [...entries.values()].filter((e) => e.type === 'file' && !e.path.includes('hardlink-')).map((e) => e.path).sort();
+  const files = [...entries.values()]
+    .filter((e) => e.type === 'file' && !e.path.includes('hardlink-'))
+    .map((e) => e.path)
+    .sort();
   const result: TreeMutation = { added: [], changed: [], deleted: [] };
   const newTime = BASE_TIME_S + 3600;
   const take = (): string => {
@@ -417,7 +432,12 @@ function compareHardLinks(left: Map<string, TreeEntry>, right: Map<string, TreeE
 }
 
 export function formatDifferences(diffs: TreeDifference[], limit = 20): string {
-  const lines = diffs.slice(0, limit).map((d) => `${d.kind} ${JSON.stringify(d.path)}${d.expected !== undefined || d.actual !== undefined ? `: expected ${d.expected ?? '-'}, got ${d.actual ?? '-'}` : ''}`);
+  const lines = diffs
+    .slice(0, limit)
+    .map(
+      (d) =>
+        `${d.kind} ${JSON.stringify(d.path)}${d.expected !== undefined || d.actual !== undefined ? `: expected ${d.expected ?? '-'}, got ${d.actual ?? '-'}` : ''}`,
+    );
   if (diffs.length > limit) lines.push(`... and ${diffs.length - limit} more`);
   return lines.join('\n');
 }

@@ -78,8 +78,16 @@
     progress.append(bar);
     const state = cell('td', 'state');
     state.append(cell('span', 'badge'), cell('div', 'message'));
-    tr.append(name, progress, cell('td', 'num bytes'), cell('td', 'num rate'), cell('td', 'num eta'),
-      cell('td', 'num files'), cell('td', 'num attempts'), state);
+    tr.append(
+      name,
+      progress,
+      cell('td', 'num bytes'),
+      cell('td', 'num rate'),
+      cell('td', 'num eta'),
+      cell('td', 'num files'),
+      cell('td', 'num attempts'),
+      state,
+    );
     rowsBody.append(tr);
     rows.set(pvc.pvc, tr);
     return tr;
@@ -94,8 +102,7 @@
     bar.setAttribute('aria-valuenow', percent.toFixed(1));
     bar.querySelector('.fill').style.width = percent + '%';
     bar.querySelector('.pct').textContent = percent.toFixed(1) + '%';
-    tr.querySelector('.bytes').textContent =
-      s.totalBytes > 0 ? formatBytes(s.bytes) + ' / ' + formatBytes(s.totalBytes) : formatBytes(s.bytes);
+    tr.querySelector('.bytes').textContent = s.totalBytes > 0 ? formatBytes(s.bytes) + ' / ' + formatBytes(s.totalBytes) : formatBytes(s.bytes);
     tr.querySelector('.rate').textContent = s.rateBps > 0 ? formatBytes(s.rateBps) + '/s' : '–';
     tr.querySelector('.eta').textContent = s.state === 'Succeeded' ? 'done' : formatDuration(s.etaSeconds);
     tr.querySelector('.files').textContent = s.filesTotal > 0 ? s.files + ' / ' + s.filesTotal : String(s.files || 0);

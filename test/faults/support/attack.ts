@@ -5,7 +5,8 @@ import { SERVER_NAME, SERVER_PORT } from './fault-rig.js';
 
 const ATTACKER = fileURLToPath(new URL('./attacker.mjs', import.meta.url));
 
-export type AttackKind = 'garbage' | 'rsync-plaintext' | 'slowloris' | 'no-cert' | 'other-ca' | 'expired' | 'server-cert-as-client' | 'tls12-only' | 'silent-authenticated';
+export type AttackKind =
+  'garbage' | 'rsync-plaintext' | 'slowloris' | 'no-cert' | 'other-ca' | 'expired' | 'server-cert-as-client' | 'tls12-only' | 'silent-authenticated';
 
 export interface AttackConnection {
   ms: number;

@@ -26,12 +26,28 @@ function plainConnection(send) {
     let received = '';
     let connected = false;
     const socket = netConnect({ host: spec.host, port: spec.port });
-    const timer = setTimeout(() => { socket.destroy(); resolve(outcome({ connected, received, closedBy: 'us', error: 'gave up waiting' })); }, giveUpMs);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve(outcome({ connected, received, closedBy: 'us', error: 'gave up waiting' }));
+    }, giveUpMs);
     socket.setEncoding('latin1');
-    socket.on('connect', () => { connected = true; if (send) socket.write(send); });
-    socket.on('data', (chunk) => { received += chunk; });
-    socket.on('error', (error) => { received += ''; socket.destroy(); clearTimeout(timer); resolve(outcome({ connected, received, closedBy: 'server', error: error.code ?? error.message })); });
-    socket.on('close', () => { clearTimeout(timer); resolve(outcome({ connected, received, closedBy: 'server' })); });
+    socket.on('connect', () => {
+      connected = true;
+      if (send) socket.write(send);
+    });
+    socket.on('data', (chunk) => {
+      received += chunk;
+    });
+    socket.on('error', (error) => {
+      received += '';
+      socket.destroy();
+      clearTimeout(timer);
+      resolve(outcome({ connected, received, closedBy: 'server', error: error.code ?? error.message }));
+    });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(outcome({ connected, received, closedBy: 'server' }));
+    });
   });
 }
 
@@ -40,7 +56,13 @@ function tlsConnection({ cert, key, maxVersion, speak }) {
     let received = '';
     let secure = false;
     let settled = false;
-    const finish = (fields) => { if (!settled) { settled = true; clearTimeout(timer); resolve(outcome({ secure, received, ...fields })); } };
+    const finish = (fields) => {
+      if (!settled) {
+        settled = true;
+        clearTimeout(timer);
+        resolve(outcome({ secure, received, ...fields }));
+      }
+    };
     const socket = tlsConnect({
       host: spec.host,
       port: spec.port,
@@ -50,7 +72,10 @@ function tlsConnection({ cert, key, maxVersion, speak }) {
       ...(maxVersion ? { maxVersion, minVersion: 'TLSv1.2' } : {}),
       rejectUnauthorized: true,
     });
-    const timer = setTimeout(() => { socket.destroy(); finish({ closedBy: 'us', error: 'gave up waiting' }); }, giveUpMs);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      finish({ closedBy: 'us', error: 'gave up waiting' });
+    }, giveUpMs);
     socket.setEncoding('latin1');
     socket.on('secureConnect', () => {
       secure = true;
@@ -58,8 +83,13 @@ function tlsConnection({ cert, key, maxVersion, speak }) {
       // verdict arrives on the first read. Say what rsync would say, and see what comes back.
       if (speak) socket.write(rsyncHello());
     });
-    socket.on('data', (chunk) => { received += chunk; });
-    socket.on('error', (error) => { socket.destroy(); finish({ closedBy: 'server', error: error.code ?? error.message }); });
+    socket.on('data', (chunk) => {
+      received += chunk;
+    });
+    socket.on('error', (error) => {
+      socket.destroy();
+      finish({ closedBy: 'server', error: error.code ?? error.message });
+    });
     socket.on('close', () => finish({ closedBy: 'server' }));
   });
 }

@@ -88,7 +88,12 @@ export function pemSecrets(pem: string): string[] {
 export async function createFaultRig(options: FaultRigOptions = {}): Promise<FaultRig> {
   const dir = mkdtempSync(join(tmpdir(), 'dvm-faults-'));
   const topo = await createTopology({ route: options.proxy ? 'proxy-only' : 'routed', srcLink: options.srcLink ?? 'veth' });
-  const pki = await createRunPki({ runId: `faults-${topo.id}`, serverDnsNames: [SERVER_NAME], serverIpAddresses: [topo.addresses.dst], clientIdentities: [CLIENT_IDENTITY] });
+  const pki = await createRunPki({
+    runId: `faults-${topo.id}`,
+    serverDnsNames: [SERVER_NAME],
+    serverIpAddresses: [topo.addresses.dst],
+    clientIdentities: [CLIENT_IDENTITY],
+  });
   const write = (name: string, text: string): string => {
     const path = join(dir, name);
     writeFileSync(path, text, { mode: 0o600 });
@@ -106,7 +111,13 @@ export async function createFaultRig(options: FaultRigOptions = {}): Promise<Fau
   let proxyPassword: string | undefined;
   if (options.proxy) {
     proxyPassword = `pw-${randomBytes(9).toString('base64url')}`;
-    proxy = await startTinyproxy({ netns: topo.proxy, listen: topo.addresses.proxyFromSrc, allow: [topo.subnets.srcProxy], user: 'dvm', password: proxyPassword });
+    proxy = await startTinyproxy({
+      netns: topo.proxy,
+      listen: topo.addresses.proxyFromSrc,
+      allow: [topo.subnets.srcProxy],
+      user: 'dvm',
+      password: proxyPassword,
+    });
     extraSecrets.push(proxyPassword, Buffer.from(`dvm:${proxyPassword}`).toString('base64'));
   }
 
@@ -116,8 +127,14 @@ export async function createFaultRig(options: FaultRigOptions = {}): Promise<Fau
   let configs = 0;
 
   const collect = (child: ChildProcess, onStdout: (line: string) => void, onStderr: (line: string) => void): void => {
-    createInterface({ input: child.stdout! }).on('line', (line) => { captured.push(line); onStdout(line); });
-    createInterface({ input: child.stderr! }).on('line', (line) => { captured.push(line); onStderr(line); });
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      captured.push(line);
+      onStdout(line);
+    });
+    createInterface({ input: child.stderr! }).on('line', (line) => {
+      captured.push(line);
+      onStderr(line);
+    });
   };
 
   const fetchInDst = async (path: string): Promise<string> => {
@@ -160,17 +177,27 @@ export async function createFaultRig(options: FaultRigOptions = {}): Promise<Fau
         children.add(current);
         let listening = false;
         const stderrTail: string[] = [];
-        collect(current, (line) => {
-          try {
-            const entry = JSON.parse(line) as Record<string, unknown>;
-            logLines.push(entry);
-            if (entry.msg === 'listening') listening = true;
-          } catch { /* not a log line */ }
-        }, (line) => stderrTail.push(line));
-        await waitFor(() => {
-          if (current.exitCode !== null) throw new Error(`server agent exited ${current.exitCode}: ${stderrTail.join(' | ')}`);
-          return listening;
-        }, 15_000, 'the server agent to listen');
+        collect(
+          current,
+          (line) => {
+            try {
+              const entry = JSON.parse(line) as Record<string, unknown>;
+              logLines.push(entry);
+              if (entry.msg === 'listening') listening = true;
+            } catch {
+              /* not a log line */
+            }
+          },
+          (line) => stderrTail.push(line),
+        );
+        await waitFor(
+          () => {
+            if (current.exitCode !== null) throw new Error(`server agent exited ${current.exitCode}: ${stderrTail.join(' | ')}`);
+            return listening;
+          },
+          15_000,
+          'the server agent to listen',
+        );
       };
       await start();
       const kill = async (signal: NodeJS.Signals = 'SIGKILL'): Promise<void> => {
@@ -182,7 +209,9 @@ export async function createFaultRig(options: FaultRigOptions = {}): Promise<Fau
         await exited;
       };
       return {
-        get pid() { return child?.pid; },
+        get pid() {
+          return child?.pid;
+        },
         logLines,
         async metric(name, labelFilter) {
           const text = await fetchInDst('/metrics');
@@ -216,11 +245,12 @@ export async function createFaultRig(options: FaultRigOptions = {}): Promise<Fau
       });
     },
 
-    tunnelConnectProgram: ({ server, tls }) => [
-      'openssl s_client -quiet -tls1_3 -verify_return_error',
-      `-connect ${server.host}:${server.port} -servername ${server.serverName}`,
-      `-CAfile ${tls.ca} -cert ${tls.cert} -key ${tls.key}`,
-    ].join(' '),
+    tunnelConnectProgram: ({ server, tls }) =>
+      [
+        'openssl s_client -quiet -tls1_3 -verify_return_error',
+        `-connect ${server.host}:${server.port} -servername ${server.serverName}`,
+        `-CAfile ${tls.ca} -cert ${tls.cert} -key ${tls.key}`,
+      ].join(' '),
 
     startClient(config, env = {}) {
       const path = write(`client-${++configs}.json`, JSON.stringify(config));
@@ -233,19 +263,27 @@ export async function createFaultRig(options: FaultRigOptions = {}): Promise<Fau
       const events: AgentEvent[] = [];
       const stdout: string[] = [];
       const stderr: string[] = [];
-      collect(child, (line) => {
-        stdout.push(line);
-        try {
-          const value: unknown = JSON.parse(line);
-          if (isAgentEvent(value)) events.push(value);
-        } catch { /* not an event */ }
-      }, (line) => stderr.push(line));
+      collect(
+        child,
+        (line) => {
+          stdout.push(line);
+          try {
+            const value: unknown = JSON.parse(line);
+            if (isAgentEvent(value)) events.push(value);
+          } catch {
+            /* not an event */
+          }
+        },
+        (line) => stderr.push(line),
+      );
       const done = new Promise<{ exitCode: number | null; signal: NodeJS.Signals | null; result: ResultEvent | undefined }>((resolveDone) => {
-        child.once('close', (exitCode, signal) => resolveDone({
-          exitCode,
-          signal,
-          result: events.find((event): event is ResultEvent => event.type === 'result'),
-        }));
+        child.once('close', (exitCode, signal) =>
+          resolveDone({
+            exitCode,
+            signal,
+            result: events.find((event): event is ResultEvent => event.type === 'result'),
+          }),
+        );
       });
       const progress = (): ProgressEvent[] => events.filter((e): e is ProgressEvent => e.type === 'progress');
       return {
@@ -256,14 +294,22 @@ export async function createFaultRig(options: FaultRigOptions = {}): Promise<Fau
         done,
         progress,
         bytes: () => progress().at(-1)?.bytes ?? 0,
-        kill: (signal = 'SIGKILL') => { if (child.pid && child.exitCode === null) killTree(child.pid, signal); },
+        kill: (signal = 'SIGKILL') => {
+          if (child.pid && child.exitCode === null) killTree(child.pid, signal);
+        },
       };
     },
 
     srcTxBytes: () => topo.txBytes(topo.links.srcProxy.a),
 
     capturedOutput() {
-      const logs = terminationLogs.map((file) => { try { return readFileSync(file, 'utf8'); } catch { return ''; } });
+      const logs = terminationLogs.map((file) => {
+        try {
+          return readFileSync(file, 'utf8');
+        } catch {
+          return '';
+        }
+      });
       return [...captured, ...logs].join('\n');
     },
 

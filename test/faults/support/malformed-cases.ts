@@ -34,21 +34,25 @@ export interface ParseCase {
 
 export type MalformedCase = AgentConfigCase | CliCase | ParseCase;
 
-const set = (path: string, value: unknown) => (config: Json): void => {
-  const keys = path.split('.');
-  let node: Json = config;
-  for (const key of keys.slice(0, -1)) {
-    node[key] ??= {};
-    node = node[key] as Json;
-  }
-  node[keys[keys.length - 1] as string] = value;
-};
-const remove = (path: string) => (config: Json): void => {
-  const keys = path.split('.');
-  let node: Json = config;
-  for (const key of keys.slice(0, -1)) node = node[key] as Json;
-  delete node[keys[keys.length - 1] as string];
-};
+const set =
+  (path: string, value: unknown) =>
+  (config: Json): void => {
+    const keys = path.split('.');
+    let node: Json = config;
+    for (const key of keys.slice(0, -1)) {
+      node[key] ??= {};
+      node = node[key] as Json;
+    }
+    node[keys[keys.length - 1] as string] = value;
+  };
+const remove =
+  (path: string) =>
+  (config: Json): void => {
+    const keys = path.split('.');
+    let node: Json = config;
+    for (const key of keys.slice(0, -1)) node = node[key] as Json;
+    delete node[keys[keys.length - 1] as string];
+  };
 
 const serverCases: AgentConfigCase[] = [
   { kind: 'server', name: 'no tls section', mutate: remove('tls'), names: /tls/ },
@@ -93,15 +97,35 @@ const clientCases: AgentConfigCase[] = [
   { kind: 'client', name: 'rsync_opt_delete a number', mutate: set('settings.rsync_opt_delete', 1), names: /rsync_opt_delete/ },
   { kind: 'client', name: 'rsync_opt_extras --rsh', mutate: set('settings.rsync_opt_extras', '--rsh=ssh'), names: /rsync_opt_extras/ },
   { kind: 'client', name: 'rsync_opt_extras -e ssh', mutate: set('settings.rsync_opt_extras', '-e ssh'), names: /rsync_opt_extras/ },
-  { kind: 'client', name: 'rsync_opt_extras --remove-source-files', mutate: set('settings.rsync_opt_extras', '--remove-source-files'), names: /rsync_opt_extras/ },
+  {
+    kind: 'client',
+    name: 'rsync_opt_extras --remove-source-files',
+    mutate: set('settings.rsync_opt_extras', '--remove-source-files'),
+    names: /rsync_opt_extras/,
+  },
   { kind: 'client', name: 'rsync_opt_extras shell injection', mutate: set('settings.rsync_opt_extras', '--exclude=a; rm -rf /'), names: /rsync_opt_extras/ },
   { kind: 'client', name: 'rsync_opt_extras --daemon', mutate: set('settings.rsync_opt_extras', '--daemon'), names: /rsync_opt_extras/ },
   { kind: 'client', name: 'rsync_opt_extras --rsync-path', mutate: set('settings.rsync_opt_extras', '--rsync-path=/bin/sh'), names: /rsync_opt_extras/ },
-  { kind: 'client', name: 'rsync_opt_extras --delete-excluded', mutate: set('settings.rsync_opt_extras', '--exclude=* --delete-excluded'), names: /rsync_opt_extras.*--delete-excluded/ },
-  { kind: 'client', name: 'rsync_opt_extras --chmod setuid', mutate: set('settings.rsync_opt_extras', '--chmod=D0777,F4777'), names: /rsync_opt_extras.*--chmod/ },
+  {
+    kind: 'client',
+    name: 'rsync_opt_extras --delete-excluded',
+    mutate: set('settings.rsync_opt_extras', '--exclude=* --delete-excluded'),
+    names: /rsync_opt_extras.*--delete-excluded/,
+  },
+  {
+    kind: 'client',
+    name: 'rsync_opt_extras --chmod setuid',
+    mutate: set('settings.rsync_opt_extras', '--chmod=D0777,F4777'),
+    names: /rsync_opt_extras.*--chmod/,
+  },
   { kind: 'client', name: 'rsync_opt_extras --max-size', mutate: set('settings.rsync_opt_extras', '--max-size=1'), names: /rsync_opt_extras.*--max-size=1/ },
   { kind: 'client', name: 'rsync_opt_extras -L', mutate: set('settings.rsync_opt_extras', '-cL'), names: /rsync_opt_extras.*-cL.*--copy-links/ },
-  { kind: 'client', name: 'rsync_opt_extras --modify-window overflow', mutate: set('settings.rsync_opt_extras', '--modify-window=99999999999999999999'), names: /rsync_opt_extras.*--modify-window/ },
+  {
+    kind: 'client',
+    name: 'rsync_opt_extras --modify-window overflow',
+    mutate: set('settings.rsync_opt_extras', '--modify-window=99999999999999999999'),
+    names: /rsync_opt_extras.*--modify-window/,
+  },
   { kind: 'client', name: 'rsync_opt_extras --crtimes', mutate: set('settings.rsync_opt_extras', '--crtimes'), names: /rsync_opt_extras.*--crtimes/ },
   { kind: 'client', name: 'rsync_opt_xattrs "yes"', mutate: set('settings.rsync_opt_xattrs', 'yes'), names: /rsync_opt_xattrs/ },
   { kind: 'client', name: 'config over 1 MiB', fileText: `{"pvc": "x", "pad": "${'p'.repeat(1_100_000)}"}`, names: /config.*too big/ },
@@ -109,10 +133,25 @@ const clientCases: AgentConfigCase[] = [
   { kind: 'client', name: 'rsync_backoff_limit negative', mutate: set('settings.rsync_backoff_limit', -1), names: /rsync_backoff_limit/ },
   { kind: 'client', name: 'rsync_backoff_limit a word', mutate: set('settings.rsync_backoff_limit', 'many'), names: /rsync_backoff_limit/ },
   { kind: 'client', name: 'stunnel_tcp_proxy not a URL', mutate: set('settings.stunnel_tcp_proxy', 'proxy.example:3128'), names: /stunnel_tcp_proxy/ },
-  { kind: 'client', name: 'stunnel_tcp_proxy https', mutate: set('settings.stunnel_tcp_proxy', `https://dvm:${PLANTED_PASSWORD}@proxy.example:3128`), names: /stunnel_tcp_proxy/ },
+  {
+    kind: 'client',
+    name: 'stunnel_tcp_proxy https',
+    mutate: set('settings.stunnel_tcp_proxy', `https://dvm:${PLANTED_PASSWORD}@proxy.example:3128`),
+    names: /stunnel_tcp_proxy/,
+  },
   { kind: 'client', name: 'stunnel_tcp_proxy socks5', mutate: set('settings.stunnel_tcp_proxy', 'socks5://proxy.example:1080'), names: /stunnel_tcp_proxy/ },
-  { kind: 'client', name: 'stunnel_tcp_proxy with a path', mutate: set('settings.stunnel_tcp_proxy', `http://dvm:${PLANTED_PASSWORD}@proxy.example:3128/connect`), names: /stunnel_tcp_proxy/ },
-  { kind: 'client', name: 'stunnel_tcp_proxy without host', mutate: set('settings.stunnel_tcp_proxy', `http://dvm:${PLANTED_PASSWORD}@:3128`), names: /stunnel_tcp_proxy/ },
+  {
+    kind: 'client',
+    name: 'stunnel_tcp_proxy with a path',
+    mutate: set('settings.stunnel_tcp_proxy', `http://dvm:${PLANTED_PASSWORD}@proxy.example:3128/connect`),
+    names: /stunnel_tcp_proxy/,
+  },
+  {
+    kind: 'client',
+    name: 'stunnel_tcp_proxy without host',
+    mutate: set('settings.stunnel_tcp_proxy', `http://dvm:${PLANTED_PASSWORD}@:3128`),
+    names: /stunnel_tcp_proxy/,
+  },
   { kind: 'client', name: 'noProxy a number', mutate: set('settings.noProxy', 42), names: /noProxy/ },
   { kind: 'client', name: 'progressListen without port', mutate: set('progressListen', 'localhost'), names: /progressListen/ },
   { kind: 'client', name: 'progressIntervalMs zero', mutate: set('progressIntervalMs', 0), names: /progressIntervalMs/ },
@@ -131,18 +170,38 @@ const cliCases: CliCase[] = [
   { kind: 'cli', name: 'SRC inside DST', argv: ['migrate', '--local', 'SRC', '/'], names: /SRC .* is inside DST \/|DST \/ is not writable/ },
   { kind: 'cli', name: 'DST inside SRC', argv: ['migrate', '--local', '/', 'DST'], names: /DST .* is inside SRC \//i },
   { kind: 'cli', name: 'SRC equals DST, spelled differently', argv: ['migrate', '--local', '/', '/tmp/../.'], names: /same directory|DST \/ is not writable/ },
-  { kind: 'cli', name: '--rsync-extras --delete-excluded', argv: ['migrate', '--local', 'SRC', 'DST', '--rsync-extras', '--exclude=* --delete-excluded'], names: /--rsync-extras \(rsync_opt_extras\).*--delete-excluded/ },
-  { kind: 'cli', name: '--rsync-extras --timeout out of range', argv: ['migrate', '--local', 'SRC', 'DST', '--rsync-extras', '--timeout=99999999999'], names: /rsync_opt_extras.*--timeout/ },
+  {
+    kind: 'cli',
+    name: '--rsync-extras --delete-excluded',
+    argv: ['migrate', '--local', 'SRC', 'DST', '--rsync-extras', '--exclude=* --delete-excluded'],
+    names: /--rsync-extras \(rsync_opt_extras\).*--delete-excluded/,
+  },
+  {
+    kind: 'cli',
+    name: '--rsync-extras --timeout out of range',
+    argv: ['migrate', '--local', 'SRC', 'DST', '--rsync-extras', '--timeout=99999999999'],
+    names: /rsync_opt_extras.*--timeout/,
+  },
   { kind: 'cli', name: 'without --local', argv: ['migrate', 'SRC', 'DST'], names: /--local/ },
   { kind: 'cli', name: '--proxy ftp', argv: ['migrate', '--local', 'SRC', 'DST', '--proxy', 'ftp://proxy.example:21'], names: /--proxy/ },
-  { kind: 'cli', name: '--proxy with a path and a password', argv: ['migrate', '--local', 'SRC', 'DST', '--proxy', `http://dvm:${PLANTED_PASSWORD}@proxy.example:3128/x`], names: /--proxy/ },
+  {
+    kind: 'cli',
+    name: '--proxy with a path and a password',
+    argv: ['migrate', '--local', 'SRC', 'DST', '--proxy', `http://dvm:${PLANTED_PASSWORD}@proxy.example:3128/x`],
+    names: /--proxy/,
+  },
   { kind: 'cli', name: '--proxy garbage', argv: ['migrate', '--local', 'SRC', 'DST', '--proxy', '::::'], names: /--proxy/ },
   { kind: 'cli', name: '--bwlimit a word', argv: ['migrate', '--local', 'SRC', 'DST', '--bwlimit', 'abc'], names: /--bwlimit/ },
   { kind: 'cli', name: '--bwlimit negative', argv: ['migrate', '--local', 'SRC', 'DST', '--bwlimit', '-2'], names: /--bwlimit/ },
   { kind: 'cli', name: '--bwlimit fractional', argv: ['migrate', '--local', 'SRC', 'DST', '--bwlimit', '1.5'], names: /--bwlimit/ },
   { kind: 'cli', name: '--retries negative', argv: ['migrate', '--local', 'SRC', 'DST', '--retries', '-1'], names: /--retries/ },
   { kind: 'cli', name: '--rsync-extras --rsh', argv: ['migrate', '--local', 'SRC', 'DST', '--rsync-extras', '--rsh=evil'], names: /--rsync-extras/ },
-  { kind: 'cli', name: '--progress-listen without port', argv: ['migrate', '--local', 'SRC', 'DST', '--progress-listen', 'nohost'], names: /--progress-listen/ },
+  {
+    kind: 'cli',
+    name: '--progress-listen without port',
+    argv: ['migrate', '--local', 'SRC', 'DST', '--progress-listen', 'nohost'],
+    names: /--progress-listen/,
+  },
   { kind: 'cli', name: '--listen garbage', argv: ['migrate', '--local', 'SRC', 'DST', '--listen', 'a b'], names: /--listen/ },
   { kind: 'cli', name: 'unknown flag', argv: ['migrate', '--local', 'SRC', 'DST', '--bogus-flag'], names: /bogus-flag/ },
 ];
@@ -155,11 +214,21 @@ const specCases: ParseCase[] = [
   { kind: 'spec', name: 'PVC without namespace', input: { persistentVolumeClaims: [{ name: 'data' }] }, names: /persistentVolumeClaims\.0\.namespace/ },
   { kind: 'spec', name: 'PVC key typo', input: { persistentVolumeClaims: [{ ...pvc, targetNmae: 'x' }] }, names: /targetNmae|persistentVolumeClaims\.0/ },
   { kind: 'spec', name: 'duplicate source PVC', input: { persistentVolumeClaims: [pvc, pvc] }, names: /persistentVolumeClaims\.1/ },
-  { kind: 'spec', name: 'two PVCs into one target', input: { persistentVolumeClaims: [pvc, { name: 'other', namespace: 'app', targetName: 'data' }] }, names: /persistentVolumeClaims\.1\.targetName: duplicate target/ },
+  {
+    kind: 'spec',
+    name: 'two PVCs into one target',
+    input: { persistentVolumeClaims: [pvc, { name: 'other', namespace: 'app', targetName: 'data' }] },
+    names: /persistentVolumeClaims\.1\.targetName: duplicate target/,
+  },
   { kind: 'spec', name: 'migrationType unknown', input: { persistentVolumeClaims: [pvc], migrationType: 'Final' }, names: /migrationType/ },
   { kind: 'spec', name: 'backOffLimit negative', input: { persistentVolumeClaims: [pvc], backOffLimit: -1 }, names: /backOffLimit/ },
   { kind: 'spec', name: 'CR of the wrong kind', input: { kind: 'Pod', spec: { persistentVolumeClaims: [pvc] } }, names: /kind/ },
-  { kind: 'spec', name: 'targetAccessModes unknown', input: { persistentVolumeClaims: [{ ...pvc, targetAccessModes: ['ReadWriteSometimes'] }] }, names: /targetAccessModes/ },
+  {
+    kind: 'spec',
+    name: 'targetAccessModes unknown',
+    input: { persistentVolumeClaims: [{ ...pvc, targetAccessModes: ['ReadWriteSometimes'] }] },
+    names: /targetAccessModes/,
+  },
 ];
 
 const settingsCases: ParseCase[] = [
@@ -172,8 +241,18 @@ const settingsCases: ParseCase[] = [
   { kind: 'settings', name: 'rsync_max_concurrent_clients zero', input: { rsync_max_concurrent_clients: 0 }, names: /rsync_max_concurrent_clients/ },
   { kind: 'settings', name: 'MigrationController CR with a scalar spec', input: { kind: 'MigrationController', spec: 'x' }, names: /spec/ },
   { kind: 'settings', name: 'rsync_opt_extras refused', input: { rsync_opt_extras: '--rsh=ssh' }, names: /rsync_opt_extras/ },
-  { kind: 'settings', name: 'rsync_opt_extras --remove-source-files', input: { rsync_opt_extras: '--remove-source-files' }, names: /rsync_opt_extras.*--remove-source-files/ },
-  { kind: 'settings', name: 'rsync_opt_extras --block-size too big', input: { rsync_opt_extras: '--block-size=1m' }, names: /rsync_opt_extras.*--block-size=1m/ },
+  {
+    kind: 'settings',
+    name: 'rsync_opt_extras --remove-source-files',
+    input: { rsync_opt_extras: '--remove-source-files' },
+    names: /rsync_opt_extras.*--remove-source-files/,
+  },
+  {
+    kind: 'settings',
+    name: 'rsync_opt_extras --block-size too big',
+    input: { rsync_opt_extras: '--block-size=1m' },
+    names: /rsync_opt_extras.*--block-size=1m/,
+  },
   { kind: 'settings', name: 'rsync_opt_acls a number', input: { rsync_opt_acls: 1 }, names: /rsync_opt_acls/ },
 ];
 

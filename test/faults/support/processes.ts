@@ -35,7 +35,11 @@ export function processTree(pid: number): number[] {
 export function killTree(pid: number, signal: NodeJS.Signals = 'SIGKILL'): number[] {
   const tree = processTree(pid);
   for (const p of tree) {
-    try { process.kill(p, signal); } catch { /* already gone */ }
+    try {
+      process.kill(p, signal);
+    } catch {
+      /* already gone */
+    }
   }
   return tree;
 }

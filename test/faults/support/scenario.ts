@@ -19,7 +19,14 @@ export interface Finished {
 }
 
 /** Asserts success + identical trees + a well-formed event stream; returns the result event. */
-export async function expectCompleteCopy(t: Test, what: string, client: NsClient, finished: Finished, source: string, destination: string): Promise<ResultEvent | undefined> {
+export async function expectCompleteCopy(
+  t: Test,
+  what: string,
+  client: NsClient,
+  finished: Finished,
+  source: string,
+  destination: string,
+): Promise<ResultEvent | undefined> {
   const { exitCode, result } = finished;
   t.equal(exitCode, 0, `${what}: the client exits 0 (${tail(client)})`);
   t.equal(result?.status, 'Succeeded', `${what}: result is Succeeded (${result?.message})`);
@@ -39,12 +46,15 @@ export function expectNoSecrets(t: Test, rig: FaultRig): void {
 }
 
 export function tail(client: NsClient, lines = 3): string {
-  return client.stderr.slice(-lines).map((line) => {
-    try {
-      const entry = JSON.parse(line) as { msg?: string; reason?: string };
-      return [entry.msg, entry.reason].filter(Boolean).join(': ');
-    } catch {
-      return line;
-    }
-  }).join(' | ');
+  return client.stderr
+    .slice(-lines)
+    .map((line) => {
+      try {
+        const entry = JSON.parse(line) as { msg?: string; reason?: string };
+        return [entry.msg, entry.reason].filter(Boolean).join(': ');
+      } catch {
+        return line;
+      }
+    })
+    .join(' | ');
 }

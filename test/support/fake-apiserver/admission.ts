@@ -28,7 +28,7 @@ export function validateMetadata(kind: ResourceKind, object: KubeObject): void {
     throw invalid(kind, name, `metadata.name: Invalid value: "${name}"`);
   }
   for (const [key, value] of Object.entries<string>(metadata.labels ?? {})) {
-    const [prefix, base] = key.includes('/') ? key.split('/', 2) as [string, string] : [undefined, key];
+    const [prefix, base] = key.includes('/') ? (key.split('/', 2) as [string, string]) : [undefined, key];
     if (!LABEL_NAME.test(base) || base.length > 63 || (prefix !== undefined && (prefix.length > 253 || !DNS_SUBDOMAIN.test(prefix)))) {
       throw invalid(kind, name, `metadata.labels: Invalid value: "${key}"`);
     }
@@ -89,7 +89,7 @@ function admitPod(kind: ResourceKind, pod: KubeObject): void {
 }
 
 function admitService(service: KubeObject, context: AdmissionContext): void {
-  const spec = service.spec ??= {};
+  const spec = (service.spec ??= {});
   spec.type ??= 'ClusterIP';
   spec.clusterIP ??= context.allocateClusterIp();
   spec.clusterIPs = [spec.clusterIP];

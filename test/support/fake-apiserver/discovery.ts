@@ -28,8 +28,13 @@ export function discoveryDocument(root: 'api' | 'apis', openshift: boolean, grou
     apiVersion: 'v1',
     groupVersion: group ? `${group}/${version}` : version,
     resources: matching.flatMap((kind) => [
-      { name: kind.plural, singularName: kind.kind.toLowerCase(), namespaced: kind.namespaced, kind: kind.kind,
-        verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'] },
+      {
+        name: kind.plural,
+        singularName: kind.kind.toLowerCase(),
+        namespaced: kind.namespaced,
+        kind: kind.kind,
+        verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'],
+      },
       { name: `${kind.plural}/status`, singularName: '', namespaced: kind.namespaced, kind: kind.kind, verbs: ['get', 'patch', 'update'] },
     ]),
   };

@@ -76,8 +76,13 @@ export async function startFakeCluster(options: FakeClusterOptions): Promise<Fak
   seed({
     kind: 'Node',
     metadata: { name: `${options.name}-node-1`, labels: { 'kubernetes.io/hostname': `${options.name}-node-1` } },
-    status: { addresses: [{ type: 'InternalIP', address: network.nodeIp }, { type: 'Hostname', address: `${options.name}-node-1` }],
-      conditions: [{ type: 'Ready', status: 'True' }] },
+    status: {
+      addresses: [
+        { type: 'InternalIP', address: network.nodeIp },
+        { type: 'Hostname', address: `${options.name}-node-1` },
+      ],
+      conditions: [{ type: 'Ready', status: 'True' }],
+    },
   });
   if (options.openshift ?? true) {
     seed({ apiVersion: 'config.openshift.io/v1', kind: 'Ingress', metadata: { name: 'cluster' }, spec: { domain: routeDomain } });

@@ -13,7 +13,9 @@ import { Service } from 'kubernetes-models/v1/Service';
 import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
 
 const require = createRequire(import.meta.url);
-const Ajv = require('ajv') as new (options: Record<string, unknown>) => { compile(schema: unknown): ((data: unknown) => boolean) & { errors?: Array<{ instancePath: string; message?: string }> | null } };
+const Ajv = require('ajv') as new (options: Record<string, unknown>) => {
+  compile(schema: unknown): ((data: unknown) => boolean) & { errors?: Array<{ instancePath: string; message?: string }> | null };
+};
 
 const routeSchema = JSON.parse(readFileSync(new URL('./openshift-route-v1.schema.json', import.meta.url), 'utf8')) as unknown;
 const validateRoute = new Ajv({ allErrors: true, strict: false }).compile(routeSchema);
@@ -29,7 +31,8 @@ const MODELS: Record<string, { model: new (data: any) => { validate(): void }; s
 
 /** Paths present in `original` but dropped by a serialize round trip: unknown fields. */
 function unknownFields(original: unknown, roundTripped: unknown, path = ''): string[] {
-  if (Array.isArray(original)) return original.flatMap((item, index) => unknownFields(item, (roundTripped as unknown[] | undefined)?.[index], `${path}[${index}]`));
+  if (Array.isArray(original))
+    return original.flatMap((item, index) => unknownFields(item, (roundTripped as unknown[] | undefined)?.[index], `${path}[${index}]`));
   if (typeof original !== 'object' || original === null) return [];
   const rt = (roundTripped ?? {}) as Record<string, unknown>;
   return Object.entries(original).flatMap(([key, value]) => {

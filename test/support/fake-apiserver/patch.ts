@@ -8,12 +8,17 @@ export function applyPatch(target: KubeObject, contentType: string, body: unknow
     return mergePatch(target, body) as KubeObject;
   }
   if (type === 'application/json-patch+json') return jsonPatch(target, body);
-  throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got ${type})`);
+  throw new ApiError(
+    415,
+    'UnsupportedMediaType',
+    `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got ${type})`,
+  );
 }
 
 function mergePatch(target: unknown, patch: unknown): unknown {
   if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) return patch;
-  const result: Record<string, unknown> = typeof target === 'object' && target !== null && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+  const result: Record<string, unknown> =
+    typeof target === 'object' && target !== null && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
   for (const [key, value] of Object.entries(patch)) {
     if (value === null) delete result[key];
     else result[key] = mergePatch(result[key], value);
@@ -25,7 +30,10 @@ function jsonPatch(target: KubeObject, operations: unknown): KubeObject {
   if (!Array.isArray(operations)) throw new ApiError(400, 'BadRequest', 'json patch must be an array');
   const document = structuredClone(target);
   for (const operation of operations as Array<{ op: string; path: string; value?: unknown }>) {
-    const keys = operation.path.split('/').slice(1).map((key) => key.replace(/~1/g, '/').replace(/~0/g, '~'));
+    const keys = operation.path
+      .split('/')
+      .slice(1)
+      .map((key) => key.replace(/~1/g, '/').replace(/~0/g, '~'));
     const last = keys.pop();
     if (last === undefined) throw new ApiError(422, 'Invalid', `invalid json patch path ${operation.path}`);
     const parent = keys.reduce<any>((node, key) => node?.[key], document);

@@ -19,7 +19,10 @@ export type ParsedPath =
   | { type: 'unknown' };
 
 export function parsePath(pathname: string, openshift: boolean): ParsedPath {
-  const segments = pathname.split('/').filter((segment) => segment.length > 0).map(decodeURIComponent);
+  const segments = pathname
+    .split('/')
+    .filter((segment) => segment.length > 0)
+    .map(decodeURIComponent);
   if (segments[0] === 'version' && segments.length === 1) return { type: 'version' };
   let group: string;
   let version: string | undefined;

@@ -10,9 +10,11 @@ export function parseLabelSelector(text: string | null | undefined): Requirement
     if ((match = term.match(/^([^\s!=]+)\s+(in|notin)\s+\(([^)]*)\)$/))) {
       const [, key, op, list] = match as unknown as [string, string, string, string];
       const values = list.split(',').map((value) => value.trim());
-      requirements.push(op === 'in'
-        ? (labels) => labels[key] !== undefined && values.includes(labels[key]!)
-        : (labels) => labels[key] === undefined || !values.includes(labels[key]!));
+      requirements.push(
+        op === 'in'
+          ? (labels) => labels[key] !== undefined && values.includes(labels[key]!)
+          : (labels) => labels[key] === undefined || !values.includes(labels[key]!),
+      );
     } else if ((match = term.match(/^([^\s!=]+)\s*!=\s*(\S*)$/))) {
       const [, key, value] = match as unknown as [string, string, string];
       requirements.push((labels) => labels[key] !== value);

@@ -88,10 +88,12 @@ export class FakeApiHttp {
 
   private recordWrite(method: string, pathname: string, path: ResourcePath, labels: Record<string, string> | undefined): void {
     this.store.writes.push({
-      method, path: pathname, kind: path.kind.kind,
+      method,
+      path: pathname,
+      kind: path.kind.kind,
       ...(path.namespace !== undefined ? { namespace: path.namespace } : {}),
       ...(path.name !== undefined ? { name: path.name } : {}),
-      labels: labels ?? (path.name !== undefined ? this.store.get(path.kind, path.namespace, path.name)?.metadata?.labels ?? {} : {}),
+      labels: labels ?? (path.name !== undefined ? (this.store.get(path.kind, path.namespace, path.name)?.metadata?.labels ?? {}) : {}),
     });
   }
 
@@ -108,7 +110,10 @@ export class FakeApiHttp {
 
   private list(response: ServerResponse, path: ResourcePath, url: URL): void {
     const matches = this.matches(url);
-    const items = this.store.list(path.kind, path.namespace).filter(matches).map((object) => this.withType(path.kind, object));
+    const items = this.store
+      .list(path.kind, path.namespace)
+      .filter(matches)
+      .map((object) => this.withType(path.kind, object));
     this.json(response, 200, {
       apiVersion: apiVersionOf(path.kind),
       kind: `${path.kind.kind}List`,
@@ -119,8 +124,7 @@ export class FakeApiHttp {
 
   private watch(request: IncomingMessage, response: ServerResponse, path: ResourcePath, url: URL): void {
     const matches = this.matches(url);
-    const inScope = (event: StoredEvent) => event.kind === path.kind &&
-      (path.namespace === undefined || event.object.metadata.namespace === path.namespace);
+    const inScope = (event: StoredEvent) => event.kind === path.kind && (path.namespace === undefined || event.object.metadata.namespace === path.namespace);
     response.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
     response.flushHeaders();
     const send = (type: string, object: KubeObject) => response.write(`${JSON.stringify({ type, object: this.withType(path.kind, object) })}\n`);
@@ -150,7 +154,7 @@ export class FakeApiHttp {
   }
 
   private async create(request: IncomingMessage, response: ServerResponse, path: ResourcePath, url: URL): Promise<void> {
-    const object = await readJson(request) as KubeObject;
+    const object = (await readJson(request)) as KubeObject;
     object.metadata ??= {};
     if (path.kind.namespaced) {
       if (object.metadata.namespace && object.metadata.namespace !== path.namespace) {
@@ -159,7 +163,8 @@ export class FakeApiHttp {
       object.metadata.namespace = path.namespace;
     }
     this.lastWrite().labels = object.metadata.labels ?? {};
-    if (object.kind !== undefined && object.kind !== path.kind.kind) throw new ApiError(400, 'BadRequest', `kind ${object.kind} does not match ${path.kind.plural}`);
+    if (object.kind !== undefined && object.kind !== path.kind.kind)
+      throw new ApiError(400, 'BadRequest', `kind ${object.kind} does not match ${path.kind.plural}`);
     object.apiVersion = apiVersionOf(path.kind);
     object.kind = path.kind.kind;
     if (url.searchParams.get('dryRun') !== 'All') this.store.createRequests.push(structuredClone(object));
@@ -169,7 +174,7 @@ export class FakeApiHttp {
   }
 
   private async replace(request: IncomingMessage, response: ServerResponse, path: ResourcePath): Promise<void> {
-    const body = await readJson(request) as KubeObject;
+    const body = (await readJson(request)) as KubeObject;
     const current = this.store.mustGet(path.kind, path.namespace, path.name!);
     // The main resource ignores status; the status subresource changes only status.
     const next: KubeObject = path.subresource === 'status' ? { ...current, status: body.status } : { ...body, status: current.status };
@@ -193,7 +198,10 @@ export class FakeApiHttp {
 
   private deleteCollection(response: ServerResponse, path: ResourcePath, url: URL): void {
     const matches = this.matches(url);
-    const items = this.store.list(path.kind, path.namespace).filter(matches).map((object) => this.deleteObject(path.kind, object, url));
+    const items = this.store
+      .list(path.kind, path.namespace)
+      .filter(matches)
+      .map((object) => this.deleteObject(path.kind, object, url));
     this.json(response, 200, { apiVersion: apiVersionOf(path.kind), kind: `${path.kind.kind}List`, metadata: {}, items });
   }
 
@@ -218,8 +226,13 @@ export class FakeApiHttp {
     }
     response.writeHead(200, { 'content-type': 'text/plain', 'transfer-encoding': 'chunked' });
     response.flushHeaders();
-    const detach = this.logs.stream(path.namespace!, path.name!, url.searchParams.get('follow') === 'true',
-      (chunk) => response.write(chunk), () => response.end());
+    const detach = this.logs.stream(
+      path.namespace!,
+      path.name!,
+      url.searchParams.get('follow') === 'true',
+      (chunk) => response.write(chunk),
+      () => response.end(),
+    );
     response.on('close', detach);
   }
 
@@ -234,7 +247,9 @@ export class FakeApiHttp {
 
   private upgrade(request: IncomingMessage, socket: Socket, head: Buffer): void {
     const refuse = (code: number, message: string) => {
-      socket.end(`HTTP/1.1 ${code} ${message}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${JSON.stringify(status(code, 'Failure', message))}`);
+      socket.end(
+        `HTTP/1.1 ${code} ${message}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${JSON.stringify(status(code, 'Failure', message))}`,
+      );
     };
     try {
       if (!this.authorized(request)) return refuse(401, 'Unauthorized');
@@ -290,4 +305,3 @@ async function readJson(request: IncomingMessage): Promise<unknown> {
     throw new ApiError(400, 'BadRequest', 'request body is not valid JSON');
   }
 }
-

@@ -26,13 +26,17 @@ export interface WriteRecord {
 }
 
 export class ApiError extends Error {
-  constructor(readonly code: number, readonly reason: string, message: string) {
+  constructor(
+    readonly code: number,
+    readonly reason: string,
+    message: string,
+  ) {
     super(message);
   }
 }
 
 function keyOf(kind: ResourceKind, namespace: string | undefined, name: string): string {
-  return `${kind.group}/${kind.plural}/${kind.namespaced ? namespace ?? '' : ''}/${name}`;
+  return `${kind.group}/${kind.plural}/${kind.namespaced ? (namespace ?? '') : ''}/${name}`;
 }
 
 export class ObjectStore extends EventEmitter {

@@ -2,13 +2,16 @@
 // (kube-proxy for ClusterIP/NodePort/LoadBalancer Services, the router for Routes).
 import { connect, createServer, type Server, type Socket } from 'node:net';
 
-
 export interface Forwarder {
   close(): Promise<void>;
 }
 
 /** pick() sees the bytes so far: "more" to wait for more (SNI), undefined to refuse. */
-export async function startForwarder(host: string, port: number, pick: (firstBytes: Buffer) => { host: string; port: number } | undefined | 'more'): Promise<Forwarder> {
+export async function startForwarder(
+  host: string,
+  port: number,
+  pick: (firstBytes: Buffer) => { host: string; port: number } | undefined | 'more',
+): Promise<Forwarder> {
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
     sockets.add(socket);
@@ -47,9 +50,10 @@ export async function startForwarder(host: string, port: number, pick: (firstByt
     server.listen(port, host, () => resolve());
   });
   return {
-    close: () => new Promise<void>((resolve) => {
-      for (const socket of sockets) socket.destroy();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
   };
 }

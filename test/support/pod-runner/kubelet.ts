@@ -83,7 +83,9 @@ export class Kubelet {
     this.store.mutate(POD, pod.metadata.namespace, pod.metadata.name, (current) => {
       current.spec.nodeName = this.nodeName;
       current.status.conditions = [{ type: 'PodScheduled', status: 'True' }];
-      current.status.containerStatuses = [{ name: current.spec.containers[0].name, ready: false, restartCount: 0, state: { waiting: { reason: 'ContainerCreating' } } }];
+      current.status.containerStatuses = [
+        { name: current.spec.containers[0].name, ready: false, restartCount: 0, state: { waiting: { reason: 'ContainerCreating' } } },
+      ];
     });
     this.start(this.store.get(POD, pod.metadata.namespace, pod.metadata.name)!, state);
   }
@@ -119,7 +121,12 @@ export class Kubelet {
     this.options.cluster.api.logs.start(namespace, pod.metadata.name);
     const child = spawn(process.execPath, [this.options.agentMain, ...args], {
       cwd: state.dir,
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: state.dir, TMPDIR: mounts.get('tmp') ?? state.dir, DVM_LOG_LEVEL: process.env.DVM_LOG_LEVEL ?? 'info' },
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        HOME: state.dir,
+        TMPDIR: mounts.get('tmp') ?? state.dir,
+        DVM_LOG_LEVEL: process.env.DVM_LOG_LEVEL ?? 'info',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     state.child = child;
@@ -134,10 +141,15 @@ export class Kubelet {
       current.status.podIP = state.ip;
       current.status.podIPs = [{ ip: state.ip }];
       current.status.startTime ??= new Date().toISOString();
-      current.status.conditions = [{ type: 'PodScheduled', status: 'True' }, { type: 'Initialized', status: 'True' },
-        { type: 'ContainersReady', status: 'False' }, { type: 'Ready', status: 'False' }];
-      current.status.containerStatuses = [{ name: container.name, ready: false, restartCount: state.restarts, started: true,
-        state: { running: { startedAt: new Date().toISOString() } } }];
+      current.status.conditions = [
+        { type: 'PodScheduled', status: 'True' },
+        { type: 'Initialized', status: 'True' },
+        { type: 'ContainersReady', status: 'False' },
+        { type: 'Ready', status: 'False' },
+      ];
+      current.status.containerStatuses = [
+        { name: container.name, ready: false, restartCount: state.restarts, started: true, state: { running: { startedAt: new Date().toISOString() } } },
+      ];
     });
     this.probe(pod, container, state);
     child.on('exit', (code, signal) => this.exited(pod, state, code ?? 128 + signalNumber(signal), terminationFile));
@@ -162,11 +174,13 @@ export class Kubelet {
 
   private probe(pod: KubeObject, container: KubeObject, state: RunningPod): void {
     const probe = container.readinessProbe?.httpGet;
-    const markReady = () => this.store.mutate(POD, pod.metadata.namespace, pod.metadata.name, (current) => {
-      current.status.conditions = current.status.conditions.map((condition: KubeObject) =>
-        condition.type === 'Ready' || condition.type === 'ContainersReady' ? { ...condition, status: 'True' } : condition);
-      current.status.containerStatuses[0].ready = true;
-    });
+    const markReady = () =>
+      this.store.mutate(POD, pod.metadata.namespace, pod.metadata.name, (current) => {
+        current.status.conditions = current.status.conditions.map((condition: KubeObject) =>
+          condition.type === 'Ready' || condition.type === 'ContainersReady' ? { ...condition, status: 'True' } : condition,
+        );
+        current.status.containerStatuses[0].ready = true;
+      });
     if (!probe) {
       markReady();
       return;
@@ -174,7 +188,7 @@ export class Kubelet {
     const port = probePort(container, probe.port);
     const attempt = async () => {
       if (!state.child || state.child.exitCode !== null || state.deleting) return;
-      if (port !== undefined && await httpGetOk(state.ip!, port, probe.path ?? '/')) {
+      if (port !== undefined && (await httpGetOk(state.ip!, port, probe.path ?? '/'))) {
         if (state.child && state.child.exitCode === null && !state.deleting) markReady();
         return;
       }
@@ -203,9 +217,16 @@ export class Kubelet {
     this.store.mutate(POD, namespace, name, (current) => {
       const terminated = { exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', finishedAt: new Date().toISOString(), ...(message ? { message } : {}) };
       current.status.conditions = (current.status.conditions ?? []).map((condition: KubeObject) =>
-        condition.type === 'Ready' || condition.type === 'ContainersReady' ? { ...condition, status: 'False' } : condition);
-      current.status.containerStatuses = [{ name: current.spec.containers[0].name, ready: false, restartCount: state.restarts,
-        ...(restart ? { lastState: { terminated }, state: { waiting: { reason: 'CrashLoopBackOff' } } } : { state: { terminated } }) }];
+        condition.type === 'Ready' || condition.type === 'ContainersReady' ? { ...condition, status: 'False' } : condition,
+      );
+      current.status.containerStatuses = [
+        {
+          name: current.spec.containers[0].name,
+          ready: false,
+          restartCount: state.restarts,
+          ...(restart ? { lastState: { terminated }, state: { waiting: { reason: 'CrashLoopBackOff' } } } : { state: { terminated } }),
+        },
+      ];
       if (!restart) current.status.phase = exitCode === 0 ? 'Succeeded' : 'Failed';
     });
     if (restart) {

@@ -8,10 +8,19 @@ import type { TwoClusters } from './two-clusters.js';
 export type PvcRef = [namespace: string, name: string];
 
 /** Source PVCs with distinct generated trees (a few hundred KiB each unless told otherwise). */
-export async function seedPvcs(world: TwoClusters, pvcs: PvcRef[], options: { files?: number; maxFileBytes?: number; bigFileBytes?: number } = {}): Promise<void> {
+export async function seedPvcs(
+  world: TwoClusters,
+  pvcs: PvcRef[],
+  options: { files?: number; maxFileBytes?: number; bigFileBytes?: number } = {},
+): Promise<void> {
   for (const [index, [namespace, name]] of pvcs.entries()) {
     const directory = world.seedSourcePvc(namespace, name);
-    await generateTree(directory, { files: options.files ?? 40, seed: 100 + index + namespace.length * 7, maxFileBytes: options.maxFileBytes ?? 48 * 1024, bigFileBytes: options.bigFileBytes ?? 0 });
+    await generateTree(directory, {
+      files: options.files ?? 40,
+      seed: 100 + index + namespace.length * 7,
+      maxFileBytes: options.maxFileBytes ?? 48 * 1024,
+      bigFileBytes: options.bigFileBytes ?? 0,
+    });
   }
 }
 
@@ -42,8 +51,9 @@ export async function treeDifferences(world: TwoClusters, pvcs: PvcRef[]): Promi
 
 /** Objects dvm labelled (any run) still on either cluster. */
 export function labelledLeft(world: TwoClusters): string[] {
-  return [...world.source.labelled('owner=directvolumemigration'), ...world.destination.labelled('owner=directvolumemigration')]
-    .map((object) => `${object.kind} ${object.metadata.namespace}/${object.metadata.name}`);
+  return [...world.source.labelled('owner=directvolumemigration'), ...world.destination.labelled('owner=directvolumemigration')].map(
+    (object) => `${object.kind} ${object.metadata.namespace}/${object.metadata.name}`,
+  );
 }
 
 /** Every write the fake API servers received so far. */

@@ -18,7 +18,11 @@ export class ServiceProxy {
   private readonly listeners = new Map<string, Forwarder[]>();
   private router: Promise<Forwarder> | undefined;
 
-  constructor(private readonly cluster: FakeCluster, private readonly dns: FakeDns, private readonly options: { admitRoutes: boolean; assignLoadBalancers: boolean }) {}
+  constructor(
+    private readonly cluster: FakeCluster,
+    private readonly dns: FakeDns,
+    private readonly options: { admitRoutes: boolean; assignLoadBalancers: boolean },
+  ) {}
 
   private get store() {
     return this.cluster.api.store;
@@ -27,10 +31,19 @@ export class ServiceProxy {
   /** A ready pod behind the service, and the port the service port maps to. */
   endpoint(service: KubeObject, servicePort: KubeObject): { host: string; port: number } | undefined {
     const selector = service.spec.selector ?? {};
-    const matches = parseLabelSelector(Object.entries(selector).map(([key, value]) => `${key}=${value}`).join(','));
-    const pod = this.store.list(POD, service.metadata.namespace).find((candidate) => matches(candidate.metadata.labels ?? {}) &&
-      !candidate.metadata.deletionTimestamp &&
-      (candidate.status?.conditions ?? []).some((condition: KubeObject) => condition.type === 'Ready' && condition.status === 'True'));
+    const matches = parseLabelSelector(
+      Object.entries(selector)
+        .map(([key, value]) => `${key}=${value}`)
+        .join(','),
+    );
+    const pod = this.store
+      .list(POD, service.metadata.namespace)
+      .find(
+        (candidate) =>
+          matches(candidate.metadata.labels ?? {}) &&
+          !candidate.metadata.deletionTimestamp &&
+          (candidate.status?.conditions ?? []).some((condition: KubeObject) => condition.type === 'Ready' && condition.status === 'True'),
+      );
     if (!pod?.status?.podIP) return undefined;
     const port = probePort(pod.spec.containers[0], servicePort.targetPort ?? servicePort.port);
     return port === undefined ? undefined : { host: pod.status.podIP, port };
@@ -81,8 +94,16 @@ export class ServiceProxy {
     const admitted = (route.status?.ingress ?? []).length > 0;
     if (!admitted && this.options.admitRoutes) {
       this.store.mutate(ROUTE, namespace, name, (live) => {
-        live.status = { ingress: [{ host: live.spec.host, routerName: 'default', wildcardPolicy: 'None',
-          conditions: [{ type: 'Admitted', status: 'True', lastTransitionTime: new Date().toISOString() }] }] };
+        live.status = {
+          ingress: [
+            {
+              host: live.spec.host,
+              routerName: 'default',
+              wildcardPolicy: 'None',
+              conditions: [{ type: 'Admitted', status: 'True', lastTransitionTime: new Date().toISOString() }],
+            },
+          ],
+        };
       });
     }
   }
@@ -92,13 +113,22 @@ export class ServiceProxy {
     const sni = readSni(bytes);
     if (sni === undefined) return 'more';
     if (sni === null) return undefined;
-    const route = this.store.list(ROUTE).find((candidate) => candidate.spec.host === sni &&
-      (candidate.status?.ingress ?? []).some((ingress: KubeObject) => ingress.conditions?.some((condition: KubeObject) => condition.type === 'Admitted' && condition.status === 'True')));
+    const route = this.store
+      .list(ROUTE)
+      .find(
+        (candidate) =>
+          candidate.spec.host === sni &&
+          (candidate.status?.ingress ?? []).some((ingress: KubeObject) =>
+            ingress.conditions?.some((condition: KubeObject) => condition.type === 'Admitted' && condition.status === 'True'),
+          ),
+      );
     if (!route || route.spec.tls?.termination !== 'passthrough') return undefined;
     const service = this.store.get(SERVICE, route.metadata.namespace, route.spec.to.name);
     if (!service) return undefined;
     const wanted = route.spec.port?.targetPort;
-    const servicePort = (service.spec.ports ?? []).find((port: KubeObject) => wanted === undefined || port.name === wanted || port.targetPort === wanted || port.port === wanted);
+    const servicePort = (service.spec.ports ?? []).find(
+      (port: KubeObject) => wanted === undefined || port.name === wanted || port.targetPort === wanted || port.port === wanted,
+    );
     return servicePort ? this.endpoint(service, servicePort) : undefined;
   }
 

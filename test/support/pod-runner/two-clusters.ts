@@ -39,7 +39,11 @@ export async function startTwoClusters(options: TwoClustersOptions = {}): Promis
   const sourceRunner = startPodRunner(source, { dns, pvcRoot: pvcRoot('source'), ...options.runner });
   const destinationRunner = startPodRunner(destination, { dns, pvcRoot: pvcRoot('destination'), ...options.runner });
   const mergedKubeconfig = join(root, 'kubeconfig');
-  writeFileSync(mergedKubeconfig, toYaml(kubeconfigFor([source, destination].map((cluster) => ({ name: cluster.name, url: cluster.url, token: cluster.token, caPem: cluster.caPem })))), { mode: 0o600 });
+  writeFileSync(
+    mergedKubeconfig,
+    toYaml(kubeconfigFor([source, destination].map((cluster) => ({ name: cluster.name, url: cluster.url, token: cluster.token, caPem: cluster.caPem })))),
+    { mode: 0o600 },
+  );
   const clusterOf = (side: 'source' | 'destination') => (side === 'source' ? source : destination);
   const seedNamespace = (side: 'source' | 'destination', namespace: string) => {
     const cluster = clusterOf(side);
@@ -63,8 +67,12 @@ export async function startTwoClusters(options: TwoClustersOptions = {}): Promis
       const object: KubeObject = {
         kind: 'PersistentVolumeClaim',
         metadata: { name, namespace },
-        spec: { accessModes: pvc.accessModes ?? ['ReadWriteOnce'], resources: { requests: { storage } }, volumeMode: 'Filesystem',
-          ...(pvc.storageClassName ? { storageClassName: pvc.storageClassName } : {}) },
+        spec: {
+          accessModes: pvc.accessModes ?? ['ReadWriteOnce'],
+          resources: { requests: { storage } },
+          volumeMode: 'Filesystem',
+          ...(pvc.storageClassName ? { storageClassName: pvc.storageClassName } : {}),
+        },
         status: { phase: 'Bound', capacity: { storage }, accessModes: pvc.accessModes ?? ['ReadWriteOnce'] },
       };
       source.seed(object);
