@@ -4,8 +4,7 @@
 import { Socket } from 'node:net';
 import { Command } from 'commander';
 import { clientConfigSchema, loadConfigFile, serverConfigSchema, type ClientConfig } from '../contract/agent-config.js';
-import type { ResultEvent } from '../contract/events.js';
-import { writeTerminationLog } from './progress/termination-log.js';
+import { reportSetupFailure } from './progress/result.js';
 
 /** Where a pod may point at its config instead of --config. */
 const CONFIG_ENV = 'DVM_AGENT_CONFIG';
@@ -61,23 +60,6 @@ async function ignoreOutputErrors(log: object): Promise<void> {
 function fail(error: unknown): never {
   process.stderr.write(`dvm-agent: ${(error as Error).message}\n`);
   process.exit(1);
-}
-
-function reportSetupFailure(config: ClientConfig, message: string): void {
-  const result: ResultEvent = {
-    type: 'result',
-    pvc: config.pvc,
-    status: 'Failed',
-    exitCode: 1,
-    bytes: 0,
-    files: 0,
-    durationMs: 0,
-    verified: null,
-    attempts: 0,
-    message,
-  };
-  process.stdout.write(`${JSON.stringify(result)}\n`);
-  writeTerminationLog(config.terminationLog, result);
 }
 
 const program = new Command('dvm-agent').description('dvm transfer agent: rsync inside a mutually-authenticated TLS tunnel').showHelpAfterError();
@@ -142,7 +124,7 @@ program
     } catch (error) {
       // Whoever waits for a result (the controller reads the termination message) gets one even
       // when the copy never started.
-      if (config) reportSetupFailure(config, (error as Error).message);
+      if (config) reportSetupFailure(config.pvc, config.terminationLog, (error as Error).message);
       fail(error);
     }
   });

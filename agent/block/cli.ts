@@ -1,8 +1,7 @@
 // The block copier's two commands, dispatched by agent/main.ts: `dvm-agent block-server` and
 // `dvm-agent block-client`.
 import { loadConfigFile } from '../../contract/agent-config.js';
-import type { ResultEvent } from '../../contract/events.js';
-import { writeTerminationLog } from '../progress/termination-log.js';
+import { reportSetupFailure } from '../progress/result.js';
 import { blockClientConfigSchema, blockServerConfigSchema, type BlockClientConfig } from './config.js';
 
 /** Starts the block server; resolves once it listens. SIGTERM/SIGINT stop it. */
@@ -36,20 +35,7 @@ export async function blockClientCommand(configFile: string): Promise<number> {
     return (await runBlockClient(config, log, abort.signal)).exitCode;
   } catch (error) {
     if (config) {
-      const result: ResultEvent = {
-        type: 'result',
-        pvc: config.pvc,
-        status: 'Failed',
-        exitCode: 1,
-        bytes: 0,
-        files: 0,
-        durationMs: 0,
-        verified: null,
-        attempts: 0,
-        message: (error as Error).message,
-      };
-      process.stdout.write(`${JSON.stringify(result)}\n`);
-      writeTerminationLog(config.terminationLog, result);
+      reportSetupFailure(config.pvc, config.terminationLog, (error as Error).message);
     }
     throw error;
   }

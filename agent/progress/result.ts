@@ -40,3 +40,22 @@ export function publishResult(
   if (logProblem) log.warn(logProblem);
   return result;
 }
+
+/** The result of a copy that could not start (bad config, unreadable TLS files, no source): printed
+ * and left in the termination log like any other, so the controller learns why. */
+export function reportSetupFailure(pvc: string, terminationLog: string, message: string): void {
+  const result: ResultEvent = {
+    type: 'result',
+    pvc,
+    status: 'Failed',
+    exitCode: 1,
+    bytes: 0,
+    files: 0,
+    durationMs: 0,
+    verified: null,
+    attempts: 0,
+    message,
+  };
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+  writeTerminationLog(terminationLog, result);
+}
