@@ -17,6 +17,15 @@ export const PURPOSE_RSYNC = 'rsync';
 export const ANNOTATION_CREATED_BY_RUN = 'migration.openshift.io/dvm-created-by-run';
 export const ANNOTATION_SOURCE_PVC = 'migration.openshift.io/dvm-source-pvc';
 
+/** On a workload a CutOver quiesced (MTC's names for the values to restore), and the run that did it. */
+export const ANNOTATION_QUIESCED_BY = 'migration.openshift.io/dvm-quiesced-by';
+export const ANNOTATION_PRE_QUIESCE_REPLICAS = 'migration.openshift.io/preQuiesceReplicas';
+export const ANNOTATION_PRE_QUIESCE_SUSPEND = 'migration.openshift.io/preQuiesceSuspend';
+/** A DaemonSet is quiesced by a node selector no node carries. */
+export const LABEL_QUIESCE_DAEMONSET = 'migration.openshift.io/quiesce-daemonset';
+/** Set to "true" on a DirectVolumeMigration: restore what its CutOver quiesced. */
+export const ANNOTATION_UNQUIESCE = 'migration.openshift.io/dvm-unquiesce';
+
 /** What `dvm controller` puts on the resources it reconciles and creates. */
 export const FINALIZER_DVM = 'migration.openshift.io/dvm-controller';
 /** On each DirectVolumeMigrationProgress: the name of the DirectVolumeMigration it reports for. */

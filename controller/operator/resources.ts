@@ -17,6 +17,8 @@ export type DvmPhase =
   | 'Started'
   | 'Prepare'
   | 'CleanStaleRsyncResources'
+  | 'QuiesceApplications'
+  | 'WaitForApplicationsQuiesced'
   | 'CreateDestinationPVCs'
   | 'CreateRsyncTransferPods'
   | 'RunRsyncOperations'
@@ -76,6 +78,8 @@ export interface DvmStatus {
   runningPods?: PodProgress[];
   pendingPods?: PodProgress[];
   rsyncOperations?: RsyncOperation[];
+  /** What a CutOver with quiescePods scaled down or suspended (and will restore on failure). */
+  quiescedWorkloads?: Array<{ kind: string; namespace: string; name: string }>;
 }
 
 export interface DirectVolumeMigration {

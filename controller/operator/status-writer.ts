@@ -109,6 +109,11 @@ export class DvmStatusWriter {
     this.phase(outcome, message);
   }
 
+  quiesced(workloads: ReadonlyArray<{ kind: string; namespace: string; name: string }>): void {
+    this.status.quiescedWorkloads = [...workloads];
+    this.changed();
+  }
+
   flush(): Promise<void> {
     return this.writer.flush();
   }
