@@ -34,6 +34,9 @@ export const migrationSpecSchema = z
     createDestinationNamespaces: z.boolean().default(false),
     backOffLimit: z.number().int().min(0, 'must not be negative').default(2),
     migrationType: z.enum(['Stage', 'CutOver']).default('Stage'),
+    // MTC 1.7's quiescePods: scale the source PVCs' applications down before a CutOver's copy
+    // (controller/migration/quiesce.ts).
+    quiescePods: z.boolean().default(false),
     // MTC references, accepted and unused here (the caller hands us the clusters).
     srcMigClusterRef: z.unknown().optional(),
     destMigClusterRef: z.unknown().optional(),
@@ -43,6 +46,10 @@ export const migrationSpecSchema = z
   })
   .strict()
   .superRefine((spec, ctx) => {
+    // A Stage copy runs while the applications write: stopping them is what a CutOver is for.
+    if (spec.quiescePods && spec.migrationType !== 'CutOver') {
+      ctx.addIssue({ code: 'custom', path: ['quiescePods'], message: 'only with migrationType: CutOver' });
+    }
     const sources = new Map<string, number>();
     const targets = new Map<string, number>();
     spec.persistentVolumeClaims.forEach((pvc, index) => {

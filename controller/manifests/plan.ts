@@ -33,6 +33,8 @@ export interface TransferPlan {
   clients: ClientPlan[];
   sourceNamespaces: string[];
   destinationNamespaces: string[];
+  /** quiescePods: the applications that use the source PVCs are stopped before the copy. */
+  quiesce: boolean;
 }
 
 export function planTransfer(runId: string, spec: MigrationSpec): TransferPlan {
@@ -59,6 +61,7 @@ export function planTransfer(runId: string, spec: MigrationSpec): TransferPlan {
     clients,
     sourceNamespaces: unique(pairs.map((pair) => pair.source.namespace)),
     destinationNamespaces: unique(pairs.map((pair) => pair.target.namespace)),
+    quiesce: spec.quiescePods,
   };
 }
 

@@ -1,14 +1,18 @@
 // What a migration reports to its caller: the agents' own events (progress/attempt/result, exactly
 // one result per PVC) and the controller's phases.
 import type { AgentEvent, ResultStatus } from '../../contract/events.js';
+import type { WorkloadRef } from '../manifests/workloads.js';
 import type { ProgressSource } from './client-progress.js';
 
-export type MigrationPhaseName = 'preflight' | 'stale-cleanup' | 'destination' | 'servers' | 'clients' | 'cleanup' | 'done';
+export type MigrationPhaseName =
+  'preflight' | 'stale-cleanup' | 'destination' | 'servers' | 'quiesce' | 'quiesce-wait' | 'clients' | 'cleanup' | 'unquiesce' | 'done';
 
 export interface PhaseEvent {
   type: 'phase';
   phase: MigrationPhaseName;
   message: string;
+  /** quiesce: every workload the run holds quiesced; unquiesce: what it put back. */
+  workloads?: WorkloadRef[];
 }
 
 /** A client pod of a PVC was created (attempt n) or ended. */
@@ -52,4 +56,7 @@ export interface MigrationResult {
   pvcs: PvcSummary[];
   apiWrites: { total: number; shared: number; perPvc: Record<string, number> };
   cleanup: { source: number; destination: number; error?: string };
+  /** With quiescePods: what the run quiesced, and what it put back because the copy did not succeed
+   * (a CutOver that succeeded leaves its applications stopped on the source, as MTC does). */
+  quiesce?: { held: WorkloadRef[]; restored: WorkloadRef[]; error?: string };
 }

@@ -55,7 +55,8 @@ export async function preflight(clusters: Clusters, plan: TransferPlan, settings
       accessModes: sourcePvcs[client.key]!.accessModes,
     })),
   );
-  const busy = pinned.exclusiveInUse[0];
+  // With quiescePods the pod that holds it is about to stop; the quiesce step waits until it has.
+  const busy = plan.quiesce ? undefined : pinned.exclusiveInUse[0];
   if (busy) throw new ConfigError(`PVC ${busy.key} is ReadWriteOncePod and mounted by pod ${busy.pod}: stop that pod before migrating`);
   return { sourcePvcs, nodePins: pinned.pins, missingNamespaces, ...(routeSubdomain ? { routeSubdomain } : {}) };
 }

@@ -18,8 +18,10 @@ import { runClient } from './client-run.js';
 import type { Clusters, RunContext } from './context.js';
 import { createNetworkPolicies, prepareDestination } from './destination.js';
 import type { EventSink, MigrationResult, PvcSummary } from './events.js';
+import { describeWorkloads, type WorkloadRef } from '../manifests/workloads.js';
 import { runPooled } from './pool.js';
 import { preflight } from './preflight.js';
+import { quiesceWorkloads, restoreWorkloads, waitForQuiesced } from './quiesce.js';
 import { superviseServers } from './server-supervisor.js';
 import { startServers } from './servers.js';
 
@@ -74,6 +76,7 @@ export async function runMigration(
   }
 
   let pvcs: PvcSummary[] = [];
+  let quiesced: WorkloadRef[] | undefined;
   let stopSupervising = (): void => undefined;
   let failure: unknown;
   try {
@@ -91,6 +94,13 @@ export async function runMigration(
     phase({ type: 'phase', phase: 'servers', message: `starting ${context.plan.servers.length} server pod(s) behind ${settings.rsync_endpoint_type}` });
     const servers = await startServers(context, checked);
     stopSupervising = superviseServers(context, servers.pods);
+    throwIfAborted(abort.signal);
+    // Last step before the copy: the applications are down for as short a time as can be.
+    if (context.plan.quiesce) {
+      // Set first: a failure while quiescing (a patch refused, pods that never stop) restores too.
+      quiesced = [];
+      quiesced.push(...(await quiesceApplications(context)));
+    }
     throwIfAborted(abort.signal);
     phase({
       type: 'phase',
@@ -123,8 +133,43 @@ export async function runMigration(
     cleanup.error = (error as Error).message;
   }
   const result = summarize(context, pvcs, failure, cleanup, options.signal?.aborted === true);
+  if (quiesced !== undefined) result.quiesce = await restoreUnlessSucceeded(context, result, quiesced);
   phase({ type: 'phase', phase: 'done', message: result.message });
   return result;
+}
+
+/** quiescePods: every workload that uses a source PVC stopped, and no pod but ours mounting one. */
+async function quiesceApplications(context: RunContext): Promise<WorkloadRef[]> {
+  const claims = context.plan.clients.map((client) => client.pair.source);
+  const held = await quiesceWorkloads(context.clusters.source, context.runId, claims, context.writes, SHARED);
+  context.emit({
+    type: 'phase',
+    phase: 'quiesce',
+    message: held.length > 0 ? `quiesced ${describeWorkloads(held)}` : 'no workload uses the source PVCs: nothing to quiesce',
+    workloads: held,
+  });
+  context.emit({ type: 'phase', phase: 'quiesce-wait', message: 'waiting until no pod mounts the source PVCs' });
+  await waitForQuiesced(context.clusters.source, claims, context.timeoutMs, context.signal);
+  return held;
+}
+
+/** A CutOver that did not succeed (failed, aborted, cancelled) gives the applications back. */
+async function restoreUnlessSucceeded(context: RunContext, result: MigrationResult, held: WorkloadRef[]): Promise<NonNullable<MigrationResult['quiesce']>> {
+  if (result.status === 'Succeeded') return { held, restored: [] };
+  try {
+    const restored = await restoreWorkloads(context.clusters.source, context.runId, context.plan.sourceNamespaces, context.writes, SHARED);
+    context.emit({
+      type: 'phase',
+      phase: 'unquiesce',
+      message: restored.length > 0 ? `the copy did not succeed: restored ${describeWorkloads(restored)}` : 'nothing to restore',
+      workloads: restored,
+    });
+    return { held, restored };
+  } catch (error) {
+    const message = `restoring the quiesced applications failed: ${describeApiError(error)}`;
+    result.message = `${result.message} (${message})`;
+    return { held, restored: [], error: message };
+  }
 }
 
 function runNamespaces(context: RunContext): { source: string[]; destination: string[] } {

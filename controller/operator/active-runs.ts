@@ -2,11 +2,14 @@
 // stays listed until its final status is written, so a reconcile in between never mistakes it for
 // one a dead predecessor left behind.
 import type { MigrationHandle } from '../migration/handle.js';
+import type { DvmStatusWriter } from './status-writer.js';
 
 export interface ActiveRun {
   key: string;
   uid: string;
   handle: MigrationHandle;
+  /** Owns the resource's status while the run goes. */
+  status: DvmStatusWriter;
   /** Resolves once the run is over and its outcome written (or dropped, when it was deleted). */
   done: Promise<void>;
   /** Set before cancel() when the resource is being deleted: no final status is written then. */

@@ -11,6 +11,7 @@ import { startMigration } from '../migration/handle.js';
 import type { ActiveRun } from './active-runs.js';
 import type { OperatorContext } from './context.js';
 import { dvmKey, type DirectVolumeMigration } from './resources.js';
+import type { WorkloadRef } from '../manifests/workloads.js';
 import type { ProgressWriters } from './progress-writer.js';
 import { dvmPhaseOf } from './status-model.js';
 import type { DvmStatusWriter } from './status-writer.js';
@@ -37,7 +38,7 @@ export function startDvmRun(ctx: OperatorContext, input: DvmRunInput): ActiveRun
   status.started(handle.runId, new Date());
   status.phase('Started', `copying ${keys.length} PVC(s)${status.finishedKeys().size > 0 ? `; ${status.finishedKeys().size} finished earlier` : ''}`);
 
-  const run: ActiveRun = { key, uid: dvm.metadata.uid, handle, deleting: false, done: Promise.resolve() };
+  const run: ActiveRun = { key, uid: dvm.metadata.uid, handle, status, deleting: false, done: Promise.resolve() };
   run.done = handle.result
     .then((result) => (run.deleting ? undefined : reportOutcome(ctx, dvm, status, result)))
     .catch((error: unknown) => (run.deleting ? undefined : reportRefusal(ctx, dvm, status, error)))
@@ -61,10 +62,17 @@ function followEvent(ctx: OperatorContext, dvm: DirectVolumeMigration, status: D
   }
   if (event.type === 'phase') {
     if (event.phase !== 'done') status.phase(dvmPhaseOf(event.phase), event.message);
+    if (event.phase === 'quiesce' && event.workloads) followQuiesce(ctx, dvm, status, event.workloads, 'Quiesced', event.message);
+    if (event.phase === 'unquiesce' && event.workloads) followQuiesce(ctx, dvm, status, [], 'Unquiesced', event.message);
     return;
   }
   status.pod(event);
   if (event.state === 'lost') ctx.recorder.record(dvm, 'Warning', 'TransferPodLost', `${event.pvc}: ${event.message ?? `client pod ${event.pod} was lost`}`);
+}
+
+function followQuiesce(ctx: OperatorContext, dvm: DirectVolumeMigration, status: DvmStatusWriter, held: WorkloadRef[], reason: string, message: string): void {
+  status.quiesced(held);
+  ctx.recorder.record(dvm, 'Normal', reason, message);
 }
 
 function reportOutcome(ctx: OperatorContext, dvm: DirectVolumeMigration, status: DvmStatusWriter, result: MigrationResult): void {
@@ -77,6 +85,10 @@ function reportOutcome(ctx: OperatorContext, dvm: DirectVolumeMigration, status:
         `${pvc.pvc} -> ${pvc.target}: ${pvc.bytes} bytes in ${(pvc.durationMs / 1000).toFixed(1)} s${pvc.verified ? ', verified' : ''}`,
       );
     else ctx.recorder.record(dvm, 'Warning', 'PvcFailed', `${pvc.pvc} -> ${pvc.target}: ${pvc.message}`);
+  }
+  if (result.quiesce?.error) {
+    status.condition({ type: 'UnQuiesceFailed', status: 'True', reason: 'UnQuiesceApplications', category: 'Critical', message: result.quiesce.error });
+    ctx.recorder.record(dvm, 'Warning', 'UnQuiesceFailed', result.quiesce.error);
   }
   if (result.cleanup.error) {
     status.condition({ type: 'CleanupFailed', status: 'True', reason: 'DeleteRsyncResources', category: 'Warn', message: result.cleanup.error });

@@ -17,8 +17,6 @@ export interface ParsedDvm {
   spec: MigrationSpec;
   source: ClusterSource;
   destination: ClusterSource;
-  /** quiescePods: scale the source PVCs' applications down before the copy (CutOver only). */
-  quiesce: boolean;
 }
 
 const DEFAULT_KUBECONFIG_KEY = 'kubeconfig';
@@ -67,15 +65,11 @@ function clusterSource(raw: unknown, field: string, dvmNamespace: string): Clust
 
 export function parseDvm(dvm: DirectVolumeMigration): ParsedDvm {
   if (typeof dvm.spec !== 'object' || dvm.spec === null) throw new InvalidSpecError('spec: is required');
-  const { srcMigClusterRef, destMigClusterRef, quiescePods, ...migration } = dvm.spec;
+  const { srcMigClusterRef, destMigClusterRef, ...migration } = dvm.spec;
   const parsed = migrationSpecSchema.safeParse(migration);
   if (!parsed.success) throw new InvalidSpecError(firstIssue(parsed.error, 'spec'));
-  if (quiescePods !== undefined && typeof quiescePods !== 'boolean') throw new InvalidSpecError('spec.quiescePods: must be true or false');
-  // A Stage copy runs while the applications write: stopping them is what a CutOver is for.
-  if (quiescePods === true && parsed.data.migrationType !== 'CutOver') throw new InvalidSpecError('spec.quiescePods: only with migrationType: CutOver');
   return {
     spec: parsed.data,
-    quiesce: quiescePods === true,
     source: clusterSource(srcMigClusterRef, 'spec.srcMigClusterRef', dvm.metadata.namespace),
     destination: clusterSource(destMigClusterRef, 'spec.destMigClusterRef', dvm.metadata.namespace),
   };

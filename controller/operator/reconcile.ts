@@ -3,15 +3,15 @@
 // the API server has it now, so a pass may be repeated or cut short at any point (a restart, a lost
 // lease) and the next pass picks up from what the resource and the clusters say:
 //
-//   gone? -> cancel a run of ours | deleting? -> finalize | settled? -> nothing
-//   -> spec parses (else InvalidSpec) -> clusters connect (else InvalidClusterRef)
+//   gone? -> cancel a run of ours | deleting? -> finalize | unquiesce asked? -> restore
+//   | settled? -> nothing -> spec parses (else InvalidSpec) -> clusters connect (else InvalidClusterRef)
 //   -> our finalizer is on it -> nothing of a predecessor is left (same run id) -> DVMPs exist
 //   -> a run over the PVCs not finished yet (or the outcome, when all are)
 import { describeApiError } from '../cluster/api-error.js';
 import { cleanupRun } from '../migration/cleanup.js';
 import type { Clusters } from '../migration/context.js';
 import { pvcKey, pvcPairs } from '../config/spec.js';
-import { FINALIZER_DVM, progressSelector } from '../manifests/labels.js';
+import { ANNOTATION_UNQUIESCE, FINALIZER_DVM, progressSelector } from '../manifests/labels.js';
 import { connectDvmClusters, ClusterRefError } from './cluster-refs.js';
 import type { OperatorContext } from './context.js';
 import { deleteCustomByLabel, patchCustom, readDvm } from './custom-objects.js';
@@ -20,12 +20,14 @@ import { InvalidSpecError, parseDvm, type ParsedDvm } from './dvm-spec.js';
 import { ProgressWriters } from './progress-writer.js';
 import { DVM_RESOURCE, DVMP_RESOURCE, dvmKey, FINAL_PHASES, type DirectVolumeMigration } from './resources.js';
 import { DvmStatusWriter } from './status-writer.js';
+import { unquiesce, unquiesceRequested } from './unquiesce.js';
 
 export async function reconcile(ctx: OperatorContext, key: string): Promise<void> {
   const [namespace, name] = key.split('/') as [string, string];
   const dvm = await readDvm(ctx.local, namespace, name);
   if (!dvm) return cancelOrphanedRun(ctx, key);
   if (dvm.metadata.deletionTimestamp) return finalize(ctx, dvm);
+  if (unquiesceRequested(dvm)) return unquiesceOnRequest(ctx, dvm);
   if (isSettled(dvm) || ctx.runs.get(key)) return;
   const parsed = await parseOrReport(ctx, dvm);
   if (!parsed) return;
@@ -42,6 +44,15 @@ export function isSettled(dvm: DirectVolumeMigration): boolean {
   const phase = dvm.status?.phase;
   if (phase === 'Succeeded') return true;
   return phase !== undefined && FINAL_PHASES.has(phase) && dvm.status?.observedGeneration === dvm.metadata.generation;
+}
+
+/** Its status changes when the workloads are back, which reconciles it again for the rest. */
+async function unquiesceOnRequest(ctx: OperatorContext, dvm: DirectVolumeMigration): Promise<void> {
+  const parsed = await parseOrReport(ctx, dvm);
+  if (!parsed) return;
+  const clusters = await connectOrReport(ctx, dvm, parsed);
+  if (!clusters) return;
+  await unquiesce(ctx, dvm, clusters, runNamespaces(parsed).source, `${ANNOTATION_UNQUIESCE} is "true"`);
 }
 
 /** The resource vanished without our finalizer running (it was removed by hand): stop copying. */
@@ -127,7 +138,9 @@ async function startOrComplete(ctx: OperatorContext, dvm: DirectVolumeMigration,
     status.close();
     return;
   }
-  const spec = { ...parsed.spec, persistentVolumeClaims: remaining };
+  // Asked to keep the applications running: a CutOver then copies without stopping them.
+  const keepRunning = dvm.metadata.annotations?.[ANNOTATION_UNQUIESCE] === 'true';
+  const spec = { ...parsed.spec, persistentVolumeClaims: remaining, quiescePods: parsed.spec.quiescePods && !keepRunning };
   const progress = await ProgressWriters.ensure(dvm, pvcPairs(spec), {
     cluster: ctx.local,
     log: ctx.log,
@@ -199,6 +212,9 @@ async function removeLeftoversOnDelete(ctx: OperatorContext, dvm: DirectVolumeMi
   } catch (error) {
     throw new Error(`deleting the transfer objects of ${dvmKey(dvm)}: ${describeApiError(error)}`);
   }
+  // A CutOver that succeeded leaves its applications stopped (that is what it was for).
+  if (parsed.spec.quiescePods && dvm.status?.phase !== 'Succeeded')
+    await unquiesce(ctx, dvm, clusters, runNamespaces(parsed).source, 'deleted before it succeeded');
 }
 
 function forgetProgress(ctx: OperatorContext, dvm: DirectVolumeMigration): void {

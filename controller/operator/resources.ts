@@ -1,6 +1,7 @@
 // The two custom resources `dvm controller` serves (deploy/crds/): their REST coordinates and the
 // shapes of what it reads (a DirectVolumeMigration) and writes (both statuses). Field names are MTC's.
 import type { V1ObjectMeta } from '@kubernetes/client-node';
+import type { WorkloadRef } from '../manifests/workloads.js';
 
 export const MIGRATION_GROUP = 'migration.openshift.io';
 export const MIGRATION_VERSION = 'v1alpha1';
@@ -23,6 +24,7 @@ export type DvmPhase =
   | 'CreateRsyncTransferPods'
   | 'RunRsyncOperations'
   | 'DeleteRsyncResources'
+  | 'UnQuiesceApplications'
   | 'Succeeded'
   | 'Failed';
 
@@ -79,7 +81,7 @@ export interface DvmStatus {
   pendingPods?: PodProgress[];
   rsyncOperations?: RsyncOperation[];
   /** What a CutOver with quiescePods scaled down or suspended (and will restore on failure). */
-  quiescedWorkloads?: Array<{ kind: string; namespace: string; name: string }>;
+  quiescedWorkloads?: WorkloadRef[];
 }
 
 export interface DirectVolumeMigration {

@@ -11,8 +11,11 @@ const PHASE_OF_RUN: Record<MigrationPhaseName, DvmPhase> = {
   'stale-cleanup': 'CleanStaleRsyncResources',
   destination: 'CreateDestinationPVCs',
   servers: 'CreateRsyncTransferPods',
+  quiesce: 'QuiesceApplications',
+  'quiesce-wait': 'WaitForApplicationsQuiesced',
   clients: 'RunRsyncOperations',
   cleanup: 'DeleteRsyncResources',
+  unquiesce: 'UnQuiesceApplications',
   done: 'DeleteRsyncResources',
 };
 

@@ -12,6 +12,7 @@ import { patchStatus } from './custom-objects.js';
 import { DVM_RESOURCE, type Condition, type DirectVolumeMigration, type DvmPhase, type DvmStatus, type ObjectRef, type PodProgress } from './resources.js';
 import { finishedPvcs, podProgress, pvcRefKey, withCondition, withoutCondition, type PodSeen } from './status-model.js';
 import { ThrottledWriter } from './throttle.js';
+import type { WorkloadRef } from '../manifests/workloads.js';
 
 export interface StatusWriterOptions {
   cluster: Cluster;
@@ -109,7 +110,8 @@ export class DvmStatusWriter {
     this.phase(outcome, message);
   }
 
-  quiesced(workloads: ReadonlyArray<{ kind: string; namespace: string; name: string }>): void {
+  /** The workloads the migration holds stopped on the source now (empty once they are restored). */
+  quiesced(workloads: readonly WorkloadRef[]): void {
     this.status.quiescedWorkloads = [...workloads];
     this.changed();
   }
