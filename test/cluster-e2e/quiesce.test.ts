@@ -62,7 +62,7 @@ else {
 
     const firstClient = Math.min(...(clientPods.created.get('data') ?? []).map((pod) => pod.at));
     t.ok(Number.isFinite(firstClient), 'a client pod ran');
-    const stillThere = [...appPods.entries()].filter(([name, pod]) => pod.mountsData && (pod.goneAt ?? Infinity) > firstClient).map(([name]) => name);
+    const stillThere = [...appPods.entries()].filter(([, pod]) => pod.mountsData && (pod.goneAt ?? Infinity) > firstClient).map(([name]) => name);
     t.same(stillThere, [], 'every pod that mounted the source PVC was gone before the first client pod was created');
     t.notOk(appPods.get(before.bystanderPod)?.goneAt, 'the pod of the workload that uses another PVC kept running');
 
