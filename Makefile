@@ -40,8 +40,10 @@ format: $(NODE_DEPS)
 cluster:
 	test/cluster/up.sh >/dev/null
 
+# The agent image (transfer pods) and the controller image (deploy/controller/), both imported.
 image: build
 	images/build.sh --import --address $(CONTAINERD_SOCK)
+	images/build.sh --controller --import --address $(CONTAINERD_SOCK)
 
 # The long fault scenarios (30 s link outages and the like) on their own.
 test-slow: deps-test build

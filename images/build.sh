@@ -3,13 +3,15 @@
 # description images/Containerfile follows too): a Debian rootfs from debootstrap, this machine's
 # Node binary, the agent's production dependencies, dist/agent, dist/contract and the native relay, packed with umoci as an OCI archive.
 #
-#   images/build.sh [--import] [--ref REF] [--address SOCK] [--namespace NS] [--out FILE] [--refresh-base] [--no-smoke]
+#   images/build.sh [--controller] [--import] [--ref REF] [--address SOCK] [--namespace NS] [--out FILE] [--refresh-base] [--no-smoke]
 #
+#   --controller    the controller image instead (images/controller.env: dist/controller, the page, `dvm`)
 #   --import        also `ctr images import` the archive (namespace k8s.io) and check it is listed
-#   --ref REF       image reference (env DVM_IMAGE_REF; default IMAGE_REF of image.env, localhost/dvm-agent:dev)
+#   --ref REF       image reference (env DVM_IMAGE_REF; default IMAGE_REF of image.env, localhost/dvm-agent:dev,
+#                   or of controller.env, localhost/dvm-controller:dev)
 #   --address SOCK  containerd socket for --import (env CONTAINERD_ADDRESS; default /run/containerd/containerd.sock)
 #   --namespace NS  containerd namespace for --import (default k8s.io, the one the kubelet uses)
-#   --out FILE      the OCI archive (env DVM_IMAGE_ARCHIVE; default $DVM_IMAGE_CACHE/dvm-agent.oci.tar)
+#   --out FILE      the OCI archive (env DVM_IMAGE_ARCHIVE; default $DVM_IMAGE_CACHE/dvm-agent.oci.tar, or dvm-controller.oci.tar)
 #   --refresh-base  rebuild the cached Debian rootfs (e.g. for new security updates)
 #   --no-smoke      skip the final check that runs the agent inside the assembled, read-only rootfs
 #
@@ -27,9 +29,15 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(dirname "$here")
 # shellcheck source=images/image.env
 source "$here/image.env"
+ARCHIVE_NAME=dvm-agent COMPILE_DIRS="agent contract" KIND=agent
+for arg in "$@"; do [[ $arg == --controller ]] && KIND=controller; done
+if [[ $KIND == controller ]]; then
+  # shellcheck source=images/controller.env
+  source "$here/controller.env"
+fi
 
 CACHE=${DVM_IMAGE_CACHE:-/var/cache/dvm-image}
-OUT=${DVM_IMAGE_ARCHIVE:-$CACHE/dvm-agent.oci.tar}
+OUT=${DVM_IMAGE_ARCHIVE:-$CACHE/$ARCHIVE_NAME.oci.tar}
 REF=${DVM_IMAGE_REF:-$IMAGE_REF}
 ADDRESS=${CONTAINERD_ADDRESS:-/run/containerd/containerd.sock}
 NAMESPACE=k8s.io
@@ -43,6 +51,7 @@ usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
 
 while (($#)); do
   case $1 in
+    --controller) ;; # read above
     --import) IMPORT=1 ;;
     --ref) REF=${2:?--ref needs a value}; shift ;;
     --ref=*) REF=${1#*=} ;;
@@ -269,28 +278,30 @@ fi
   log "npm ci in the repository (typescript is a dev dependency)"
   (cd "$repo" && "$NPM" ci --no-audit --no-fund) >"$CACHE/logs/npm-ci-repo.log" 2>&1 || die "npm ci failed; see $CACHE/logs/npm-ci-repo.log"
 }
-AGENT_KEY=$({ cd "$repo" && find agent contract -name '*.ts' -type f | LC_ALL=C sort | xargs sha256sum; sha256sum tsconfig.base.json;
+read -r -a compile_dirs <<<"$COMPILE_DIRS"
+AGENT_KEY=$({ cd "$repo" && find "${compile_dirs[@]}" -name '*.ts' -type f | LC_ALL=C sort | xargs sha256sum; sha256sum tsconfig.base.json;
   "$repo/node_modules/.bin/tsc" --version; } | sha)
-AGENT=$CACHE/agent-$AGENT_KEY
+AGENT=$CACHE/$KIND-$AGENT_KEY
 if [[ ! -d $AGENT ]]; then
-  log "compiling the agent (tsc, agent/ and contract/ only, into a clean directory)"
+  log "compiling the $KIND (tsc, ${compile_dirs[*]} only, into a clean directory)"
   rm -rf "$AGENT.partial"
   mkdir -p "$AGENT.partial"
   cat >"$WORK/tsconfig.json" <<EOF
 { "extends": "$repo/tsconfig.base.json",
   "compilerOptions": { "outDir": "$AGENT.partial/out", "rootDir": "$repo", "typeRoots": ["$repo/node_modules/@types"] },
-  "include": ["$repo/agent", "$repo/contract"] }
+  "include": [$(printf '"%s",' "${compile_dirs[@]/#/$repo/}" | sed 's/,$//')] }
 EOF
   "$repo/node_modules/.bin/tsc" -p "$WORK/tsconfig.json" >"$CACHE/logs/tsc.log" 2>&1 ||
     die "tsc failed: $(head -5 "$CACHE/logs/tsc.log")"
-  [[ -f $AGENT.partial/out/agent/main.js ]] || die "tsc did not produce agent/main.js"
-  mv "$AGENT.partial/out/agent" "$AGENT.partial/agent"
-  mv "$AGENT.partial/out/contract" "$AGENT.partial/contract"
+  for dir in "${compile_dirs[@]}"; do
+    [[ -d $AGENT.partial/out/$dir ]] || die "tsc did not produce $dir/"
+    mv "$AGENT.partial/out/$dir" "$AGENT.partial/$dir"
+  done
   rm -rf "$AGENT.partial/out"
   mv "$AGENT.partial" "$AGENT"
 else
   touch "$AGENT"
-  log "compiled agent cached ($AGENT)"
+  log "compiled $KIND cached ($AGENT)"
 fi
 
 # ---- 4b. the native TLS relay (cached): native/relay/build.sh in a staging copy, for this node ------
@@ -318,26 +329,32 @@ for spec in $IMAGE_FILES; do
   mkdir -p "$(dirname "$dest")"
   case $src in
     node_modules) cp -al "$DEPS/node_modules" "$dest" ;; # hard links; pruning only unlinks
-    dist/agent) cp -a "$AGENT/agent" "$dest" ;;
-    dist/contract) cp -a "$AGENT/contract" "$dest" ;;
+    dist/agent | dist/controller | dist/contract) cp -a "$AGENT/${src#dist/}" "$dest" ;;
     native/relay/build/Release/dvm_relay.node) cp -a "$RELAY/dvm_relay.node" "$dest" ;;
     *) [[ -e $repo/$src ]] || die "IMAGE_FILES names $src, which does not exist"; cp -a "$repo/$src" "$dest" ;;
   esac
 done
-# The dependencies the agent does not load (the controller's) and other platforms' prebuilt binaries.
-node "$here/prune-modules.mjs" "$APP$WORKDIR" >"$CACHE/logs/prune.log" 2>&1 || die "prune-modules: $(cat "$CACHE/logs/prune.log")"
+# The dependencies the image's code does not load (the agent image: the controller's) and other
+# platforms' prebuilt binaries.
+node "$here/prune-modules.mjs" "$APP$WORKDIR" "${compile_dirs[@]}" >"$CACHE/logs/prune.log" 2>&1 || die "prune-modules: $(cat "$CACHE/logs/prune.log")"
 log "$(cat "$CACHE/logs/prune.log")"
 chmod -R g=u "$APP$WORKDIR"
-chmod 0755 "$APP/usr/local/bin/dvm-agent"
-# Every agent module loads with these dependencies, and the entry point answers --help.
-(cd "$APP$WORKDIR" && node --input-type=module -e "
+chmod 0755 "$APP/usr/local/bin/$ENTRYPOINT"
+if [[ $KIND == controller ]]; then
+  # The CLI loads with these dependencies and `dvm controller` answers --help.
+  (cd "$APP$WORKDIR" && node dist/controller/cli/dvm.js controller --help >/dev/null) ||
+    die "the controller does not load with the pruned node_modules"
+else
+  # Every agent module loads with these dependencies, and the entry point answers --help.
+  (cd "$APP$WORKDIR" && node --input-type=module -e "
   import { readdirSync } from 'node:fs'; import { join } from 'node:path';
   const walk = (d) => readdirSync(d, { withFileTypes: true }).flatMap((e) => e.isDirectory() ? walk(join(d, e.name)) : e.name.endsWith('.js') && e.name !== 'main.js' ? [join(d, e.name)] : []);
   for (const f of walk('$APP$WORKDIR/dist/agent')) await import(f);
   await import('node-pty');
   const relay = (await import('$APP$WORKDIR/dist/agent/tunnel/native-relay.js')).nativeRelay();
   if (!relay.available) throw new Error('the native relay does not load: ' + relay.reason);" && node dist/agent/main.js --help >/dev/null) ||
-  die "the agent's modules (or the native relay) do not load with the pruned node_modules"
+    die "the agent's modules (or the native relay) do not load with the pruned node_modules"
+fi
 top_level "$APP"
 det_tar "$APP" "$WORK/app.tar" --owner=0 --group=0 --mtime="@$EPOCH" -- "${TOP[@]}"
 
@@ -371,9 +388,18 @@ chmod -R a+rX "$LAYOUT"
 tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "$LAYOUT" -cf "$OUT.partial" oci-layout index.json blobs
 mv "$OUT.partial" "$OUT"
 
-# ---- 7. it runs: the agent as USER_UID:USER_GID in the assembled rootfs, mounted read-only -----------
+# ---- 7. it runs: the entry point as USER_UID:USER_GID in the assembled rootfs, mounted read-only ----
 if ((SMOKE)); then
-  cat >"$WORK/smoke.mjs" <<'EOF'
+  if [[ $KIND == controller ]]; then
+    help_says=controller
+    cat >"$WORK/smoke.mjs" <<'EOF'
+// The API client loads (the controller's largest dependency; it reads no file at import).
+const k8s = await import('@kubernetes/client-node');
+if (typeof k8s.KubeConfig !== 'function') { console.error('@kubernetes/client-node has no KubeConfig'); process.exit(1); }
+EOF
+  else
+    help_says=server
+    cat >"$WORK/smoke.mjs" <<'EOF'
 // rsync under node-pty, as the client agent runs it (the native module loads, a pty opens).
 const pty = await import('node-pty');
 let out = '';
@@ -383,20 +409,21 @@ child.onExit(({ exitCode }) => {
   if (exitCode !== 0 || !/rsync +version/.test(out)) { console.error(`rsync --version under a pty: exit ${exitCode}: ${out}`); process.exit(1); }
 });
 EOF
+  fi
   # shellcheck disable=SC2016
   unshare --mount --propagation private sh -ec '
-    root=$1 smoke=$8
+    root=$1 smoke=$8 help_says=${10}
     mkdir -p "$root"
     mount -t overlay overlay -o "lowerdir=$2:$3:$4" "$root" # no upperdir: read-only, like the pods
     mount -t tmpfs -o mode=1777 tmpfs "$root/tmp"
     mount -t proc proc "$root/proc"
     mount --rbind /dev "$root/dev"
-    chroot --userspec="$5" "$root" /usr/bin/env -i $6 sh -c "cd $7 && exec $9 --help" | grep -q server
+    chroot --userspec="$5" "$root" /usr/bin/env -i $6 sh -c "cd $7 && exec $9 --help" | grep -q "$help_says"
     chroot --userspec="$5" "$root" /usr/bin/env -i $6 sh -c "cd $7 && exec node --input-type=module" <"$smoke"
   ' sh "$WORK/root" "$APP" "$BASE/nodefs" "$ROOTFS" "$USER_UID:$USER_GID" "$BASE_ENV $IMAGE_ENV" "$WORKDIR" \
-    "$WORK/smoke.mjs" "$ENTRYPOINT" >"$CACHE/logs/smoke.log" 2>&1 ||
-    die "the agent does not run in the image's rootfs; see $CACHE/logs/smoke.log"
-  log "smoke: dvm-agent --help and rsync under node-pty run as $USER_UID:$USER_GID on the read-only rootfs"
+    "$WORK/smoke.mjs" "$ENTRYPOINT" "$help_says" >"$CACHE/logs/smoke.log" 2>&1 ||
+    die "the $KIND does not run in the image's rootfs; see $CACHE/logs/smoke.log"
+  log "smoke: $ENTRYPOINT --help and $([[ $KIND == controller ]] && echo 'the API client' || echo 'rsync under node-pty') run as $USER_UID:$USER_GID on the read-only rootfs"
 fi
 
 size=$(stat -c %s "$OUT")
@@ -414,7 +441,7 @@ if ((IMPORT)); then
 fi
 
 # Older cache entries of each kind: keep the two used last (this build's among them; used ones are touched).
-for kind in rootfs base deps agent; do
+for kind in rootfs base deps agent controller; do
   mapfile -t entries < <(for d in "$CACHE/$kind"-*/; do [[ -d $d ]] && stat -c '%Y %n' "${d%/}"; done | sort -rn | cut -d' ' -f2-)
   for old in "${entries[@]:2}"; do rm -rf "$old" "$old.packages"; done
 done

@@ -5,7 +5,8 @@
 // prebuilt native binaries for other platforms (prebuilds/<platform>-<arch>), node-gyp's build files
 // but the addon (build/Release/*.node), and npm's hidden lockfile.
 // The controller's dependencies (@kubernetes/client-node and the like) never load in the agent.
-//   node images/prune-modules.mjs APP      (APP has dist/agent, dist/contract and node_modules)
+//   node images/prune-modules.mjs APP [DIR...]   (APP has node_modules and the DIRs under dist/;
+//                                                default DIRs: agent contract)
 // Used by images/build.sh and images/Containerfile alike.
 import { builtinModules } from 'node:module';
 import { existsSync, lstatSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -13,13 +14,13 @@ import { dirname, join, relative, resolve } from 'node:path';
 
 const args = process.argv.slice(2);
 const app = resolve(args[0] ?? '.');
-const entryDirs = [join(app, 'dist', 'agent'), join(app, 'dist', 'contract')];
+const entryDirs = (args.length > 1 ? args.slice(1) : ['agent', 'contract']).map((dir) => join(app, 'dist', dir));
 const modules = join(app, 'node_modules');
 const die = (message) => {
   process.stderr.write(`prune-modules: ${message}\n`);
   process.exit(1);
 };
-for (const dir of entryDirs) if (!existsSync(dir)) die(`${dir} does not exist (build the agent first)`);
+for (const dir of entryDirs) if (!existsSync(dir)) die(`${dir} does not exist (build it first)`);
 if (!existsSync(modules)) die(`${modules} does not exist (npm ci --omit=dev first)`);
 
 const builtins = new Set(builtinModules);
@@ -147,6 +148,6 @@ prune(modules);
 const after = size(modules);
 const mib = (bytes) => `${(bytes / 1048576).toFixed(1)} MiB`;
 process.stdout.write(
-  `prune-modules: dist/agent imports ${[...roots].sort().join(', ')}; kept ${keep.size} packages, ` +
+  `prune-modules: ${entryDirs.map((dir) => relative(app, dir)).join(' + ')} import ${[...roots].sort().join(', ')}; kept ${keep.size} packages, ` +
     `removed ${removed.length} paths; node_modules ${mib(before)} -> ${mib(after)}\n`,
 );

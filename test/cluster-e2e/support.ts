@@ -13,6 +13,8 @@ import { testCluster, type PodSecurityLevel, type TestCluster } from '../support
 import { compareTrees, formatDifferences, generateTree, type CompareOptions, type TreeOptions } from '../support/tree.js';
 
 export const AGENT_IMAGE = process.env.DVM_AGENT_IMAGE ?? 'localhost/dvm-agent:dev';
+/** images/build.sh --controller: what deploy/controller/deployment.yaml runs. */
+export const CONTROLLER_IMAGE = process.env.DVM_CONTROLLER_IMAGE ?? 'localhost/dvm-controller:dev';
 /** The image's user: a non-root client reads what this uid can read. */
 export const IMAGE_UID = 1001;
 const DVM = resolve('dist/controller/cli/dvm.js');
