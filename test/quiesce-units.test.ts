@@ -64,10 +64,13 @@ t.test('who uses a PVC', async (t) => {
   t.notOk(usesClaims(kind('StatefulSet'), webby, new Set(['www-web-0'])), 'not a StatefulSet of another name');
   t.notOk(usesClaims(kind('StatefulSet'), web, new Set(['www-web-x'])), 'not a claim without an ordinal');
   t.ok(
-    hasControllerOwner({ metadata: { ownerReferences: [{ kind: 'Deployment', controller: true }] } }),
+    hasControllerOwner({ metadata: { ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'w', uid: 'u', controller: true }] } }),
     "a Deployment's ReplicaSet is left to its Deployment",
   );
-  t.notOk(hasControllerOwner({ metadata: { ownerReferences: [{ kind: 'ConfigMap' }] } }), 'a non-controller owner does not count');
+  t.notOk(
+    hasControllerOwner({ metadata: { ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'c', uid: 'u' }] } }),
+    'a non-controller owner does not count',
+  );
 });
 
 t.test('quiescePods needs migrationType CutOver', async (t) => {

@@ -4,7 +4,7 @@
 // first client pod exists, leaves one that uses another PVC alone, keeps them stopped after it
 // succeeded and gives them back, exactly as they were, when asked (the unquiesce annotation). A
 // CutOver that cannot quiesce (a pod no workload owns keeps the PVC mounted) fails naming that pod,
-// and gives everything back by itself.
+// and gives everything back by itself; so does one deleted mid-copy.
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
@@ -133,6 +133,32 @@ else {
     t.same(after.summary, before.summary, 'every workload is back as it was, without being asked');
     t.same(done.status.quiescedWorkloads, [], 'status.quiescedWorkloads is empty');
     t.same(await transferObjectsOf(cluster, done.metadata.uid), [], 'nothing of the run left');
+  });
+
+  t.test('a CutOver deleted mid-copy gives the workloads back', async (t) => {
+    const { work, src, dst } = await scenario(t, cluster, 'quidel');
+    const ctl = uniqueName('quidel-ctl');
+    await cluster.createNamespace(ctl, 'restricted');
+    t.teardown(() => cluster.deleteNamespace(ctl, false));
+    const tree = await sourcePvc(cluster, src, 'data', { seed: 403, chownTo: IMAGE_UID, bigFileBytes: 24 * 1024 * 1024 });
+    mkdirSync(join(tree, 'spool'));
+    chmodSync(join(tree, 'spool'), 0o777);
+    await createPvc(cluster, src, 'other');
+    const kubeconfig = await shippedRbacKubeconfig(t, cluster, ctl, work.dir);
+    await cluster.apply(workloadsUsing(cluster, 'data', 'other'), src);
+    await waitForAppPods(cluster, src, 5);
+    const before = await workloadState(cluster, src);
+    const settings = join(work.dir, 'mc.yaml');
+    // 4 MB/s: the 24 MiB file takes a few seconds, long enough to delete the migration mid-copy.
+    writeFileSync(settings, toYaml(settingsFor({ rsync_opt_bwlimit: 4096 })));
+    startControllerProcess(t, { kubeconfig, namespace: ctl, settings });
+    await cluster.apply(dvmManifest(ctl, 'doomed', [{ namespace: src, name: 'data', targetNamespace: dst }], { migrationType: 'CutOver', quiescePods: true }));
+    const copying = await waitForDvm(cluster, ctl, 'doomed', phaseIs('RunRsyncOperations', 'Succeeded', 'Failed'));
+    t.equal(copying.status.phase, 'RunRsyncOperations', 'deleted while copying');
+    t.equal((await workloadState(cluster, src)).summary['Deployment/writer']?.replicas, 0, 'the writer is quiesced while it copies');
+    await cluster.kubectl(['delete', 'directvolumemigration', 'doomed', '-n', ctl, '--wait=true', '--timeout=90s']);
+    t.same((await workloadState(cluster, src)).summary, before.summary, 'once the migration is gone, every workload is back as it was');
+    t.same(await transferObjectsOf(cluster, copying.metadata.uid), [], 'nothing of the run left');
   });
 
   t.test('a Stage with quiescePods is refused, naming the field; nothing is touched', async (t) => {
