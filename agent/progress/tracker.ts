@@ -5,6 +5,12 @@ import type { Progress2Sample } from '../rsync/progress2.js';
 import type { ProgressEvent } from '../../contract/events.js';
 
 const RATE_WINDOW_MS = 5_000;
+/** The rate window keeps at most one point per this long (plus the newest sample): its size is
+ * bounded by time, not by how many lines rsync prints. rsync prints a line per file, so a tree of
+ * 200,000 small files sends tens of thousands a second; a window of every sample made each update
+ * move the whole array (Array.prototype.shift on a large array is a copy) and the agent's event loop
+ * spent more CPU than the copy itself, slowing rsync down through its pty (bench/README.md). */
+const RATE_STEP_MS = 100;
 const STALLED_AFTER_MS = 3_000;
 /** Below 100 until rsync has said the copy is complete. */
 const MAX_RUNNING_PERCENT = 99.9;
@@ -15,7 +21,9 @@ export class ProgressTracker {
   private files = 0;
   private attempt = 1;
   private readonly startedAt = Date.now();
+  /** Points for the rate, oldest first, at least RATE_STEP_MS apart; the newest sample is `latest`. */
   private window: { at: number; bytes: number }[] = [];
+  private latest: { at: number; bytes: number } | null = null;
 
   constructor(
     private readonly pvc: string,
@@ -32,6 +40,7 @@ export class ProgressTracker {
   startAttempt(attempt: number): void {
     this.attempt = attempt;
     this.window = [];
+    this.latest = null;
   }
 
   update(sample: Progress2Sample, now = Date.now()): void {
@@ -40,7 +49,9 @@ export class ProgressTracker {
     this.files = Math.max(this.files, Math.min(checked, this.filesTotal));
     this.bytes = Math.max(this.bytes, Math.min(sample.bytes, this.totalBytes));
     this.percent = Math.max(this.percent, this.estimatePercent(sample, checked));
-    this.window.push({ at: now, bytes: sample.bytes });
+    this.latest = { at: now, bytes: sample.bytes };
+    const kept = this.window[this.window.length - 1];
+    if (kept === undefined || now - kept.at >= RATE_STEP_MS) this.window.push(this.latest);
     while (this.window.length > 2 && now - (this.window[0]?.at ?? now) > RATE_WINDOW_MS) this.window.shift();
   }
 
@@ -67,9 +78,14 @@ export class ProgressTracker {
     return this.files;
   }
 
+  /** How many points the rate window holds (bounded by time: at most RATE_WINDOW_MS / RATE_STEP_MS + 2). */
+  get rateWindowPoints(): number {
+    return this.window.length;
+  }
+
   private rateBps(now: number): number {
     const first = this.window[0];
-    const last = this.window[this.window.length - 1];
+    const last = this.latest;
     if (!first || !last || last.at - first.at < 200) return 0;
     // rsync prints while bytes move; silence this long means the transfer is stalled.
     if (now - last.at > STALLED_AFTER_MS) return 0;
