@@ -93,7 +93,7 @@ export function mountsAny(podSpec: k8s.V1PodSpec | undefined, claims: ReadonlySe
 
 /** A StatefulSet's own claims are named <template>-<statefulset>-<ordinal>. */
 export function ownsClaimByTemplate(object: Obj, claims: ReadonlySet<string>): boolean {
-  if (object.kind !== 'StatefulSet' && object.spec?.volumeClaimTemplates === undefined) return false;
+  // Only StatefulSets have claim templates (and listed items carry no kind to check).
   const set = object.metadata?.name ?? '';
   const templates: Array<{ metadata?: { name?: string } }> = object.spec?.volumeClaimTemplates ?? [];
   return templates.some((template) =>

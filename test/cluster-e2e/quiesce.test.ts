@@ -22,7 +22,7 @@ import {
   transferObjectsOf,
   waitForDvm,
 } from './operator-support.js';
-import { createPvc, differences, e2eCluster, IMAGE_UID, scenario, sourcePvc } from './support.js';
+import { createPvc, differences, e2eCluster, IMAGE_UID, scenario, sourcePvc, type Scenario } from './support.js';
 
 const QUIESCED_BY = 'migration.openshift.io/dvm-quiesced-by';
 const UNQUIESCE = 'migration.openshift.io/dvm-unquiesce';
@@ -35,19 +35,7 @@ else {
   await installDeploymentConfigCrd(cluster);
 
   t.test('CutOver with quiescePods: writers stopped before the copy, kept stopped, restored on request', async (t) => {
-    const { work, src, dst } = await scenario(t, cluster, 'qui');
-    const ctl = uniqueName('qui-ctl');
-    await cluster.createNamespace(ctl, 'restricted');
-    t.teardown(() => cluster.deleteNamespace(ctl, false));
-    const tree = await sourcePvc(cluster, src, 'data', { seed: 400, chownTo: IMAGE_UID });
-    // The writers write here (they run as 65534; the tree belongs to the image's user).
-    mkdirSync(join(tree, 'spool'));
-    chmodSync(join(tree, 'spool'), 0o777);
-    await createPvc(cluster, src, 'other');
-    const kubeconfig = await shippedRbacKubeconfig(t, cluster, ctl, work.dir);
-    await cluster.apply(workloadsUsing(cluster, 'data', 'other'), src);
-    await waitForAppPods(cluster, src, 5);
-    const before = await workloadState(cluster, src);
+    const { work, src, dst, ctl, tree, kubeconfig, before } = await quiesceScenario(t, cluster, 'qui', { seed: 400 });
     const appPods = await recordAppPods(t, cluster, src);
     const clientPods = await recordClientPods(t, cluster, src);
 
@@ -103,20 +91,9 @@ else {
   });
 
   t.test('a CutOver that cannot quiesce fails naming the pod in the way, and gives the workloads back', async (t) => {
-    const { work, src, dst } = await scenario(t, cluster, 'quifail');
-    const ctl = uniqueName('quifail-ctl');
-    await cluster.createNamespace(ctl, 'restricted');
-    t.teardown(() => cluster.deleteNamespace(ctl, false));
-    const tree = await sourcePvc(cluster, src, 'data', { seed: 401, chownTo: IMAGE_UID });
-    mkdirSync(join(tree, 'spool'));
-    chmodSync(join(tree, 'spool'), 0o777);
-    await createPvc(cluster, src, 'other');
-    const kubeconfig = await shippedRbacKubeconfig(t, cluster, ctl, work.dir);
-    await cluster.apply(workloadsUsing(cluster, 'data', 'other'), src);
     // A bare pod: nothing owns it, so nothing quiesce can scale makes it stop.
-    await cluster.apply(probePod(cluster, 'stray', ['sleep', '3600'], { volumes: [{ claimName: 'data', mountPath: '/data' }] }), src);
-    await waitForAppPods(cluster, src, 6);
-    const before = await workloadState(cluster, src);
+    const stray = probePod(cluster, 'stray', ['sleep', '3600'], { volumes: [{ claimName: 'data', mountPath: '/data' }] });
+    const { work, src, dst, ctl, kubeconfig, before } = await quiesceScenario(t, cluster, 'quifail', { seed: 401, extra: [stray] });
 
     const settings = join(work.dir, 'mc.yaml');
     writeFileSync(settings, toYaml(settingsFor({ rsync_server_ready_timeout_seconds: 15 })));
@@ -136,18 +113,7 @@ else {
   });
 
   t.test('a CutOver deleted mid-copy gives the workloads back', async (t) => {
-    const { work, src, dst } = await scenario(t, cluster, 'quidel');
-    const ctl = uniqueName('quidel-ctl');
-    await cluster.createNamespace(ctl, 'restricted');
-    t.teardown(() => cluster.deleteNamespace(ctl, false));
-    const tree = await sourcePvc(cluster, src, 'data', { seed: 403, chownTo: IMAGE_UID, bigFileBytes: 24 * 1024 * 1024 });
-    mkdirSync(join(tree, 'spool'));
-    chmodSync(join(tree, 'spool'), 0o777);
-    await createPvc(cluster, src, 'other');
-    const kubeconfig = await shippedRbacKubeconfig(t, cluster, ctl, work.dir);
-    await cluster.apply(workloadsUsing(cluster, 'data', 'other'), src);
-    await waitForAppPods(cluster, src, 5);
-    const before = await workloadState(cluster, src);
+    const { work, src, dst, ctl, kubeconfig, before } = await quiesceScenario(t, cluster, 'quidel', { seed: 403, bigFileBytes: 24 * 1024 * 1024 });
     const settings = join(work.dir, 'mc.yaml');
     // 4 MB/s: the 24 MiB file takes a few seconds, long enough to delete the migration mid-copy.
     writeFileSync(settings, toYaml(settingsFor({ rsync_opt_bwlimit: 4096 })));
@@ -181,6 +147,41 @@ else {
     t.equal(writer.spec.replicas, 2, 'the writer was not scaled');
     t.notOk(writer.metadata.annotations?.[QUIESCED_BY], 'nor annotated');
   });
+}
+
+interface QuiesceScenario extends Scenario {
+  /** The controller's namespace (its DirectVolumeMigrations and Lease). */
+  ctl: string;
+  /** The source PVC "data" on this host. */
+  tree: string;
+  /** A token of exactly the shipped RBAC. */
+  kubeconfig: string;
+  /** The workloads before any migration touched them. */
+  before: Awaited<ReturnType<typeof workloadState>>;
+}
+
+/** Namespaces, the source PVC "data" (with a spool directory the writers can write), a PVC "other",
+ * the shipped RBAC, every kind of workload of workloadsUsing() plus `extra`, all running. */
+async function quiesceScenario(
+  t: Test,
+  cluster: TestCluster,
+  prefix: string,
+  options: { seed: number; bigFileBytes?: number; extra?: KubeObject[] },
+): Promise<QuiesceScenario> {
+  const base = await scenario(t, cluster, prefix);
+  const ctl = uniqueName(`${prefix}-ctl`);
+  await cluster.createNamespace(ctl, 'restricted');
+  t.teardown(() => cluster.deleteNamespace(ctl, false));
+  const tree = await sourcePvc(cluster, base.src, 'data', { seed: options.seed, chownTo: IMAGE_UID, bigFileBytes: options.bigFileBytes ?? 0 });
+  // The writers write here (they run as 65534; the tree belongs to the image's user).
+  mkdirSync(join(tree, 'spool'));
+  chmodSync(join(tree, 'spool'), 0o777);
+  await createPvc(cluster, base.src, 'other');
+  const kubeconfig = await shippedRbacKubeconfig(t, cluster, ctl, base.work.dir);
+  const extra = options.extra ?? [];
+  await cluster.apply([...workloadsUsing(cluster, 'data', 'other'), ...extra], base.src);
+  await waitForAppPods(cluster, base.src, 5 + extra.length);
+  return { ...base, ctl, tree, kubeconfig, before: await workloadState(cluster, base.src) };
 }
 
 /** OpenShift's DeploymentConfig API, as a CRD: dvm finds the API and patches the objects. Nothing
