@@ -148,9 +148,12 @@ t.test('unreadable and invalid files name the file', async (t) => {
 });
 
 t.test('names stay within Kubernetes limits', async (t) => {
-  const host = routeHost('run-1', 'n'.repeat(63), 'apps.example.com');
+  const host = routeHost('run-1', { namespace: 'n'.repeat(63), kind: 'filesystem' }, 'apps.example.com');
   t.ok(host.split('.')[0]!.length <= 63, 'Route host label at most 63');
   t.match(host, /^dvm-run-1-n+-[0-9a-f]{6}\.apps\.example\.com$/);
+  const blockHost = routeHost('run-1', { namespace: 'n'.repeat(63), kind: 'block' }, 'apps.example.com');
+  t.match(blockHost, /^dvm-block-run-1-n+-[0-9a-f]{6}\.apps\.example\.com$/, 'the block server has a Route of its own');
+  t.ok(blockHost.split('.')[0]!.length <= 63);
   t.equal(labelSafe('data'), 'data');
   t.equal(labelSafe('x'.repeat(100)).length, 63);
   t.not(labelSafe(`${'x'.repeat(100)}a`), labelSafe(`${'x'.repeat(100)}b`), 'long names differ after cutting');

@@ -2,7 +2,7 @@
 // `dvm-agent block-client`.
 import { loadConfigFile } from '../../contract/agent-config.js';
 import { reportSetupFailure } from '../progress/result.js';
-import { blockClientConfigSchema, blockServerConfigSchema, type BlockClientConfig } from './config.js';
+import { blockClientConfigSchema, blockServerConfigSchema, type BlockClientConfig } from '../../contract/block-config.js';
 
 /** Starts the block server; resolves once it listens. SIGTERM/SIGINT stop it. */
 export async function blockServerCommand(configFile: string): Promise<void> {

@@ -17,8 +17,8 @@ import { backoffDelayMs } from '../rsync/backoff.js';
 import { dialTunnel } from '../tunnel/dial.js';
 import { readTlsMaterial, type TlsMaterial } from '../tunnel/tls-options.js';
 import { TunnelError, isPermanentTunnelFailure } from '../tunnel/tunnel-error.js';
-import type { BlockClientConfig } from './config.js';
-import { BlockReader, describeDevice, type DeviceInfo } from './device.js';
+import type { BlockClientConfig } from '../../contract/block-config.js';
+import { assertDeviceAccess, BlockReader, describeDevice, type DeviceInfo } from './device.js';
 import { DeviceDigest, blockCount, hashBlock, isZeroBlock } from './hashing.js';
 import {
   BLOCK_MAGIC,
@@ -271,6 +271,7 @@ export async function verifyOnce(config: BlockClientConfig, tls: TlsMaterial, so
 export async function runBlockClient(config: BlockClientConfig, log: Logger, signal: AbortSignal): Promise<BlockClientRun> {
   const tls = readTlsMaterial(config.tls);
   const source = describeDevice(config.source, 'source');
+  assertDeviceAccess(source, 'source');
   const blocks = blockCount(source.bytes, config.blockSizeBytes);
   const startedAt = Date.now();
   const metrics = createClientMetrics(config.pvc);

@@ -2,7 +2,7 @@
 // one. Its size, sequential reads with read-ahead, and making a range zero (a hole in a regular
 // file, so it stays sparse; zeros written on a device).
 import { execFile } from 'node:child_process';
-import { constants, readFileSync, statSync, type Stats } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync, type Stats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { blockCount, blockLength } from './hashing.js';
@@ -47,6 +47,27 @@ export function describeDevice(path: string, role: 'source' | 'target'): DeviceI
   if (stats.isBlockDevice()) return { path, kind: 'block-device', bytes: blockDeviceBytes(path, stats) };
   if (stats.isFile()) return { path, kind: 'file', bytes: stats.size };
   throw new Error(`${role} ${path} is neither a block device nor a regular file`);
+}
+
+/** Fails with what to do when this process may not read (source) or write (target) the device.
+ * A non-root pod meets this on most clusters: the container runtime gives a volumeDevices path to
+ * root (mode 0660, group disk or root) unless it was told to hand it to the pod's user (containerd's
+ * and CRI-O's `device_ownership_from_security_context`). Checked at start, so the pod says so in one
+ * line instead of failing later with a bare EACCES. */
+export function assertDeviceAccess(info: DeviceInfo, role: 'source' | 'target'): void {
+  const wanted = role === 'source' ? constants.R_OK : constants.R_OK | constants.W_OK;
+  try {
+    accessSync(info.path, wanted);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    const stats = statSync(info.path);
+    const owner = `owner ${stats.uid}:${stats.gid}, mode ${(stats.mode & 0o777).toString(8).padStart(4, '0')}`;
+    const user = `uid ${process.getuid?.() ?? '?'}, groups ${(process.getgroups?.() ?? []).join(',') || 'none'}`;
+    throw new Error(
+      `${role} ${info.path} is not ${role === 'source' ? 'readable' : 'writable'} by this agent (${code}; ${owner}; we run as ${user}): ` +
+        'block volumes need migration_rsync_privileged: true, or a container runtime with device_ownership_from_security_context enabled',
+    );
+  }
 }
 
 export interface Block {

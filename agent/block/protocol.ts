@@ -2,7 +2,7 @@
 // magic line, then both sides exchange frames: type (1 byte), payload length (4 bytes, big endian),
 // payload. Control frames carry JSON; DATA, ZERO and HASHES are binary.
 import type { Readable, Writable } from 'node:stream';
-import { MAX_BLOCK_SIZE } from './config.js';
+import { MAX_BLOCK_SIZE } from '../../contract/block-config.js';
 
 /** What a block client sends first; an rsync client's first bytes are "@RSYNCD:", so a server can
  * tell the two apart on one port. */

@@ -10,8 +10,8 @@ import type { Logger } from '../log.js';
 import { certificateUris } from '../rsync/daemon-request.js';
 import { createTunnelListener } from '../tunnel/listener.js';
 import { readTlsMaterial } from '../tunnel/tls-options.js';
-import { MAX_BLOCK_SIZE, MIN_BLOCK_SIZE, type BlockServerConfig } from './config.js';
-import { BlockReader, DeviceWriter, describeDevice, type DeviceInfo } from './device.js';
+import { MAX_BLOCK_SIZE, MIN_BLOCK_SIZE, type BlockServerConfig } from '../../contract/block-config.js';
+import { assertDeviceAccess, BlockReader, DeviceWriter, describeDevice, type DeviceInfo } from './device.js';
 import { DeviceDigest, blockCount, blockLength, hashBlock, isZeroBlock } from './hashing.js';
 import {
   BLOCK_MAGIC,
@@ -70,7 +70,7 @@ interface Session {
 export async function startBlockServer(config: BlockServerConfig, log: Logger): Promise<RunningBlockServer> {
   const tls = readTlsMaterial(config.tls);
   // Every target must be there at start (a missing device is a pod spec error, not a client's).
-  for (const target of config.targets) describeDevice(target.path, 'target');
+  for (const target of config.targets) assertDeviceAccess(describeDevice(target.path, 'target'), 'target');
   const registry = new Registry();
   const metrics = blockMetrics(registry);
   const targets = new Map(config.targets.map((target) => [target.name, target]));

@@ -8,13 +8,13 @@ import type { Endpoint } from './endpoint.js';
 export const clusterIpEndpoint: Endpoint = {
   type: 'ClusterIP',
   preflight: async () => ({}),
-  exposure: (runId, namespace) => [serverService(runId, namespace, 'ClusterIP')],
-  provisionalAddress: (runId, namespace) => {
-    const host = serviceDnsNames(runId, namespace)[0]!;
+  exposure: (runId, site) => [serverService(runId, site, 'ClusterIP')],
+  provisionalAddress: (runId, site) => {
+    const host = serviceDnsNames(runId, site)[0]!;
     return { host, port: RSYNC_PORT, serverName: host };
   },
-  resolve: async (context, namespace, created) => {
-    const sans = serviceSans(context.runId, namespace, createdService(created));
+  resolve: async (context, site, created) => {
+    const sans = serviceSans(context.runId, site, createdService(created));
     const host = sans.dnsNames[0]!;
     return { host, port: RSYNC_PORT, serverName: host, ...sans };
   },

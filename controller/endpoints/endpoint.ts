@@ -8,6 +8,7 @@ import type { Obj } from '../cluster/objects.js';
 import type { WriteCounter } from '../cluster/write-counter.js';
 import type { ControllerSettings, EndpointType } from '../config/settings.js';
 import type { EndpointAddress } from '../manifests/agent-config.js';
+import type { ServerSite } from '../manifests/plan.js';
 
 /** Where clients dial, and every name/IP the server certificate must carry for that to verify. */
 export interface ResolvedEndpoint extends EndpointAddress {
@@ -35,14 +36,14 @@ export interface Endpoint {
   readonly type: EndpointType;
   /** Read-only, before anything exists: what this kind needs to know, or one line why it cannot work. */
   preflight(cluster: Cluster, settings: ControllerSettings): Promise<EndpointFacts>;
-  /** Pure: the objects that expose a namespace's server (its Service, and a Route for Routes). */
-  exposure(runId: string, namespace: string, facts: EndpointFacts): KubernetesObject[];
+  /** Pure: the objects that expose a site's server (its Service, and a Route for Routes). */
+  exposure(runId: string, site: ServerSite, facts: EndpointFacts): KubernetesObject[];
   /** Pure: the address clients would dial, as far as it is known without asking a cluster. */
-  provisionalAddress(runId: string, namespace: string, facts: EndpointFacts): EndpointAddress;
+  provisionalAddress(runId: string, site: ServerSite, facts: EndpointFacts): EndpointAddress;
   /** Once the exposure exists (as the cluster returned it): the address clients dial. */
-  resolve(context: EndpointContext, namespace: string, created: Obj[]): Promise<ResolvedEndpoint>;
+  resolve(context: EndpointContext, site: ServerSite, created: Obj[]): Promise<ResolvedEndpoint>;
   /** Until the endpoint itself can carry traffic (a Route admitted by a router). */
-  waitReady(context: EndpointContext, namespace: string): Promise<void>;
+  waitReady(context: EndpointContext, site: ServerSite): Promise<void>;
 }
 
 export function isIpAddress(host: string): boolean {

@@ -1,5 +1,6 @@
 // The endpoint kinds by rsync_endpoint_type, and exposing a server with one of them.
 import type { EndpointType } from '../config/settings.js';
+import type { ServerSite } from '../manifests/plan.js';
 import { createObject, type Obj } from '../cluster/objects.js';
 import { clusterIpEndpoint } from './cluster-ip.js';
 import type { Endpoint, EndpointContext, ResolvedEndpoint } from './endpoint.js';
@@ -20,13 +21,13 @@ export function endpointFor(type: EndpointType): Endpoint {
   return ENDPOINTS[type];
 }
 
-/** Creates the namespace's exposure (the same objects `dvm render` shows) and returns the address
+/** Creates the site's exposure (the same objects `dvm render` shows) and returns the address
  * clients will dial. */
-export async function exposeServer(context: EndpointContext, namespace: string): Promise<ResolvedEndpoint> {
+export async function exposeServer(context: EndpointContext, site: ServerSite): Promise<ResolvedEndpoint> {
   const endpoint = endpointFor(context.settings.rsync_endpoint_type);
   const created: Obj[] = [];
-  for (const object of endpoint.exposure(context.runId, namespace, context)) {
+  for (const object of endpoint.exposure(context.runId, site, context)) {
     created.push(await createObject(context.cluster, object, context.writes, context.scope));
   }
-  return endpoint.resolve(context, namespace, created);
+  return endpoint.resolve(context, site, created);
 }

@@ -10,10 +10,11 @@ import { createdService, readyWithThePod, serviceSans } from './service.js';
 export const loadBalancerEndpoint: Endpoint = {
   type: 'LoadBalancer',
   preflight: async () => ({}),
-  exposure: (runId, namespace) => [serverService(runId, namespace, 'LoadBalancer')],
+  exposure: (runId, site) => [serverService(runId, site, 'LoadBalancer')],
   provisionalAddress: () => ({ host: PLACEHOLDER_HOST, port: RSYNC_PORT, serverName: PLACEHOLDER_HOST }),
-  resolve: async (context, namespace, created) => {
-    const name = serviceName(context.runId);
+  resolve: async (context, site, created) => {
+    const name = serviceName(context.runId, site.kind);
+    const { namespace } = site;
     const host = (await waitFor(
       context.cluster,
       { ...SERVICE_KIND, namespace, fieldSelector: `metadata.name=${name}` },
@@ -29,7 +30,7 @@ export const loadBalancerEndpoint: Endpoint = {
         ...(context.signal ? { signal: context.signal } : {}),
       },
     )) as string;
-    const sans = serviceSans(context.runId, namespace, createdService(created));
+    const sans = serviceSans(context.runId, site, createdService(created));
     return {
       host,
       port: RSYNC_PORT,

@@ -21,17 +21,17 @@ export function pickNodeAddress(nodes: Obj[]): string | undefined {
 export const nodePortEndpoint: Endpoint = {
   type: 'NodePort',
   preflight: async () => ({}),
-  exposure: (runId, namespace) => [serverService(runId, namespace, 'NodePort')],
+  exposure: (runId, site) => [serverService(runId, site, 'NodePort')],
   // The node and its port are the cluster's choice; the name the server certificate carries is not.
-  provisionalAddress: (runId, namespace) => ({ host: PLACEHOLDER_HOST, port: RSYNC_PORT, serverName: serviceDnsNames(runId, namespace)[0]! }),
-  resolve: async (context, namespace, created) => {
+  provisionalAddress: (runId, site) => ({ host: PLACEHOLDER_HOST, port: RSYNC_PORT, serverName: serviceDnsNames(runId, site)[0]! }),
+  resolve: async (context, site, created) => {
     const service = createdService(created);
     const port = (service?.spec?.ports ?? []).find((entry: Obj) => entry.name === RSYNC_PORT_NAME)?.nodePort;
-    if (typeof port !== 'number') throw new Error(`Service ${namespace}/${service?.metadata?.name} got no nodePort on the destination cluster`);
+    if (typeof port !== 'number') throw new Error(`Service ${site.namespace}/${service?.metadata?.name} got no nodePort on the destination cluster`);
     const nodes = await listObjects(context.cluster, 'v1', 'Node', undefined);
     const host = pickNodeAddress(nodes.items);
     if (!host) throw new ConfigError('rsync_endpoint_type NodePort: the destination cluster has no Ready node with an address');
-    const sans = serviceSans(context.runId, namespace, service);
+    const sans = serviceSans(context.runId, site, service);
     return { host, port, serverName: sans.dnsNames[0]!, dnsNames: sans.dnsNames, ipAddresses: [...sans.ipAddresses, host] };
   },
   waitReady: readyWithThePod,

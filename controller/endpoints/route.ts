@@ -10,6 +10,7 @@ import { waitFor } from '../cluster/watch.js';
 import { routeHost, routeName, ROUTE_PORT } from '../manifests/names.js';
 import { serverRoute } from '../manifests/route.js';
 import { serverService } from '../manifests/server.js';
+import type { ServerSite } from '../manifests/plan.js';
 import type { Endpoint, EndpointContext, EndpointFacts } from './endpoint.js';
 import { createdService, serviceSans } from './service.js';
 
@@ -38,31 +39,32 @@ export async function resolveRouteSubdomain(cluster: Cluster, configured: string
 /** Stands in for the apps domain when rendering without a cluster and without cluster_subdomain. */
 export const PLACEHOLDER_SUBDOMAIN = 'cluster-subdomain.invalid';
 
-function hostOf(runId: string, namespace: string, facts: EndpointFacts): string {
-  return routeHost(runId, namespace, facts.routeSubdomain ?? PLACEHOLDER_SUBDOMAIN);
+function hostOf(runId: string, site: ServerSite, facts: EndpointFacts): string {
+  return routeHost(runId, site, facts.routeSubdomain ?? PLACEHOLDER_SUBDOMAIN);
 }
 
 export const routeEndpoint: Endpoint = {
   type: 'Route',
   preflight: async (cluster, settings) => ({ routeSubdomain: await resolveRouteSubdomain(cluster, settings.cluster_subdomain) }),
   // The Route points at a ClusterIP Service; the router passes the TLS stream through to it.
-  exposure: (runId, namespace, facts) => [serverService(runId, namespace, 'ClusterIP'), serverRoute(runId, namespace, hostOf(runId, namespace, facts))],
-  provisionalAddress: (runId, namespace, facts) => {
-    const host = hostOf(runId, namespace, facts);
+  exposure: (runId, site, facts) => [serverService(runId, site, 'ClusterIP'), serverRoute(runId, site, hostOf(runId, site, facts))],
+  provisionalAddress: (runId, site, facts) => {
+    const host = hostOf(runId, site, facts);
     return { host, port: ROUTE_PORT, serverName: host };
   },
-  resolve: async (context, namespace, created) => {
+  resolve: async (context, site, created) => {
     if (!context.routeSubdomain) throw new Error('route subdomain was not resolved in preflight');
-    const host = hostOf(context.runId, namespace, context);
-    const sans = serviceSans(context.runId, namespace, createdService(created));
+    const host = hostOf(context.runId, site, context);
+    const sans = serviceSans(context.runId, site, createdService(created));
     return { host, port: ROUTE_PORT, serverName: host, dnsNames: [host, ...sans.dnsNames], ipAddresses: sans.ipAddresses };
   },
-  waitReady: (context, namespace) => waitRouteAdmitted(context, namespace),
+  waitReady: (context, site) => waitRouteAdmitted(context, site),
 };
 
 /** Until a router has admitted the Route; a rejection (e.g. host already claimed) fails at once. */
-async function waitRouteAdmitted(context: EndpointContext, namespace: string): Promise<void> {
-  const name = routeName(context.runId);
+async function waitRouteAdmitted(context: EndpointContext, site: ServerSite): Promise<void> {
+  const name = routeName(context.runId, site.kind);
+  const { namespace } = site;
   await waitFor(
     context.cluster,
     { ...ROUTE_KIND, namespace, fieldSelector: `metadata.name=${name}` },

@@ -1,12 +1,13 @@
 // The Service in front of a server pod: part of every endpoint kind's exposure (a Route points at it).
 import type { Obj } from '../cluster/objects.js';
 import { serviceDnsNames } from '../manifests/names.js';
+import type { ServerSite } from '../manifests/plan.js';
 
 /** The Service's names and ClusterIP: what the server certificate carries for in-cluster clients. */
-export function serviceSans(runId: string, namespace: string, service: Obj | undefined): { dnsNames: string[]; ipAddresses: string[] } {
+export function serviceSans(runId: string, site: ServerSite, service: Obj | undefined): { dnsNames: string[]; ipAddresses: string[] } {
   const clusterIp: unknown = service?.spec?.clusterIP;
   return {
-    dnsNames: serviceDnsNames(runId, namespace),
+    dnsNames: serviceDnsNames(runId, site),
     ipAddresses: typeof clusterIp === 'string' && clusterIp !== 'None' ? [clusterIp] : [],
   };
 }

@@ -3,6 +3,8 @@
 // short hash of the full name so they stay unique.
 import { createHash } from 'node:crypto';
 import type { PvcPair } from '../config/spec.js';
+import type { ServerSite } from './plan.js';
+import type { VolumeKind } from './volume-kind.js';
 
 const MAX_LABEL = 63;
 
@@ -44,21 +46,27 @@ export const TMP_DIR = '/tmp';
 export const SOURCE_MOUNT = '/mnt/source';
 export const DESTINATION_MOUNT_ROOT = '/mnt/pvc';
 export const TERMINATION_LOG = '/dev/termination-log';
+/** Block volumes are devices (volumeDevices), not mounts: the source's, and one per target. */
+export const BLOCK_DEVICE_ROOT = '/dev/dvm';
+export const BLOCK_SOURCE_DEVICE = `${BLOCK_DEVICE_ROOT}/source`;
 
-export function serverPodName(runId: string): string {
-  return `dvm-rsync-server-${runToken(runId)}`;
+/** A destination namespace may hold a server of each kind: their objects' names differ by this. */
+const SERVER_PREFIX: Record<VolumeKind, string> = { filesystem: 'dvm-rsync', block: 'dvm-block' };
+
+export function serverPodName(runId: string, kind: VolumeKind): string {
+  return `${SERVER_PREFIX[kind]}-server-${runToken(runId)}`;
 }
-export function serviceName(runId: string): string {
-  return `dvm-rsync-${runToken(runId)}`;
+export function serviceName(runId: string, kind: VolumeKind): string {
+  return `${SERVER_PREFIX[kind]}-${runToken(runId)}`;
 }
-export function routeName(runId: string): string {
-  return `dvm-${runToken(runId)}`;
+export function routeName(runId: string, kind: VolumeKind): string {
+  return kind === 'block' ? `dvm-block-${runToken(runId)}` : `dvm-${runToken(runId)}`;
 }
-export function serverConfigSecretName(runId: string): string {
-  return `dvm-rsync-server-config-${runToken(runId)}`;
+export function serverConfigSecretName(runId: string, kind: VolumeKind): string {
+  return `${SERVER_PREFIX[kind]}-server-config-${runToken(runId)}`;
 }
-export function serverTlsSecretName(runId: string): string {
-  return `dvm-rsync-server-tls-${runToken(runId)}`;
+export function serverTlsSecretName(runId: string, kind: VolumeKind): string {
+  return `${SERVER_PREFIX[kind]}-server-tls-${runToken(runId)}`;
 }
 export function clientTlsSecretName(runId: string, pair: PvcPair): string {
   const suffix = `-${runToken(runId)}`;
@@ -86,14 +94,14 @@ export function moduleName(pair: PvcPair): string {
 }
 
 /** `<route>-<namespace>.<subdomain>`, the first label cut to 63 (OpenShift's own default shape). */
-export function routeHost(runId: string, namespace: string, subdomain: string): string {
-  return `${boundedName([routeName(runId), namespace], MAX_LABEL)}.${subdomain}`;
+export function routeHost(runId: string, site: ServerSite, subdomain: string): string {
+  return `${boundedName([routeName(runId, site.kind), site.namespace], MAX_LABEL)}.${subdomain}`;
 }
 
 /** Names a client may dial a Service by, inside the destination cluster. */
-export function serviceDnsNames(runId: string, namespace: string): string[] {
-  const service = serviceName(runId);
-  return [`${service}.${namespace}.svc`, `${service}.${namespace}.svc.cluster.local`];
+export function serviceDnsNames(runId: string, site: ServerSite): string[] {
+  const service = serviceName(runId, site.kind);
+  return [`${service}.${site.namespace}.svc`, `${service}.${site.namespace}.svc.cluster.local`];
 }
 
 /** The DirectVolumeMigrationProgress of one PVC of a DirectVolumeMigration, in the DVM's namespace:

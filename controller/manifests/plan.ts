@@ -1,20 +1,29 @@
-// The shape of a run, before any object exists: one server per destination namespace holding all
-// of that namespace's PVCs as rsync modules, one client per PVC in its source namespace.
+// The shape of a run, before any object exists: per destination namespace one server per volume
+// kind (every Filesystem PVC an rsync module of the file server, every Block PVC a target of the
+// block server), one client per PVC in its source namespace.
 import { pvcKey, pvcPairs, type MigrationSpec, type PvcPair } from '../config/spec.js';
 import { pvcIdentity } from '../../contract/identity.js';
-import { DESTINATION_MOUNT_ROOT, moduleName } from './names.js';
+import { BLOCK_DEVICE_ROOT, DESTINATION_MOUNT_ROOT, moduleName } from './names.js';
+import { volumeKindOf, type VolumeKind, type VolumeMode } from './volume-kind.js';
 
 export interface ModulePlan {
   pair: PvcPair;
+  /** The rsync module, or the block server's target name. */
   module: string;
   volumeName: string;
-  mountPath: string;
+  /** Where the server pod has the PVC: a mount directory, or a device path for a block volume. */
+  path: string;
   /** The URI the client certificate for this PVC carries; the server serves the module to it only. */
   identity: string;
 }
 
-export interface ServerPlan {
+/** Where a server runs: its namespace and the kind of volume it writes. */
+export interface ServerSite {
   namespace: string;
+  kind: VolumeKind;
+}
+
+export interface ServerPlan extends ServerSite {
   modules: ModulePlan[];
 }
 
@@ -22,6 +31,7 @@ export interface ClientPlan {
   pair: PvcPair;
   /** "namespace/name" of the source PVC: the pvc field of every event. */
   key: string;
+  kind: VolumeKind;
   serverNamespace: string;
   module: string;
   identity: string;
@@ -37,23 +47,30 @@ export interface TransferPlan {
   quiesce: boolean;
 }
 
-export function planTransfer(runId: string, spec: MigrationSpec): TransferPlan {
+/** Source volume modes by "namespace/name", as preflight read them; a PVC not listed is planned by
+ * its targetVolumeMode, else as a Filesystem volume (rendering without clusters). */
+export type VolumeModes = Record<string, VolumeMode>;
+
+export function planTransfer(runId: string, spec: MigrationSpec, modes: VolumeModes = {}): TransferPlan {
   const pairs = pvcPairs(spec);
   const servers = new Map<string, ServerPlan>();
   const clients: ClientPlan[] = [];
   for (const pair of pairs) {
-    const server = servers.get(pair.target.namespace) ?? { namespace: pair.target.namespace, modules: [] };
-    servers.set(pair.target.namespace, server);
+    const key = pvcKey(pair.source);
+    const kind = volumeKindOf(modes[key] ?? pair.targetVolumeMode);
+    const site = { namespace: pair.target.namespace, kind };
+    const server = servers.get(serverKey(site)) ?? { ...site, modules: [] };
+    servers.set(serverKey(site), server);
     const module = moduleName(pair);
     const identity = pvcIdentity(pair.target.namespace, pair.target.name);
     server.modules.push({
       pair,
       module,
       volumeName: `pvc-${server.modules.length}`,
-      mountPath: `${DESTINATION_MOUNT_ROOT}/${module}`,
+      path: `${kind === 'block' ? BLOCK_DEVICE_ROOT : DESTINATION_MOUNT_ROOT}/${module}`,
       identity,
     });
-    clients.push({ pair, key: pvcKey(pair.source), serverNamespace: pair.target.namespace, module, identity });
+    clients.push({ pair, key, kind, serverNamespace: pair.target.namespace, module, identity });
   }
   return {
     runId,
@@ -63,6 +80,17 @@ export function planTransfer(runId: string, spec: MigrationSpec): TransferPlan {
     destinationNamespaces: unique(pairs.map((pair) => pair.target.namespace)),
     quiesce: spec.quiescePods,
   };
+}
+
+/** What endpoints and servers are looked up by: "namespace" for files (as before block volumes),
+ * "namespace#block" for the block server. */
+export function serverKey(site: ServerSite): string {
+  return site.kind === 'block' ? `${site.namespace}#block` : site.namespace;
+}
+
+/** The server a client dials. */
+export function clientSite(client: ClientPlan): ServerSite {
+  return { namespace: client.serverNamespace, kind: client.kind };
 }
 
 function unique(values: string[]): string[] {

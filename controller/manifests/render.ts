@@ -9,7 +9,7 @@ import { clientPod } from './client.js';
 import { runLabels } from './labels.js';
 import { clientConfigSecretName, clientTlsSecretName, serverConfigSecretName, serverTlsSecretName } from './names.js';
 import { networkPolicies } from './netpol.js';
-import { planTransfer, type ClientPlan, type ServerPlan, type TransferPlan } from './plan.js';
+import { clientSite, planTransfer, serverKey, type ClientPlan, type ServerPlan, type TransferPlan, type VolumeModes } from './plan.js';
 import { destinationNamespace, destinationPvc, type SourcePvcInfo } from './pvc.js';
 import { configSecret, tlsSecret, type TlsMaterial } from './secrets.js';
 import { serverPod } from './server.js';
@@ -54,8 +54,8 @@ export function serverObjects(
   const labels = runLabels(runId);
   return {
     secrets: [
-      configSecret(serverConfigSecretName(runId), server.namespace, labels, serverAgentConfig(server)),
-      tlsSecret(serverTlsSecretName(runId), server.namespace, labels, serverTls(pki)),
+      configSecret(serverConfigSecretName(runId, server.kind), server.namespace, labels, serverAgentConfig(server)),
+      tlsSecret(serverTlsSecretName(runId, server.kind), server.namespace, labels, serverTls(pki)),
     ],
     pod: serverPod(runId, server, settings),
   };
@@ -91,7 +91,7 @@ export interface RenderInput {
   runId: string;
   spec: MigrationSpec;
   settings: ControllerSettings;
-  /** Per destination namespace; provisional addresses when absent. */
+  /** By serverKey (the destination namespace, for files); provisional addresses when absent. */
   endpoints?: Record<string, EndpointAddress>;
   pki?: RunPkiPems;
   /** Per source "namespace/name"; destination PVCs are rendered only for PVCs listed here. */
@@ -110,11 +110,12 @@ export interface RenderedRun {
 
 export function renderRun(input: RenderInput): RenderedRun {
   const { runId, spec, settings } = input;
-  const plan = planTransfer(runId, spec);
+  const plan = planTransfer(runId, spec, volumeModesOf(input.sourcePvcs));
   const pki = input.pki ?? PLACEHOLDER_PKI;
   const endpoint = endpointFor(settings.rsync_endpoint_type);
   const facts = settings.cluster_subdomain ? { routeSubdomain: settings.cluster_subdomain } : {};
-  const endpointOf = (namespace: string) => input.endpoints?.[namespace] ?? endpoint.provisionalAddress(runId, namespace, facts);
+  const endpointOf = (client: ClientPlan) =>
+    input.endpoints?.[serverKey(clientSite(client))] ?? endpoint.provisionalAddress(runId, clientSite(client), facts);
   const destination: KubeObject[] = [];
   const source: KubeObject[] = [];
   const namespacesToCreate = input.missingNamespaces
@@ -131,12 +132,17 @@ export function renderRun(input: RenderInput): RenderedRun {
   }
   for (const server of plan.servers) {
     const objects = serverObjects(runId, server, settings, pki);
-    destination.push(...objects.secrets, ...endpoint.exposure(runId, server.namespace, facts), objects.pod);
+    destination.push(...objects.secrets, ...endpoint.exposure(runId, server, facts), objects.pod);
   }
   for (const client of plan.clients) {
     source.push(clientTlsSecret(runId, client, pki));
-    const objects = clientObjects(runId, client, settings, endpointOf(client.serverNamespace), 1, input.nodePins?.[client.key]);
+    const objects = clientObjects(runId, client, settings, endpointOf(client), 1, input.nodePins?.[client.key]);
     source.push(objects.configSecret, objects.pod);
   }
   return { plan, source, destination };
+}
+
+/** The source PVCs' volume modes, as the plan takes them. */
+export function volumeModesOf(sourcePvcs: Record<string, SourcePvcInfo> | undefined): VolumeModes {
+  return Object.fromEntries(Object.entries(sourcePvcs ?? {}).map(([key, info]) => [key, info.volumeMode]));
 }

@@ -3,6 +3,7 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { serverLabels } from './labels.js';
 import { routeName, RSYNC_PORT_NAME, serviceName } from './names.js';
+import type { ServerSite } from './plan.js';
 
 /** The fields of route.openshift.io/v1 Route that dvm sets (client-node has no model for it). */
 export interface RouteObject extends KubernetesObject {
@@ -15,14 +16,14 @@ export interface RouteObject extends KubernetesObject {
   };
 }
 
-export function serverRoute(runId: string, namespace: string, host: string): RouteObject {
+export function serverRoute(runId: string, site: ServerSite, host: string): RouteObject {
   return {
     apiVersion: 'route.openshift.io/v1',
     kind: 'Route',
-    metadata: { name: routeName(runId), namespace, labels: serverLabels(runId) },
+    metadata: { name: routeName(runId, site.kind), namespace: site.namespace, labels: serverLabels(runId, site.kind) },
     spec: {
       host,
-      to: { kind: 'Service', name: serviceName(runId), weight: 100 },
+      to: { kind: 'Service', name: serviceName(runId, site.kind), weight: 100 },
       port: { targetPort: RSYNC_PORT_NAME },
       tls: { termination: 'passthrough', insecureEdgeTerminationPolicy: 'None' },
       wildcardPolicy: 'None',

@@ -2,7 +2,7 @@
 // key can be mounted 0400 on its own.
 import type { V1Secret } from '@kubernetes/client-node';
 import { stringify as toYaml } from 'yaml';
-import type { ClientConfig, ServerConfig } from '../../contract/agent-config.js';
+import type { AgentConfig } from './agent-config.js';
 import type { Labels } from './labels.js';
 
 export interface TlsMaterial {
@@ -11,7 +11,7 @@ export interface TlsMaterial {
   keyPem: string;
 }
 
-export function configSecret(name: string, namespace: string, labels: Labels, config: ServerConfig | ClientConfig): V1Secret {
+export function configSecret(name: string, namespace: string, labels: Labels, config: AgentConfig): V1Secret {
   return {
     apiVersion: 'v1',
     kind: 'Secret',

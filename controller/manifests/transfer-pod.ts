@@ -1,7 +1,8 @@
 // One typed pod builder for both ends of a transfer (as VolSync builds its mover pods, switched on
 // direction): the agent container, its config and TLS Secrets and /tmp are the same on both sides;
-// what differs (command, ports, probes, data volumes, restart policy) is chosen by the side.
-import type { V1Affinity, V1Container, V1Pod, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+// what differs (command, ports, probes, data volumes, restart policy) is chosen by the side, and the
+// volume kind decides the agent's command and whether the PVCs are mounts or devices.
+import type { V1Affinity, V1Container, V1Pod, V1Volume, V1VolumeDevice, V1VolumeMount } from '@kubernetes/client-node';
 import type { ControllerSettings } from '../config/settings.js';
 import {
   CLIENT_CONTAINER,
@@ -19,16 +20,24 @@ import {
   TMP_DIR,
 } from './names.js';
 import { containerResources, containerSecurityContext, podSecurityContext, SECRET_FILE_MODE, type Side } from './security.js';
+import type { VolumeKind } from './volume-kind.js';
+
+/** The dvm-agent subcommand of each side and kind (agent/main.ts). */
+const AGENT_COMMAND: Record<VolumeKind, Record<Side, string>> = {
+  filesystem: { source: 'client', target: 'server' },
+  block: { source: 'block-client', target: 'block-server' },
+};
 
 export interface TransferPodInput {
   side: Side;
+  kind: VolumeKind;
   name: string;
   namespace: string;
   labels: Record<string, string>;
   configSecret: string;
   tlsSecret: string;
-  /** The PVCs this pod mounts, and where. */
-  data: Array<{ volumeName: string; claimName: string; mountPath: string }>;
+  /** The PVCs this pod uses, and where: mount directories, or device paths for block volumes. */
+  data: Array<{ volumeName: string; claimName: string; path: string }>;
   settings: ControllerSettings;
   affinity?: V1Affinity;
 }
@@ -67,13 +76,18 @@ function agentContainer(input: TransferPodInput): V1Container {
     { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
     { name: 'tls', mountPath: TLS_DIR, readOnly: true },
     { name: 'tmp', mountPath: TMP_DIR },
-    ...input.data.map((volume) => ({ name: volume.volumeName, mountPath: volume.mountPath, ...(source ? { readOnly: true } : {}) })),
   ];
+  // A block volume is a device node in the container (the source one opened read-only by the agent).
+  const block = input.kind === 'block';
+  const devices = block ? input.data.map((volume): V1VolumeDevice => ({ name: volume.volumeName, devicePath: volume.path })) : [];
+  const dataMounts = block
+    ? []
+    : input.data.map((volume): V1VolumeMount => ({ name: volume.volumeName, mountPath: volume.path, ...(source ? { readOnly: true } : {}) }));
   return {
     name: source ? CLIENT_CONTAINER : SERVER_CONTAINER,
     image: input.settings.rsync_transfer_image_fqin,
     imagePullPolicy: 'IfNotPresent',
-    command: ['dvm-agent', source ? 'client' : 'server', '--config', CONFIG_FILE],
+    command: ['dvm-agent', AGENT_COMMAND[input.kind][input.side], '--config', CONFIG_FILE],
     ports: source
       ? [{ name: PROGRESS_PORT_NAME, containerPort: PROGRESS_PORT, protocol: 'TCP' }]
       : [
@@ -91,6 +105,7 @@ function agentContainer(input: TransferPodInput): V1Container {
     terminationMessagePath: TERMINATION_LOG,
     // The agent writes its result there; if it dies first, the kubelet keeps its last log lines instead.
     terminationMessagePolicy: 'FallbackToLogsOnError',
-    volumeMounts: mounts,
+    volumeMounts: [...mounts, ...dataMounts],
+    ...(block ? { volumeDevices: devices } : {}),
   };
 }

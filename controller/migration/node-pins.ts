@@ -1,7 +1,7 @@
 // A ReadWriteOnce volume is attached to one node: a client pod that mounts it must run there too.
 // The node is that of a running pod (not ours) that mounts the PVC.
 import type { Obj } from '../cluster/objects.js';
-import { APP_VALUE, LABEL_APP } from '../manifests/labels.js';
+import { isTransferPodLabels } from '../manifests/labels.js';
 
 export interface PinRequest {
   key: string;
@@ -25,7 +25,7 @@ export function nodePins(pods: Obj[], requests: PinRequest[]): PinResult {
     const user = pods.find(
       (pod) =>
         pod.metadata?.namespace === request.namespace &&
-        pod.metadata?.labels?.[LABEL_APP] !== APP_VALUE &&
+        !isTransferPodLabels(pod.metadata?.labels) &&
         pod.status?.phase === 'Running' &&
         pod.spec?.nodeName &&
         (pod.spec?.volumes ?? []).some((volume: Obj) => volume.persistentVolumeClaim?.claimName === request.claimName),

@@ -1,5 +1,5 @@
 // Everything that can be checked before a single object is created: both clusters answer, every
-// source PVC exists and is a bound filesystem volume, destination namespaces exist (or may be
+// source PVC exists and is bound, its volume mode is one the destination can take, destination namespaces exist (or may be
 // created), Routes can work. Any failure is one ConfigError line; the clusters are untouched.
 import { checkReachable, isSameCluster } from '../cluster/connection.js';
 import { describeApiError } from '../cluster/api-error.js';
@@ -9,6 +9,7 @@ import type { ControllerSettings } from '../config/settings.js';
 import { checkSameClusterPairs } from '../config/spec.js';
 import type { TransferPlan } from '../manifests/plan.js';
 import type { SourcePvcInfo } from '../manifests/pvc.js';
+import type { VolumeMode } from '../manifests/volume-kind.js';
 import { endpointFor } from '../endpoints/index.js';
 import type { Clusters, Preflight } from './context.js';
 import { nodePins } from './node-pins.js';
@@ -24,19 +25,22 @@ export async function preflight(clusters: Clusters, plan: TransferPlan, settings
     if (!pvc) throw new ConfigError(`${at}: PVC ${client.key} not found on the source cluster`);
     if (pvc.status?.phase !== 'Bound')
       throw new ConfigError(`${at}: PVC ${client.key} is ${pvc.status?.phase ?? 'not bound'} on the source cluster (must be Bound)`);
-    if (pvc.spec?.volumeMode === 'Block')
-      throw new ConfigError(`${at}: PVC ${client.key} is a Block volume; only Filesystem volumes can be migrated with rsync`);
+    const volumeMode: VolumeMode = pvc.spec?.volumeMode === 'Block' ? 'Block' : 'Filesystem';
+    checkTargetVolumeMode(at, client.key, volumeMode, client.pair.targetVolumeMode);
     const storage = pvc.status?.capacity?.storage ?? pvc.spec?.resources?.requests?.storage;
     if (!storage) throw new ConfigError(`${at}: PVC ${client.key} has no size on the source cluster`);
     sourcePvcs[client.key] = {
       storage: String(storage),
       accessModes: pvc.spec?.accessModes ?? ['ReadWriteOnce'],
-      volumeMode: 'Filesystem',
+      volumeMode,
       ...(pvc.spec?.storageClassName ? { storageClassName: pvc.spec.storageClassName } : {}),
     };
     const existing = await read(clusters.destination, 'PersistentVolumeClaim', client.pair.target.namespace, client.pair.target.name, 'destination');
-    if (existing?.spec?.volumeMode === 'Block') {
-      throw new ConfigError(`${at}.targetName: destination PVC ${client.pair.target.namespace}/${client.pair.target.name} exists and is a Block volume`);
+    const existingMode = existing ? (existing.spec?.volumeMode ?? 'Filesystem') : undefined;
+    if (existingMode !== undefined && existingMode !== volumeMode) {
+      throw new ConfigError(
+        `${at}.targetName: destination PVC ${client.pair.target.namespace}/${client.pair.target.name} exists and is a ${existingMode} volume; the source is ${volumeMode}`,
+      );
     }
   }
   const missingNamespaces: string[] = [];
@@ -59,6 +63,12 @@ export async function preflight(clusters: Clusters, plan: TransferPlan, settings
   const busy = plan.quiesce ? undefined : pinned.exclusiveInUse[0];
   if (busy) throw new ConfigError(`PVC ${busy.key} is ReadWriteOncePod and mounted by pod ${busy.pod}: stop that pod before migrating`);
   return { sourcePvcs, nodePins: pinned.pins, missingNamespaces, ...(routeSubdomain ? { routeSubdomain } : {}) };
+}
+
+/** A device's bytes cannot become files, nor files a device: the copy keeps the volume mode. */
+function checkTargetVolumeMode(at: string, key: string, source: VolumeMode, target: VolumeMode | undefined): void {
+  if (target === undefined || target === source) return;
+  throw new ConfigError(`${at}.targetVolumeMode: ${target}, but source PVC ${key} is a ${source} volume; dvm copies a volume in its own mode (leave targetVolumeMode out)`);
 }
 
 async function read(cluster: Clusters['source'], kind: string, namespace: string | undefined, name: string, role: string): Promise<Obj | undefined> {

@@ -12,7 +12,7 @@ import { POD_KIND } from '../cluster/kinds.js';
 import { listObjects, type Obj } from '../cluster/objects.js';
 import { waitFor } from '../cluster/watch.js';
 import type { WriteCounter } from '../cluster/write-counter.js';
-import { ANNOTATION_QUIESCED_BY, APP_VALUE, LABEL_APP } from '../manifests/labels.js';
+import { ANNOTATION_QUIESCED_BY, isTransferPodLabels } from '../manifests/labels.js';
 import { mountsAny, hasControllerOwner, usesClaims, WORKLOAD_KINDS, type WorkloadKind, type WorkloadRef } from '../manifests/workloads.js';
 
 export interface ClaimRef {
@@ -49,7 +49,7 @@ export async function quiesceWorkloads(
 export async function waitForQuiesced(cluster: Cluster, pvcs: readonly ClaimRef[], timeoutMs: number, signal?: AbortSignal): Promise<void> {
   for (const [namespace, claims] of claimsByNamespace(pvcs)) {
     const users = (pods: Obj[]) =>
-      pods.filter((pod) => isRunningOrPending(pod) && pod.metadata?.labels?.[LABEL_APP] !== APP_VALUE && mountsAny(pod.spec, claims));
+      pods.filter((pod) => isRunningOrPending(pod) && !isTransferPodLabels(pod.metadata?.labels) && mountsAny(pod.spec, claims));
     await waitFor(
       cluster,
       { ...POD_KIND, namespace },

@@ -10,7 +10,8 @@ import type { ControllerSettings } from '../config/settings.js';
 import type { MigrationSpec } from '../config/spec.js';
 import { planTransfer } from '../manifests/plan.js';
 import { newRunId } from '../config/run-id.js';
-import { clientTlsSecret } from '../manifests/render.js';
+import { clientSite, serverKey } from '../manifests/plan.js';
+import { clientTlsSecret, volumeModesOf } from '../manifests/render.js';
 import { describeApiError } from '../cluster/api-error.js';
 import { createObject } from '../cluster/objects.js';
 import { cleanupRun, cleanupStaleRuns } from './cleanup.js';
@@ -71,6 +72,8 @@ export async function runMigration(
 
   phase({ type: 'phase', phase: 'preflight', message: `run ${runId}: checking clusters and PVCs` });
   const checked = await preflight(clusters, context.plan, settings);
+  // The first plan took every PVC for the kind its spec says; now the source PVCs' modes are known.
+  context.plan = planTransfer(runId, spec, volumeModesOf(checked.sourcePvcs));
   if (checked.missingNamespaces.length > 0 && !spec.createDestinationNamespaces) {
     throw new ConfigError(`destination namespace ${checked.missingNamespaces[0]} does not exist (set createDestinationNamespaces: true)`);
   }
@@ -113,7 +116,7 @@ export async function runMigration(
     pvcs = await runPooled(
       context.plan.clients,
       settings.rsync_max_concurrent_clients,
-      (client) => runClient(context, checked, servers.endpoints[client.serverNamespace]!, client),
+      (client) => runClient(context, checked, servers.endpoints[serverKey(clientSite(client))]!, client),
       () => abort.abort(),
     );
   } catch (error) {

@@ -1,4 +1,4 @@
-// The destination side of a run: expose one server per destination namespace, issue the run's
+// The destination side of a run: expose one server per destination namespace and volume kind, issue the run's
 // certificates for every address clients will dial, start the servers and wait until they are Ready
 // and their endpoints admitted.
 import { createRunPki } from '../pki/pki.js';
@@ -8,11 +8,13 @@ import { waitFor } from '../cluster/watch.js';
 import { SHARED } from '../cluster/write-counter.js';
 import { endpointFor, exposeServer, type EndpointContext, type ResolvedEndpoint } from '../endpoints/index.js';
 import { serverPodName } from '../manifests/names.js';
+import { serverKey, type ServerSite } from '../manifests/plan.js';
 import { serverObjects, type KubeObject, type RunPkiPems } from '../manifests/render.js';
 import type { Preflight, RunContext } from './context.js';
 import { isPodReady, pendingReason, stuckReason } from './pod-state.js';
 
 export interface ServersUp {
+  /** By serverKey. */
   endpoints: Record<string, ResolvedEndpoint>;
   pki: RunPkiPems;
   /** The server pods as created, for superviseServers. */
@@ -35,7 +37,7 @@ export function endpointContext(context: RunContext, preflight: Preflight): Endp
 export async function startServers(context: RunContext, preflight: Preflight): Promise<ServersUp> {
   const endpointCtx = endpointContext(context, preflight);
   const endpoints: Record<string, ResolvedEndpoint> = {};
-  for (const server of context.plan.servers) endpoints[server.namespace] = await exposeServer(endpointCtx, server.namespace);
+  for (const server of context.plan.servers) endpoints[serverKey(server)] = await exposeServer(endpointCtx, server);
 
   const all = Object.values(endpoints);
   const runPki = await createRunPki({
@@ -55,15 +57,16 @@ export async function startServers(context: RunContext, preflight: Preflight): P
   }
   await Promise.all(
     context.plan.servers.flatMap((server) => [
-      waitServerReady(context, server.namespace),
-      endpointFor(context.settings.rsync_endpoint_type).waitReady(endpointCtx, server.namespace),
+      waitServerReady(context, server),
+      endpointFor(context.settings.rsync_endpoint_type).waitReady(endpointCtx, server),
     ]),
   );
   return { endpoints, pki, pods };
 }
 
-async function waitServerReady(context: RunContext, namespace: string): Promise<void> {
-  const name = serverPodName(context.runId);
+async function waitServerReady(context: RunContext, site: ServerSite): Promise<void> {
+  const name = serverPodName(context.runId, site.kind);
+  const { namespace } = site;
   await waitFor(
     context.clusters.destination,
     { ...POD_KIND, namespace, fieldSelector: `metadata.name=${name}` },

@@ -1,7 +1,7 @@
 // What exists of a run (or of every run) on both clusters.
 import { isSameCluster } from '../cluster/connection.js';
 import { findLabelled, type LabelledObjectRef } from '../cluster/delete-labelled.js';
-import { ownerLabels, runSelector, selector } from '../manifests/labels.js';
+import { ownerSelector, runSelector } from '../manifests/labels.js';
 import type { Clusters } from './context.js';
 
 export interface RunStatus {
@@ -14,7 +14,7 @@ export interface RunStatus {
 
 /** Objects labelled with the run; with no run id, every dvm object. */
 export async function runStatus(clusters: Clusters, runId?: string): Promise<RunStatus> {
-  const labelSelector = runId ? runSelector(runId) : selector(ownerLabels());
+  const labelSelector = runId ? runSelector(runId) : ownerSelector();
   const sameCluster = isSameCluster(clusters.source, clusters.destination);
   const [source, destination] = await Promise.all([
     findLabelled(clusters.source, labelSelector),

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { describeApiError, isAlreadyExists } from '../cluster/api-error.js';
 import type { Cluster } from '../cluster/connection.js';
 import { pvcKey, type PvcPair } from '../config/spec.js';
-import { clientLabels, LABEL_RSYNC_ATTEMPT, progressLabels } from '../manifests/labels.js';
+import { clientPodSelectorLabels, progressLabels } from '../manifests/labels.js';
 import { progressName } from '../manifests/names.js';
 import type { MigrationHandle } from '../migration/handle.js';
 import type { PvcState } from '../progress/pvc-state.js';
@@ -121,8 +121,8 @@ async function ensureProgressResource(
   const { namespace } = dvm.metadata;
   const existing = await readCustom<{ status?: DvmpStatus }>(cluster, DVMP_RESOURCE, namespace, name);
   if (existing) return existing;
-  // The client pods of every attempt: the attempt label left out.
-  const { [LABEL_RSYNC_ATTEMPT]: _attempt, ...podSelector } = clientLabels(dvm.metadata.uid, pair.source.name, 0);
+  // The client pods of every attempt and either kind.
+  const podSelector = clientPodSelectorLabels(dvm.metadata.uid, pair.source.name);
   const body = {
     apiVersion: DVMP_RESOURCE.apiVersion,
     kind: DVMP_RESOURCE.kind,

@@ -7,7 +7,7 @@ import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeFile
 import { createServer, connect, type Server, type Socket, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { blockClientConfigSchema, blockServerConfigSchema, type BlockClientConfig, type BlockServerConfig } from '../../agent/block/config.js';
+import { blockClientConfigSchema, blockServerConfigSchema, type BlockClientConfig, type BlockServerConfig } from '../../contract/block-config.js';
 import { pvcIdentity } from '../../contract/identity.js';
 import { createRunPki, type PemPair } from '../../controller/pki/pki.js';
 import { killAll, startClientAgent, startServerAgent, type ChildList, type ClientAgent, type ServerAgent } from './agent-process.js';

@@ -1,10 +1,11 @@
-// Config files of the block copier (docs/block.md): a block server (destination) with its targets,
+// Config files of the block copier (docs/block.md), shared like the file copy's (agent-config.ts): the
+// controller writes them, the agent reads them: a block server (destination) with its targets,
 // and a block client (source) that copies one device. The server decides which device a client
 // writes: a client names a target, never a path.
 import { z } from 'zod';
-import { hostPort, MODULE_NAME, serverAddress, tlsFiles, tunnelServerFields } from '../../contract/agent-config.js';
-import { pvcIdentityUri } from '../../contract/identity.js';
-import { proxySettingsSchema } from '../../contract/proxy-settings.js';
+import { hostPort, MODULE_NAME, serverAddress, tlsFiles, tunnelServerFields } from './agent-config.js';
+import { pvcIdentityUri } from './identity.js';
+import { proxySettingsSchema } from './proxy-settings.js';
 
 /** Targets are named like rsync modules. */
 export const TARGET_NAME = MODULE_NAME;
