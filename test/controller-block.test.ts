@@ -25,7 +25,12 @@ const sourcePvcs = {
   'vm/disk': { storage: '10Gi', accessModes: ['ReadWriteOnce'], volumeMode: 'Block' as const },
   'vm/files': { storage: '1Gi', accessModes: ['ReadWriteOnce'], volumeMode: 'Filesystem' as const },
 };
-const settings = { rsync_endpoint_type: 'Route', cluster_subdomain: 'apps.example.com', rsync_network_policies: true, stunnel_tcp_proxy: 'http://proxy.example.com:3128' };
+const settings = {
+  rsync_endpoint_type: 'Route',
+  cluster_subdomain: 'apps.example.com',
+  rsync_network_policies: true,
+  stunnel_tcp_proxy: 'http://proxy.example.com:3128',
+};
 
 const rendered = render({ spec, settings, runId: 'blk', sourcePvcs });
 const objects = [...rendered.destination, ...rendered.source] as Loose[];
@@ -38,14 +43,26 @@ t.test('every object validates, and the namespace has a server of each kind', as
   for (const object of objects) t.doesNotThrow(() => validateManifest(object), `${object.kind} ${object.metadata.name}`);
   const servers = ofKind('Pod').filter((pod) => pod.metadata.namespace === 'vm' && pod.metadata.labels.purpose === 'rsync');
   t.same(servers.map((pod) => pod.metadata.name).sort(), ['dvm-block-server-blk', 'dvm-rsync-server-blk']);
-  t.same(ofKind('Service').map((service) => service.metadata.name).sort(), ['dvm-block-blk', 'dvm-rsync-blk']);
-  t.same(ofKind('Route').map((route) => route.spec.host).sort(), ['dvm-blk-vm.apps.example.com', 'dvm-block-blk-vm.apps.example.com']);
+  t.same(
+    ofKind('Service')
+      .map((service) => service.metadata.name)
+      .sort(),
+    ['dvm-block-blk', 'dvm-rsync-blk'],
+  );
+  t.same(
+    ofKind('Route')
+      .map((route) => route.spec.host)
+      .sort(),
+    ['dvm-blk-vm.apps.example.com', 'dvm-block-blk-vm.apps.example.com'],
+  );
 });
 
 t.test('each Service selects its own server pod only', async (t) => {
   const pods = ofKind('Pod');
   for (const service of ofKind('Service')) {
-    const selected = pods.filter((pod) => Object.entries(service.spec.selector as Record<string, string>).every(([key, value]) => pod.metadata.labels[key] === value));
+    const selected = pods.filter((pod) =>
+      Object.entries(service.spec.selector as Record<string, string>).every(([key, value]) => pod.metadata.labels[key] === value),
+    );
     t.equal(selected.length, 1, `${service.metadata.name} selects one pod`);
     t.equal(selected[0]!.metadata.name, service.metadata.name.replace(/-blk$/, '-server-blk'));
   }

@@ -114,8 +114,7 @@ export function renderRun(input: RenderInput): RenderedRun {
   const pki = input.pki ?? PLACEHOLDER_PKI;
   const endpoint = endpointFor(settings.rsync_endpoint_type);
   const facts = settings.cluster_subdomain ? { routeSubdomain: settings.cluster_subdomain } : {};
-  const endpointOf = (client: ClientPlan) =>
-    input.endpoints?.[serverKey(clientSite(client))] ?? endpoint.provisionalAddress(runId, clientSite(client), facts);
+  const endpointOf = (client: ClientPlan) => input.endpoints?.[serverKey(clientSite(client))] ?? endpoint.provisionalAddress(runId, clientSite(client), facts);
   const destination: KubeObject[] = [];
   const source: KubeObject[] = [];
   const namespacesToCreate = input.missingNamespaces

@@ -1,6 +1,6 @@
 // Everything that can be checked before a single object is created: both clusters answer, every
-// source PVC exists and is bound, its volume mode is one the destination can take, destination namespaces exist (or may be
-// created), Routes can work. Any failure is one ConfigError line; the clusters are untouched.
+// source PVC exists and is bound, its volume mode is kept (Filesystem or Block), destination
+// namespaces exist (or may be created), Routes can work. Any failure is one ConfigError line; the clusters are untouched.
 import { checkReachable, isSameCluster } from '../cluster/connection.js';
 import { describeApiError } from '../cluster/api-error.js';
 import { listObjects, readObject, type Obj } from '../cluster/objects.js';
@@ -68,7 +68,9 @@ export async function preflight(clusters: Clusters, plan: TransferPlan, settings
 /** A device's bytes cannot become files, nor files a device: the copy keeps the volume mode. */
 function checkTargetVolumeMode(at: string, key: string, source: VolumeMode, target: VolumeMode | undefined): void {
   if (target === undefined || target === source) return;
-  throw new ConfigError(`${at}.targetVolumeMode: ${target}, but source PVC ${key} is a ${source} volume; dvm copies a volume in its own mode (leave targetVolumeMode out)`);
+  throw new ConfigError(
+    `${at}.targetVolumeMode: ${target}, but source PVC ${key} is a ${source} volume; dvm copies a volume in its own mode (leave targetVolumeMode out)`,
+  );
 }
 
 async function read(cluster: Clusters['source'], kind: string, namespace: string | undefined, name: string, role: string): Promise<Obj | undefined> {

@@ -48,8 +48,7 @@ export async function quiesceWorkloads(
  * ended count as gone); a timeout names the pods still there. */
 export async function waitForQuiesced(cluster: Cluster, pvcs: readonly ClaimRef[], timeoutMs: number, signal?: AbortSignal): Promise<void> {
   for (const [namespace, claims] of claimsByNamespace(pvcs)) {
-    const users = (pods: Obj[]) =>
-      pods.filter((pod) => isRunningOrPending(pod) && !isTransferPodLabels(pod.metadata?.labels) && mountsAny(pod.spec, claims));
+    const users = (pods: Obj[]) => pods.filter((pod) => isRunningOrPending(pod) && !isTransferPodLabels(pod.metadata?.labels) && mountsAny(pod.spec, claims));
     await waitFor(
       cluster,
       { ...POD_KIND, namespace },
