@@ -50,10 +50,11 @@ export function describeDevice(path: string, role: 'source' | 'target'): DeviceI
 }
 
 /** Fails with what to do when this process may not read (source) or write (target) the device.
- * A non-root pod meets this on most clusters: the container runtime gives a volumeDevices path to
- * root (mode 0660, group disk or root) unless it was told to hand it to the pod's user (containerd's
- * and CRI-O's `device_ownership_from_security_context`). Checked at start, so the pod says so in one
- * line instead of failing later with a bare EACCES. */
+ * A non-root pod meets this on most clusters: the container runtime copies the host node's owner and
+ * mode (root:disk 0660 under udev, root:root 0600 without it) unless it was told to hand the device
+ * to the pod's user (containerd's and CRI-O's `device_ownership_from_security_context`); fsGroup
+ * does not reach devices. Checked at start, so the pod says so in one line instead of failing later
+ * with a bare EACCES. */
 export function assertDeviceAccess(info: DeviceInfo, role: 'source' | 'target'): void {
   const wanted = role === 'source' ? constants.R_OK : constants.R_OK | constants.W_OK;
   try {
@@ -65,7 +66,8 @@ export function assertDeviceAccess(info: DeviceInfo, role: 'source' | 'target'):
     const user = `uid ${process.getuid?.() ?? '?'}, groups ${(process.getgroups?.() ?? []).join(',') || 'none'}`;
     throw new Error(
       `${role} ${info.path} is not ${role === 'source' ? 'readable' : 'writable'} by this agent (${code}; ${owner}; we run as ${user}): ` +
-        'block volumes need migration_rsync_privileged: true, or a container runtime with device_ownership_from_security_context enabled',
+        "block volumes need migration_rsync_privileged: true, the device's group in src_supplemental_groups/target_supplemental_groups " +
+        'when its mode lets the group in, or a container runtime with device_ownership_from_security_context enabled',
     );
   }
 }
