@@ -159,7 +159,7 @@ async function copyWithRetries(copy: Copy, firstRun: Promise<RsyncRun> | null): 
     const run = await (firstRun ?? copy.startRsync());
     firstRun = null;
     state.exitCode = run.exitCode;
-    const outcome = judgeAttempt(run.exitCode, run.messages, entry.takeStatus(), { lines: run.errors, truncated: run.errorsTruncated });
+    const outcome = judgeAttempt(run.exitCode, run.messages, await entry.takeStatus(), { lines: run.errors, truncated: run.errorsTruncated });
     if (outcome.verdict === 'ok' || outcome.verdict === 'ok-with-warning') {
       state.succeeded = true;
       state.message = outcome.verdict === 'ok' ? 'copy complete' : `copy complete with a warning: ${outcome.reason}`;

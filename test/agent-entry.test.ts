@@ -9,6 +9,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import t from 'tap';
 import { openRsyncEntry, type RsyncEntry } from '../agent/tunnel/rsync-entry.js';
+import { createCertificateAuthority, issueCertificate } from '../controller/pki/pki.js';
 import { readTlsMaterial } from '../agent/tunnel/tls-options.js';
 import { createRig, type Rig, type ServerAgent } from './support/agents.js';
 
@@ -100,7 +101,7 @@ t.test("our own connection reaches the server's rsync daemon", async (t) => {
   t.match(await greetAs(entry.port), /^@RSYNCD: \d+/, 'the daemon greeted back through the tunnel');
   t.equal(await server.metric('dvm_server_connections_total'), before + 1, 'the server accepted one connection');
   t.match(await greetAs(entry.port, undefined, '::ffff:127.0.0.1'), /^@RSYNCD: \d+/, 'also from an IPv6 socket (its row is in /proc/net/tcp6, v4-mapped)');
-  t.equal(entry.takeStatus(), null, 'no tunnel failure recorded');
+  t.equal(await entry.takeStatus(), null, 'no tunnel failure recorded');
 });
 
 t.test("another uid's connection is closed before it reaches the server", asRoot, async (t) => {
@@ -114,7 +115,7 @@ t.test("another uid's connection is closed before it reaches the server", asRoot
     lines.some((line) => line.msg === 'refused a local connection that is not ours (uid differs)' && line.owner === NOBODY),
     'logged with the uid',
   );
-  t.equal(entry.takeStatus(), null, 'a stranger does not count as a tunnel failure of ours');
+  t.equal(await entry.takeStatus(), null, 'a stranger does not count as a tunnel failure of ours');
   t.match(await greetAs(entry.port), /^@RSYNCD: \d+/, 'and our own connection still works afterwards');
 });
 
@@ -130,7 +131,7 @@ t.test("a stranger's socket bound to another 127.0.0.x with the entry's own port
   const through = answers.map((answer, i) => (/@RSYNCD/.test(answer) ? `${[...v4, ...v6][i]!.localAddress}:${entry.port}` : null)).filter((x) => x !== null);
   t.same(through, [], `none of ${answers.length} tries reached the server's rsync`);
   t.equal(await server.metric('dvm_server_connections_total'), before, 'the server never saw one');
-  t.equal(entry.takeStatus(), null, 'nothing recorded as a failure of ours');
+  t.equal(await entry.takeStatus(), null, 'nothing recorded as a failure of ours');
   t.match(await greetAs(entry.port), /^@RSYNCD: \d+/, 'our own connection still works');
 });
 
@@ -142,7 +143,7 @@ t.test("strangers that reset or half-close at once are not recorded as the migra
   await connectAs(entry.port, tries, 'half-close', NOBODY);
   // Give the entry time to judge the last ones.
   await new Promise((resolve) => setTimeout(resolve, 300));
-  t.same(entry.takeStatus(), null, 'no tunnel failure recorded');
+  t.same(await entry.takeStatus(), null, 'no tunnel failure recorded');
   t.match(await greetAs(entry.port), /^@RSYNCD: \d+/, 'our own connection still works');
 });
 
@@ -157,9 +158,27 @@ t.test('a tunnel whose local side closed first is not "the server refused our ce
       mode,
     );
     await new Promise((resolve) => setTimeout(resolve, 500));
-    t.same(entry.takeStatus(), null, `${mode}: no tunnel failure recorded`);
+    t.same(await entry.takeStatus(), null, `${mode}: no tunnel failure recorded`);
   }
   t.match(await greetAs(entry.port), /^@RSYNCD: \d+/, 'and a real connection still works');
+});
+
+t.test("a refused client certificate is on record as soon as the connection's process has exited", async (t) => {
+  // The client agent reads the status right after rsync exits. The refusal reaches the entry from
+  // the relay (the native one reports from its own thread), and that can come after the exit.
+  const foreignCa = await createCertificateAuthority('someone-else');
+  const foreign = rig.writePair('foreign-entry', await issueCertificate(foreignCa, { commonName: 'intruder', usage: 'client' }));
+  const { log } = memoryLogger();
+  const config = rig.clientConfig({ port: server.port, destination: join(work, 'destination') }, work);
+  const entry = await openRsyncEntry({ ...config.server, tls: readTlsMaterial({ ...config.tls, ...foreign }), proxyUrl: '', noProxy: [] }, log);
+  t.teardown(() => entry.close());
+  const missed: number[] = [];
+  for (let round = 0; round < 20; round++) {
+    t.notMatch(await greetAs(entry.port), /@RSYNCD/, `round ${round}: no greeting with a foreign certificate`);
+    const status = await entry.takeStatus();
+    if (status?.kind !== 'tls-refused') missed.push(round);
+  }
+  t.same(missed, [], 'every round: recorded as tls-refused by the time the process had exited');
 });
 
 t.test('without a way to tell who connected the entry fails closed and says why', async (t) => {
@@ -172,5 +191,5 @@ t.test('without a way to tell who connected the entry fails closed and says why'
   const before = await server.metric('dvm_server_connections_total');
   t.notMatch(await greetAs(entry.port), /@RSYNCD/, 'not served');
   t.equal(await server.metric('dvm_server_connections_total'), before, 'the server never saw it');
-  t.match(entry.takeStatus(), { kind: 'local-entry', message: /cannot tell who opened/ }, 'recorded: the agent cannot run here');
+  t.match(await entry.takeStatus(), { kind: 'local-entry', message: /cannot tell who opened/ }, 'recorded: the agent cannot run here');
 });

@@ -10,6 +10,7 @@ import { connect as tlsConnect, createServer as createTlsServer, type TLSSocket 
 import t from 'tap';
 import { nativeRelay } from '../agent/tunnel/native-relay.js';
 import { TLS13_CIPHERS } from '../agent/tunnel/tls-options.js';
+import { freePort } from './support/ports.js';
 import { collect, nativeClient, nativeServer, randomBytes, relayPki, sendAll, sha256, type RelayPki } from './support/relay-rig.js';
 
 const relay = nativeRelay();
@@ -139,6 +140,8 @@ interface OpensslRun {
   write(text: string): void;
   end(): void;
   exited: Promise<number | null>;
+  alive(): boolean;
+  stderr(): string;
 }
 
 function openssl(args: string[]): OpensslRun {
@@ -147,14 +150,50 @@ function openssl(args: string[]): OpensslRun {
   child.stdout.on('data', (chunk: Buffer) => {
     stdout += chunk.toString();
   });
-  child.stderr.resume();
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  let running = true;
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      running = false;
+      resolve(code);
+    }),
+  );
   return {
     stdout: exited.then(() => stdout),
     write: (text) => child.stdin.write(text),
     end: () => child.stdin.end(),
     exited,
+    alive: () => running,
+    stderr: () => stderr,
   };
+}
+
+// s_server with `-naccept 1` must not be probed for readiness (a probe would be its one
+// connection), so the client itself retries until it gets in. A port that freePort() saw free
+// can still be taken before s_server binds it (CI runs suites in parallel): then s_server exits
+// at once, and we start it again on another port rather than retry a dead port for 10 s.
+async function connectToSServer(
+  start: (port: number) => OpensslRun,
+  pki: RelayPki,
+): Promise<{ server: OpensslRun; client: Awaited<ReturnType<typeof nativeClient>> }> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const server = start(port);
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      try {
+        return { server, client: await nativeClient(port, pki) };
+      } catch (error) {
+        if (!server.alive()) break;
+        if (Date.now() > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    if (attempt === 3) throw new Error(`openssl s_server exited before accepting: ${server.stderr().trim()}`);
+  }
 }
 
 async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
@@ -167,35 +206,28 @@ async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_00
 
 for (const suite of ['TLS_AES_128_GCM_SHA256', 'TLS_CHACHA20_POLY1305_SHA256']) {
   t.test(`native client against openssl s_server (${suite}), with a KeyUpdate the server requests an answer to`, async (t) => {
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
-    const server = openssl([
-      's_server',
-      '-accept',
-      `127.0.0.1:${port}`,
-      '-naccept',
-      '1',
-      '-tls1_3',
-      '-ciphersuites',
-      suite,
-      '-cert',
-      pki.files.serverCert,
-      '-key',
-      pki.files.serverKey,
-      '-CAfile',
-      pki.files.ca,
-      '-Verify',
-      '1',
-    ]);
-    let client: Awaited<ReturnType<typeof nativeClient>> | undefined;
-    const deadline = Date.now() + 10_000;
-    while (client === undefined) {
-      try {
-        client = await nativeClient(port, pki);
-      } catch (error) {
-        if (Date.now() > deadline) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    }
+    const { server, client } = await connectToSServer(
+      (port) =>
+        openssl([
+          's_server',
+          '-accept',
+          `127.0.0.1:${port}`,
+          '-naccept',
+          '1',
+          '-tls1_3',
+          '-ciphersuites',
+          suite,
+          '-cert',
+          pki.files.serverCert,
+          '-key',
+          pki.files.serverKey,
+          '-CAfile',
+          pki.files.ca,
+          '-Verify',
+          '1',
+        ]),
+      pki,
+    );
     t.equal(client.tls.getCipher().standardName, suite);
     let fromServer = '';
     client.app.on('data', (chunk: Buffer) => {

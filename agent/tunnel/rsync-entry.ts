@@ -17,8 +17,9 @@ import { TunnelError, type TunnelStatus } from './tunnel-error.js';
 export interface RsyncEntry {
   /** rsync://127.0.0.1:port/ reaches the tunnel. */
   port: number;
-  /** Why the tunnel failed since the last call (first failure wins: later ones follow from it). */
-  takeStatus(): TunnelStatus | null;
+  /** Why the tunnel failed since the last call (first failure wins: later ones follow from it),
+   * once the connections of the attempt have been judged (see connectionsJudged). */
+  takeStatus(): Promise<TunnelStatus | null>;
   close(): Promise<void>;
 }
 
@@ -28,6 +29,8 @@ export interface EntryOptions {
 }
 
 const LOOPBACK = '127.0.0.1';
+/** How long takeStatus waits for the last connections to be judged. */
+const JUDGEMENT_GRACE_MS = 2_000;
 
 export async function openRsyncEntry(dial: DialOptions, log: Logger, options: EntryOptions = {}): Promise<RsyncEntry> {
   const tables = options.tables ?? PROC_NET_TABLES;
@@ -50,7 +53,8 @@ export async function openRsyncEntry(dial: DialOptions, log: Logger, options: En
   });
   return {
     port,
-    takeStatus: () => {
+    takeStatus: async () => {
+      await connectionsJudged(context.open, JUDGEMENT_GRACE_MS);
       const taken = status;
       status = null;
       return taken;
@@ -90,4 +94,15 @@ function serveLocal(context: RelayContext, dial: DialOptions, tables: readonly s
       rsyncSide.destroy();
     },
   );
+}
+
+// The client reads the status when rsync has exited, and rsync exits as soon as its socket closes.
+// The verdict on why it closed can come later: the native relay reports from its own thread, so a
+// server's certificate alert may reach our event loop after rsync's exit did (CI saw a refused
+// certificate taken for a dropped connection, and retried). Every relay records its verdict before
+// it leaves `open`, so once `open` is empty the status is complete. A connection that outlives
+// rsync for longer than the grace is not waited for: its verdict, if any, goes to the next attempt.
+async function connectionsJudged(open: ReadonlySet<unknown>, graceMs: number): Promise<void> {
+  const deadline = Date.now() + graceMs;
+  while (open.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
 }
