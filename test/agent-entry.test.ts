@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import t from 'tap';
-import { openRsyncEntry, type RsyncEntry } from '../agent/tunnel/rsync-entry.js';
+import { openRsyncEntry, type EntryOptions, type RsyncEntry } from '../agent/tunnel/rsync-entry.js';
 import { createCertificateAuthority, issueCertificate } from '../controller/pki/pki.js';
 import { readTlsMaterial } from '../agent/tunnel/tls-options.js';
 import { createRig, type Rig, type ServerAgent } from './support/agents.js';
@@ -87,9 +87,14 @@ function memoryLogger(): { log: pino.Logger; lines: Record<string, unknown>[] } 
   return { log: pino({ level: 'info' }, sink), lines };
 }
 
-async function openEntry(t: { teardown(fn: () => unknown): void }, log: pino.Logger): Promise<RsyncEntry> {
+/** An entry to our server; `pair` replaces the client certificate, `options` go to the entry. */
+async function openEntry(
+  t: { teardown(fn: () => unknown): void },
+  log: pino.Logger,
+  { pair, ...options }: EntryOptions & { pair?: { cert: string; key: string } } = {},
+): Promise<RsyncEntry> {
   const config = rig.clientConfig({ port: server.port, destination: join(work, 'destination') }, work);
-  const entry = await openRsyncEntry({ ...config.server, tls: readTlsMaterial(config.tls), proxyUrl: '', noProxy: [] }, log);
+  const entry = await openRsyncEntry({ ...config.server, tls: readTlsMaterial({ ...config.tls, ...pair }), proxyUrl: '', noProxy: [] }, log, options);
   t.teardown(() => entry.close());
   return entry;
 }
@@ -169,9 +174,7 @@ t.test("a refused client certificate is on record as soon as the connection's pr
   const foreignCa = await createCertificateAuthority('someone-else');
   const foreign = rig.writePair('foreign-entry', await issueCertificate(foreignCa, { commonName: 'intruder', usage: 'client' }));
   const { log } = memoryLogger();
-  const config = rig.clientConfig({ port: server.port, destination: join(work, 'destination') }, work);
-  const entry = await openRsyncEntry({ ...config.server, tls: readTlsMaterial({ ...config.tls, ...foreign }), proxyUrl: '', noProxy: [] }, log);
-  t.teardown(() => entry.close());
+  const entry = await openEntry(t, log, { pair: foreign });
   const missed: number[] = [];
   for (let round = 0; round < 20; round++) {
     t.notMatch(await greetAs(entry.port), /@RSYNCD/, `round ${round}: no greeting with a foreign certificate`);
@@ -183,11 +186,7 @@ t.test("a refused client certificate is on record as soon as the connection's pr
 
 t.test('without a way to tell who connected the entry fails closed and says why', async (t) => {
   const { log } = memoryLogger();
-  const config = rig.clientConfig({ port: server.port, destination: join(work, 'destination') }, work);
-  const entry = await openRsyncEntry({ ...config.server, tls: readTlsMaterial(config.tls), proxyUrl: '', noProxy: [] }, log, {
-    tables: [join(work, 'no-such-table')],
-  });
-  t.teardown(() => entry.close());
+  const entry = await openEntry(t, log, { tables: [join(work, 'no-such-table')] });
   const before = await server.metric('dvm_server_connections_total');
   t.notMatch(await greetAs(entry.port), /@RSYNCD/, 'not served');
   t.equal(await server.metric('dvm_server_connections_total'), before, 'the server never saw it');

@@ -154,19 +154,13 @@ function openssl(args: string[]): OpensslRun {
   child.stderr.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
   });
-  let running = true;
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => {
-      running = false;
-      resolve(code);
-    }),
-  );
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return {
     stdout: exited.then(() => stdout),
     write: (text) => child.stdin.write(text),
     end: () => child.stdin.end(),
     exited,
-    alive: () => running,
+    alive: () => child.exitCode === null && child.signalCode === null,
     stderr: () => stderr,
   };
 }
