@@ -134,13 +134,11 @@ t.test('progress: a line per file (200,000 in 10 s) keeps the rate window small 
   // shifted a 100,000-entry array per line: 14 s of the agent's CPU for this loop (bench/README.md).
   const files = 200_000;
   const tracker = new ProgressTracker('ns/pvc', files * 1000, files);
-  const started = performance.now();
+  // Cheap is checked by its cause, the window's size, not by a clock (a timed assertion fails on a busy machine).
   for (let i = 0; i <= files; i++) tracker.update({ bytes: i * 1000, percent: 0, transferred: i, toCheck: files - i, listSize: files }, 1_000 + i * 0.05);
-  const took = performance.now() - started;
   t.ok(tracker.rateWindowPoints <= 5_000 / 100 + 2, `the window holds ${tracker.rateWindowPoints} points, bounded by time`);
   const rate = tracker.snapshot(1_000 + files * 0.05).rateBps;
   t.ok(Math.abs(rate - 20e6) < 20e6 * 0.01, `the rate is still the samples' (${rate} B/s, 1000 B per 50 µs)`);
-  t.ok(took < 2_000, `200,000 updates took ${took.toFixed(0)} ms`);
   const stalled = tracker.snapshot(1_000 + files * 0.05 + 3_001);
   t.equal(stalled.rateBps, 0, 'no line for 3 s: stalled');
 });

@@ -23,17 +23,19 @@ writeFileSync(hugeSpec, text);
 t.ok(text.length > 50 * 1_000_000, `the spec file is over 50 MB (${(text.length / MiB).toFixed(0)} MiB)`);
 text = '';
 
-t.test('a 50 MB spec: one line naming the file, exit 2, within seconds', async (t) => {
+// "Before any parsing" is checked by memory, not by time (a timed assertion fails on a busy machine):
+// under this heap bound dvm itself runs (≈ 40 MB), but parsing the 64 MiB file as YAML ends in V8's
+// heap-limit abort instead of exit 2 (seen). That it is not even read is the /dev/zero case below.
+const HEAP_BOUND = ['--max-old-space-size=96'];
+
+t.test('a 50 MB spec: one line naming the file, exit 2, without parsing it', async (t) => {
   for (const args of [
     ['render', '-f', hugeSpec],
     ['migrate', '-f', hugeSpec],
   ]) {
-    const started = Date.now();
-    const run = await runDvm(args, 20_000);
-    const seconds = (Date.now() - started) / 1000;
-    t.notOk(run.timedOut, `${args[0]}: answered (${seconds.toFixed(1)} s)`);
-    t.ok(seconds < 10, `${args[0]}: within 10 s (${seconds.toFixed(1)} s)`);
-    t.equal(run.code, 2, `${args[0]}: exit 2`);
+    const run = await runDvm(args, 120_000, HEAP_BOUND);
+    t.notOk(run.timedOut, `${args[0]}: answered`);
+    t.equal(run.code, 2, `${args[0]}: exit 2 under a ${HEAP_BOUND[0]} heap (${run.stderr.slice(-300)})`);
     const lines = errorLines(run.stderr);
     t.equal(lines.length, 1, `${args[0]}: one line (${run.stderr.slice(0, 300)})`);
     t.match(lines[0] ?? '', hugeSpec, `${args[0]}: names the file`);

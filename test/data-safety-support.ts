@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { userNodeCommand } from './support/user-node.js';
 import type { AgentEvent, ProgressEvent, ResultEvent } from '../contract/events.js';
 
 export const DVM = resolve(import.meta.dirname, '../dist/controller/cli/dvm.js');
@@ -20,9 +21,10 @@ export interface DvmRun {
   lastProgress?: ProgressEvent;
 }
 
-export function runNode(script: string, args: string[], timeoutMs = 120_000): Promise<DvmRun> {
+/** `nodeFlags` go to node itself, before the script (e.g. a heap bound). */
+export function runNode(script: string, args: string[], timeoutMs = 120_000, nodeFlags: string[] = []): Promise<DvmRun> {
   return new Promise((done) => {
-    const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(...userNodeCommand(script, args, nodeFlags), { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let timedOut = false;
@@ -62,7 +64,7 @@ export function runNode(script: string, args: string[], timeoutMs = 120_000): Pr
   });
 }
 
-export const runDvm = (args: string[], timeoutMs?: number): Promise<DvmRun> => runNode(DVM, args, timeoutMs);
+export const runDvm = (args: string[], timeoutMs?: number, nodeFlags?: string[]): Promise<DvmRun> => runNode(DVM, args, timeoutMs, nodeFlags);
 
 export function errorLines(stderr: string): string[] {
   return stderr.split('\n').filter((line) => line.trim().length > 0);

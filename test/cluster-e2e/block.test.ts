@@ -99,8 +99,9 @@ else {
     const run = migrate(cluster, specFile(work.dir, pairs), settings);
     const { code } = await run.done;
     const elapsed = Date.now() - started;
-    t.equal(code, 1, `the run fails (${explain(run)})`);
-    t.ok(elapsed < 90_000, `and soon, not at the 120 s server readiness timeout (${elapsed} ms)`);
+    // Not a timed assertion (a busy node is slow): that it failed on the agent's own refusal, not at
+    // the 120 s server readiness timeout, is what the messages below check.
+    t.equal(code, 1, `the run fails (${elapsed} ms; ${explain(run)})`);
     const result = resultsOf(run)[`${src}/disk`];
     t.not(result?.status, 'Succeeded', 'the PVC is not Succeeded');
     const said = [result?.message ?? '', ...run.stderr].join('\n');

@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { isAgentEvent, type AgentEvent, type ResultEvent } from '../../contract/events.js';
 import { AGENT_NODE_FLAGS } from '../../contract/node-flags.js';
+import { userNodeCommand } from './user-node.js';
 
 export const AGENT_MAIN = resolve(import.meta.dirname, '../../dist/agent/main.js');
 
@@ -31,7 +32,7 @@ export interface ClientAgent {
 export type ChildList = ChildProcess[];
 
 function spawnAgent(children: ChildList, args: string[], options: SpawnOptions): ChildProcess {
-  const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, AGENT_MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+  const child = spawn(...userNodeCommand(AGENT_MAIN, args, AGENT_NODE_FLAGS), { stdio: ['ignore', 'pipe', 'pipe'], ...options });
   children.push(child);
   return child;
 }
