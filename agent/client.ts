@@ -12,7 +12,7 @@ import type { Logger } from './log.js';
 import type { ResultEvent } from '../contract/events.js';
 import { createClientMetrics } from './progress/metrics.js';
 import { EventPublisher } from './progress/publisher.js';
-import { measureSource, type SourceSize } from './progress/source-size.js';
+import { measureSource, walkImplementation, type SourceSize } from './progress/source-size.js';
 import { publishResult } from './progress/result.js';
 import { ProgressTracker } from './progress/tracker.js';
 import { backoffDelayMs } from './rsync/backoff.js';
@@ -64,8 +64,9 @@ export async function runClient(config: ClientConfig, log: Logger, signal: Abort
   const entry = await openRsyncEntry({ ...config.server, tls, proxyUrl: config.settings.stunnel_tcp_proxy, noProxy: config.settings.noProxy }, log);
   const copy = prepareCopy(config, log, signal, publisher, entry);
 
-  // The first rsync starts before the source walk, so the walk overlaps rsync's start-up and the
-  // tunnel's handshake. The walk is synchronous: no rsync output is handled before the totals are in.
+  // The first rsync starts before the source walk, and the walk runs beside it (source-size.ts):
+  // until the totals are in, progress counts what rsync has listed.
+  log.info({ pvc: config.pvc, source: config.source, server: `${config.server.host}:${config.server.port}` }, 'copy starting');
   const firstRun = signal.aborted ? null : copy.startRsync();
   const walkFailed = await measureTotals(copy, firstRun);
   if (walkFailed) {
@@ -134,7 +135,7 @@ async function measureTotals(copy: Copy, firstRun: Promise<RsyncRun> | null): Pr
   const { config, log, tracker, publisher } = copy;
   let source: SourceSize;
   try {
-    source = measureSource(config.source);
+    source = await measureSource(config.source);
   } catch (error) {
     copy.walkFailed.abort();
     await firstRun;
@@ -142,9 +143,17 @@ async function measureTotals(copy: Copy, firstRun: Promise<RsyncRun> | null): Pr
   }
   tracker.setTotals(source.bytes, source.entries);
   publisher.publish(tracker.snapshot());
+  const walk = walkImplementation();
   log.info(
-    { pvc: config.pvc, source: config.source, server: `${config.server.host}:${config.server.port}`, bytes: source.bytes, entries: source.entries },
-    'copy starting',
+    {
+      pvc: config.pvc,
+      source: config.source,
+      bytes: source.bytes,
+      entries: source.entries,
+      walk: walk.implementation,
+      ...(walk.reason ? { why: walk.reason } : {}),
+    },
+    'source measured',
   );
   return undefined;
 }

@@ -43,7 +43,9 @@ symlinkSync(garbage, at(source, Buffer.concat([Buffer.from('link-'), latin1])));
 const ENTRIES = 1 + 6 + 1 + 1 + 3 + 1;
 
 t.test('the source walk reads names as bytes', async (t) => {
-  t.same(measureSource(source), { bytes, entries: ENTRIES }, 'every entry counted, the hard link once');
+  for (const implementation of ['native', 'js'] as const) {
+    t.same(await measureSource(source, { implementation }), { bytes, entries: ENTRIES }, `${implementation}: every entry counted, the hard link once`);
+  }
 });
 
 t.test('names that are not UTF-8 copy and count correctly', async (t) => {

@@ -1,12 +1,9 @@
-// The typed face of the native relay (native/relay/, built by `make build` into
-// native/relay/build/Release/dvm_relay.node): after node:tls's handshake, one thread of its own
-// moves the bytes between the TLS socket and rsync's, doing the TLS 1.3 record layer itself with
-// OpenSSL's AEADs (the ones inside the node binary), with no JavaScript per record.
+// The typed face of the native relay (native/relay/, in the agent's addon: ../native-addon.ts):
+// after node:tls's handshake, one thread of its own moves the bytes between the TLS socket and
+// rsync's, doing the TLS 1.3 record layer itself with OpenSSL's AEADs (the ones inside the node binary), with no JavaScript per record.
 // When the addon cannot be loaded (not built, another platform) or DVM_TUNNEL_RELAY=js, callers keep
 // the JavaScript relay and say so once (relayUnavailable()).
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { nativeAddon } from '../native-addon.js';
 import type { Tls13Suite } from './tls13-record.js';
 
 /** Why a relay ended: null is a clean end (close_notify both ways, everything delivered). */
@@ -79,33 +76,19 @@ interface Addon {
   start(options: RelayOptions, onDone: (result: RelayResult) => void): RelayHandle;
 }
 
-/** Where `make build` puts the addon, seen from dist/agent/tunnel/ (the built agent, the image) or
- * from agent/tunnel/ (the tests run the sources). */
-const ADDON_CANDIDATES = ['../../../native/relay/build/Release/dvm_relay.node', '../../native/relay/build/Release/dvm_relay.node'].map((relative) =>
-  fileURLToPath(new URL(relative, import.meta.url)),
-);
-export const ADDON_PATH = ADDON_CANDIDATES.find((path) => existsSync(path)) ?? ADDON_CANDIDATES[0]!;
-
 export type NativeRelay = { available: true; start: Addon['start'] } | { available: false; reason: string };
 
 let loaded: NativeRelay | undefined;
 
-/** The addon, loaded once; DVM_TUNNEL_RELAY=js turns it off. */
+/** The relay of the agent's addon; DVM_TUNNEL_RELAY=js turns it off. */
 export function nativeRelay(): NativeRelay {
   if (loaded !== undefined) return loaded;
-  if (process.env.DVM_TUNNEL_RELAY === 'js') {
-    loaded = { available: false, reason: 'DVM_TUNNEL_RELAY=js' };
-  } else if (process.platform !== 'linux') {
-    loaded = { available: false, reason: `the native relay is built for Linux only (this is ${process.platform})` };
-  } else if (!existsSync(ADDON_PATH)) {
-    loaded = { available: false, reason: `${ADDON_PATH} is not built (make build)` };
-  } else {
-    try {
-      const addon = createRequire(import.meta.url)(ADDON_PATH) as Addon;
-      loaded = { available: true, start: addon.start.bind(addon) };
-    } catch (error) {
-      loaded = { available: false, reason: `cannot load ${ADDON_PATH}: ${(error as Error).message}` };
-    }
+  const addon = nativeAddon();
+  if (process.env.DVM_TUNNEL_RELAY === 'js') loaded = { available: false, reason: 'DVM_TUNNEL_RELAY=js' };
+  else if (!addon.available) loaded = addon;
+  else {
+    const relay = addon.exports as unknown as Addon;
+    loaded = { available: true, start: relay.start.bind(relay) };
   }
   return loaded;
 }

@@ -1,5 +1,7 @@
 // The N-API face of the relay (agent/tunnel/native-relay.ts is its typed wrapper):
 //   start(options, onDone) -> handle with abort()
+// and the module's init, which also registers the source walk (walk-addon.c): the agent's native
+// code is one addon, so it is built, shipped and loaded once.
 // onDone(result) runs once on the JS thread when the relay thread has finished, whatever the reason.
 // JavaScript is not called while bytes flow: only at the start and at the end.
 #include <node_api.h>
@@ -7,6 +9,7 @@
 #include <string.h>
 #include <openssl/crypto.h>
 #include "relay.h"
+#include "walk-addon.h"
 
 typedef struct {
   relay *relay; /* NULL once the result was delivered (touched on the JS thread only) */
@@ -221,5 +224,6 @@ NAPI_MODULE_INIT() {
   napi_value fn;
   if (napi_create_function(env, "start", NAPI_AUTO_LENGTH, start, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "start", fn) != napi_ok) return NULL;
+  if (!walk_export(env, exports)) return NULL;
   return exports;
 }
