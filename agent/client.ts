@@ -68,12 +68,14 @@ export async function runClient(config: ClientConfig, log: Logger, signal: Abort
   // until the totals are in, progress counts what rsync has listed.
   log.info({ pvc: config.pvc, source: config.source, server: `${config.server.host}:${config.server.port}` }, 'copy starting');
   const firstRun = signal.aborted ? null : copy.startRsync();
+  // Ticking from the start: the walk runs at idle priority and can take as long as the copy.
+  const ticker = setInterval(() => publisher.publish(copy.tracker.snapshot()), config.progressIntervalMs);
   const walkFailed = await measureTotals(copy, firstRun);
   if (walkFailed) {
+    clearInterval(ticker);
     await entry.close();
     throw walkFailed;
   }
-  const ticker = setInterval(() => publisher.publish(copy.tracker.snapshot()), config.progressIntervalMs);
   const attempts = await copyWithRetries(copy, firstRun);
   const verified = attempts.succeeded ? await completeAndVerify(copy, attempts) : null;
   clearInterval(ticker);
@@ -102,7 +104,7 @@ function prepareCopy(config: ClientConfig, log: Logger, signal: AbortSignal, pub
   // The module only: where inside it rsync writes is the server's to decide (daemon-request.ts).
   const destinationUrl = `rsync://127.0.0.1:${entry.port}/${config.module}/`;
   const argv = buildClientArgv({ settings: config.settings, source: config.source, destinationUrl });
-  const tracker = new ProgressTracker(config.pvc, 0, 0);
+  const tracker = new ProgressTracker(config.pvc, null, 0);
   const walkFailed = new AbortController();
   return {
     config,
@@ -133,9 +135,10 @@ function prepareCopy(config: ClientConfig, log: Logger, signal: AbortSignal, pub
  * the rsync already started and returns the error. */
 async function measureTotals(copy: Copy, firstRun: Promise<RsyncRun> | null): Promise<unknown> {
   const { config, log, tracker, publisher } = copy;
+  const walk = walkImplementation();
   let source: SourceSize;
   try {
-    source = await measureSource(config.source);
+    source = await measureSource(config.source, { implementation: walk.implementation });
   } catch (error) {
     copy.walkFailed.abort();
     await firstRun;
@@ -143,7 +146,6 @@ async function measureTotals(copy: Copy, firstRun: Promise<RsyncRun> | null): Pr
   }
   tracker.setTotals(source.bytes, source.entries);
   publisher.publish(tracker.snapshot());
-  const walk = walkImplementation();
   log.info(
     {
       pvc: config.pvc,

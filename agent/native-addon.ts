@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 const ADDON_CANDIDATES = ['../../native/relay/build/Release/dvm_relay.node', '../native/relay/build/Release/dvm_relay.node'].map((relative) =>
   fileURLToPath(new URL(relative, import.meta.url)),
 );
-export const ADDON_PATH = ADDON_CANDIDATES.find((path) => existsSync(path)) ?? ADDON_CANDIDATES[0]!;
+const BUILT = ADDON_CANDIDATES.find((path) => existsSync(path));
+const ADDON_PATH = BUILT ?? ADDON_CANDIDATES[0]!;
 
 export type NativeAddon = { available: true; exports: Record<string, unknown> } | { available: false; reason: string };
 
@@ -21,7 +22,7 @@ export function nativeAddon(): NativeAddon {
   if (loaded !== undefined) return loaded;
   if (process.platform !== 'linux') {
     loaded = { available: false, reason: `the native addon is built for Linux only (this is ${process.platform})` };
-  } else if (!existsSync(ADDON_PATH)) {
+  } else if (BUILT === undefined) {
     loaded = { available: false, reason: `${ADDON_PATH} is not built (make build)` };
   } else {
     try {

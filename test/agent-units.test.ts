@@ -129,6 +129,22 @@ t.test('tracker: monotonic across attempts, never over the total, 100 only on co
   t.ok(resync.snapshot(1000).percent >= 40, 'a re-sync with nothing to send still advances as files are checked');
 });
 
+t.test('tracker: bytes sent before the source walk ends are kept (the walk runs beside the first rsync)', async (t) => {
+  // CI: a fast copy finished while the idle-priority walk was still running; every sample was
+  // clamped to a total of 0 and the result said 0 bytes sent for a PVC that was copied.
+  const tracker = new ProgressTracker('ns/pvc', null, 0);
+  tracker.update({ bytes: 3000, percent: 100, transferred: 2, toCheck: 0, listSize: 3 }, 1000);
+  t.equal(tracker.snapshot(1000).bytes, 3000, 'bytes counted while the total is unknown');
+  t.equal(tracker.snapshot(1000).etaSeconds, null, 'no ETA without a total');
+  tracker.setTotals(3500, 3);
+  tracker.complete();
+  t.equal(tracker.transferredBytes, 3000, 'the result says what was sent');
+  const shrunk = new ProgressTracker('ns/pvc', null, 0);
+  shrunk.update({ bytes: 3000, percent: 100, transferred: 2, toCheck: 0, listSize: 3 }, 1000);
+  shrunk.setTotals(2000, 3);
+  t.equal(shrunk.transferredBytes, 2000, 'and never more than the total once it is known');
+});
+
 t.test('progress: a line per file (200,000 in 10 s) keeps the rate window small and each update cheap', async (t) => {
   // rsync prints a progress2 line per file; the window once held every sample of the last 5 s and
   // shifted a 100,000-entry array per line: 14 s of the agent's CPU for this loop (bench/README.md).

@@ -78,7 +78,8 @@ function measureInJavaScript(root: string): SourceSize {
   const seenInodes = new Set<string>();
   let bytes = 0;
   let entries = 0;
-  const pending: Buffer[] = [Buffer.from(root)];
+  const rootPath = Buffer.from(root);
+  const pending: Buffer[] = [rootPath];
   while (pending.length > 0) {
     const dir = pending.pop() as Buffer;
     entries += 1;
@@ -86,7 +87,7 @@ function measureInJavaScript(root: string): SourceSize {
     try {
       listing = readdirSync(dir, { withFileTypes: true, encoding: 'buffer' });
     } catch (error) {
-      if (entries > 1 && gone(error)) continue;
+      if (dir !== rootPath && gone(error)) continue;
       throw error;
     }
     for (const entry of listing) {

@@ -25,9 +25,12 @@ export class ProgressTracker {
   private window: { at: number; bytes: number }[] = [];
   private latest: { at: number; bytes: number } | null = null;
 
+  /** totalBytes is null while the source is still being measured: the walk runs beside the first
+   * rsync, and a small copy can finish before it does. Clamping to an unknown total (once 0) made
+   * such a copy report 0 bytes sent. */
   constructor(
     private readonly pvc: string,
-    private totalBytes: number,
+    private totalBytes: number | null,
     private filesTotal: number,
   ) {}
 
@@ -35,6 +38,7 @@ export class ProgressTracker {
   setTotals(totalBytes: number, filesTotal: number): void {
     this.totalBytes = totalBytes;
     this.filesTotal = Math.max(this.filesTotal, filesTotal);
+    this.bytes = Math.min(this.bytes, totalBytes);
   }
 
   startAttempt(attempt: number): void {
@@ -47,7 +51,7 @@ export class ProgressTracker {
     if (sample.listSize > 0) this.filesTotal = Math.max(this.filesTotal, sample.listSize);
     const checked = sample.listSize > 0 ? sample.listSize - sample.toCheck : 0;
     this.files = Math.max(this.files, Math.min(checked, this.filesTotal));
-    this.bytes = Math.max(this.bytes, Math.min(sample.bytes, this.totalBytes));
+    this.bytes = Math.max(this.bytes, Math.min(sample.bytes, this.totalBytes ?? Infinity));
     this.percent = Math.max(this.percent, this.estimatePercent(sample, checked));
     this.latest = { at: now, bytes: sample.bytes };
     const kept = this.window[this.window.length - 1];
@@ -58,7 +62,7 @@ export class ProgressTracker {
   /** Transferred bytes plus unchanged entries weighted by the mean entry size: a re-sync that finds
    * nothing to send still moves towards 100 as rsync checks files. */
   private estimatePercent(sample: Progress2Sample, checked: number): number {
-    if (this.totalBytes === 0) return this.filesTotal === 0 ? 0 : Math.min(MAX_RUNNING_PERCENT, (100 * checked) / this.filesTotal);
+    if (!this.totalBytes) return this.filesTotal === 0 ? 0 : Math.min(MAX_RUNNING_PERCENT, (100 * checked) / this.filesTotal);
     const meanEntryBytes = this.filesTotal > 0 ? this.totalBytes / this.filesTotal : 0;
     const unchanged = Math.max(0, checked - sample.transferred) * meanEntryBytes;
     return Math.min(MAX_RUNNING_PERCENT, (100 * (sample.bytes + unchanged)) / this.totalBytes);
@@ -94,16 +98,17 @@ export class ProgressTracker {
 
   snapshot(now = Date.now()): ProgressEvent {
     const rateBps = this.percent >= 100 ? 0 : Math.round(this.rateBps(now));
-    const remaining = Math.max(0, this.totalBytes * (1 - this.percent / 100));
+    const totalBytes = this.totalBytes ?? 0;
+    const remaining = Math.max(0, totalBytes * (1 - this.percent / 100));
     return {
       type: 'progress',
       pvc: this.pvc,
       attempt: this.attempt,
       bytes: this.bytes,
-      totalBytes: this.totalBytes,
+      totalBytes,
       percent: Math.round(this.percent * 10) / 10,
       rateBps,
-      etaSeconds: this.percent >= 100 ? 0 : rateBps > 0 ? Math.round(remaining / rateBps) : null,
+      etaSeconds: this.percent >= 100 ? 0 : rateBps > 0 && this.totalBytes !== null ? Math.round(remaining / rateBps) : null,
       files: this.files,
       filesTotal: this.filesTotal,
       elapsedMs: now - this.startedAt,

@@ -1,6 +1,7 @@
 // The typed face of the native relay (native/relay/, in the agent's addon: ../native-addon.ts):
 // after node:tls's handshake, one thread of its own moves the bytes between the TLS socket and
-// rsync's, doing the TLS 1.3 record layer itself with OpenSSL's AEADs (the ones inside the node binary), with no JavaScript per record.
+// rsync's, doing the TLS 1.3 record layer itself with OpenSSL's AEADs (the ones inside the node
+// binary), with no JavaScript per record.
 // When the addon cannot be loaded (not built, another platform) or DVM_TUNNEL_RELAY=js, callers keep
 // the JavaScript relay and say so once (relayUnavailable()).
 import { nativeAddon } from '../native-addon.js';
@@ -83,14 +84,11 @@ let loaded: NativeRelay | undefined;
 /** The relay of the agent's addon; DVM_TUNNEL_RELAY=js turns it off. */
 export function nativeRelay(): NativeRelay {
   if (loaded !== undefined) return loaded;
+  if (process.env.DVM_TUNNEL_RELAY === 'js') return (loaded = { available: false, reason: 'DVM_TUNNEL_RELAY=js' });
   const addon = nativeAddon();
-  if (process.env.DVM_TUNNEL_RELAY === 'js') loaded = { available: false, reason: 'DVM_TUNNEL_RELAY=js' };
-  else if (!addon.available) loaded = addon;
-  else {
-    const relay = addon.exports as unknown as Addon;
-    loaded = { available: true, start: relay.start.bind(relay) };
-  }
-  return loaded;
+  if (!addon.available) return (loaded = addon);
+  const relay = addon.exports as unknown as Addon;
+  return (loaded = { available: true, start: relay.start.bind(relay) });
 }
 
 let told = false;
