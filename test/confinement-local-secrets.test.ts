@@ -71,11 +71,16 @@ function runDvm(args: string[], env: Record<string, string> = {}, listenPort?: n
     stderr += chunk;
   });
   const sample = setInterval(() => {
+    const own = read(`/proc/${child.pid}/cmdline`);
     for (const pid of processTree(child.pid!).filter((p) => p !== child.pid)) {
-      seen += `${read(`/proc/${pid}/cmdline`)}\n${read(`/proc/${pid}/environ`)}\n`;
+      const cmdline = read(`/proc/${pid}/cmdline`);
+      // A child caught between fork and exec is still the CLI's own image: its environ is the CLI's
+      // (DVM_PROXY included, as the user set it). CI sampled one once. What it execs is checked.
+      if (cmdline === own) continue;
+      seen += `${cmdline}\n${read(`/proc/${pid}/environ`)}\n`;
     }
     // The CLI's own argv holds what the user typed; nothing beyond that.
-    seen += `${read(`/proc/${child.pid}/cmdline`).replace(/--(proxy|token) \S+/g, '')}\n`;
+    seen += `${own.replace(/--(proxy|token) \S+/g, '')}\n`;
     if (listenPort !== undefined && metricsWith === null && /progress: http/.test(stderr)) {
       metricsWith = -1;
       const url = `http://127.0.0.1:${listenPort}/metrics`;
