@@ -53,9 +53,10 @@ bench: deps-test build
 	node dist/bench/copy-bench.js
 
 # The TypeScript projects and the native relay (agent/tunnel/native-relay.ts loads it; without it
-# the agents relay in JavaScript and say so).
+# the agents relay in JavaScript and say so), then the agent in one file (agent/bundle.sh says why).
 build: $(NODE_DEPS) $(RELAY_ADDON)
 	npx tsc -b
+	agent/bundle.sh
 
 $(RELAY_ADDON): native/relay/binding.gyp native/relay/build.sh $(wildcard native/relay/*.c native/relay/*.h) | deps-build
 	native/relay/build.sh

@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createRunPki } from '../controller/pki/pki.js';
 
-const AGENT_MAIN = resolve(import.meta.dirname, '../agent/main.js');
+const AGENT_MAIN = resolve(import.meta.dirname, '../agent/dvm-agent.js');
 const MiB = 1024 * 1024;
 
 function option(name: string, fallback: number | string): string {

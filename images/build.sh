@@ -280,7 +280,7 @@ fi
 }
 read -r -a compile_dirs <<<"$COMPILE_DIRS"
 AGENT_KEY=$({ cd "$repo" && find "${compile_dirs[@]}" -name '*.ts' -type f | LC_ALL=C sort | xargs sha256sum; sha256sum tsconfig.base.json;
-  "$repo/node_modules/.bin/tsc" --version; } | sha)
+  "$repo/node_modules/.bin/tsc" --version; sha256sum agent/bundle.sh; "$repo/node_modules/.bin/esbuild" --version; } | sha)
 AGENT=$CACHE/$KIND-$AGENT_KEY
 if [[ ! -d $AGENT ]]; then
   log "compiling the $KIND (tsc, ${compile_dirs[*]} only, into a clean directory)"
@@ -298,6 +298,11 @@ EOF
     mv "$AGENT.partial/out/$dir" "$AGENT.partial/$dir"
   done
   rm -rf "$AGENT.partial/out"
+  if [[ $KIND == agent ]]; then
+    # The agent in one file (agent/bundle.sh), from the same production dependencies the image gets.
+    ESBUILD=$repo/node_modules/.bin/esbuild NODE_PATH=$DEPS/node_modules "$repo/agent/bundle.sh" "$AGENT.partial/agent" >"$CACHE/logs/bundle.log" 2>&1 ||
+      die "agent/bundle.sh failed: $(head -5 "$CACHE/logs/bundle.log")"
+  fi
   mv "$AGENT.partial" "$AGENT"
 else
   touch "$AGENT"
@@ -348,11 +353,11 @@ else
   # Every agent module loads with these dependencies, and the entry point answers --help.
   (cd "$APP$WORKDIR" && node --input-type=module -e "
   import { readdirSync } from 'node:fs'; import { join } from 'node:path';
-  const walk = (d) => readdirSync(d, { withFileTypes: true }).flatMap((e) => e.isDirectory() ? walk(join(d, e.name)) : e.name.endsWith('.js') && e.name !== 'main.js' ? [join(d, e.name)] : []);
+  const walk = (d) => readdirSync(d, { withFileTypes: true }).flatMap((e) => e.isDirectory() ? walk(join(d, e.name)) : e.name.endsWith('.js') && !['main.js', 'dvm-agent.js'].includes(e.name) ? [join(d, e.name)] : []);
   for (const f of walk('$APP$WORKDIR/dist/agent')) await import(f);
   await import('node-pty');
   const relay = (await import('$APP$WORKDIR/dist/agent/tunnel/native-relay.js')).nativeRelay();
-  if (!relay.available) throw new Error('the native relay does not load: ' + relay.reason);" && node dist/agent/main.js --help >/dev/null) ||
+  if (!relay.available) throw new Error('the native relay does not load: ' + relay.reason);" && node dist/agent/main.js --help >/dev/null && node dist/agent/dvm-agent.js --help >/dev/null) ||
     die "the agent's modules (or the native relay) do not load with the pruned node_modules"
 fi
 top_level "$APP"

@@ -2,8 +2,8 @@
 # What CI can check of images/Containerfile without a container engine:
 #   1. every file it COPYs from the build context exists (and is not ignored by the ignore file),
 #   2. what it copies out of the build stage is produced by `npx tsc -b`,
-#   3. the built agent runs (`node dist/agent/main.js --help`), directly and through the image's
-#      dvm-agent wrapper, and rsync is there (the image installs it),
+#   3. the built agent runs (`node dist/agent/main.js --help`, tsc's output), directly and through the
+#      image's dvm-agent wrapper (the bundle, dist/agent/dvm-agent.js), and rsync is there (the image installs it),
 #   4. the Containerfile agrees with images/image.env, the description images/build.sh builds from:
 #      base (Node major, Debian release), Debian packages, user, WORKDIR, ENV, USER, ENTRYPOINT, CMD
 #      and what the final stage copies where.

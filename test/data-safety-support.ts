@@ -8,7 +8,7 @@ import { userNodeCommand } from './support/user-node.js';
 import type { AgentEvent, ProgressEvent, ResultEvent } from '../contract/events.js';
 
 export const DVM = resolve(import.meta.dirname, '../dist/controller/cli/dvm.js');
-export const AGENT = resolve(import.meta.dirname, '../dist/agent/main.js');
+export { AGENT_MAIN as AGENT } from './support/agent-process.js';
 
 export interface DvmRun {
   code: number | null;

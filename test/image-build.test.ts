@@ -118,6 +118,7 @@ t.test('the built image', { skip }, async (t) => {
     t.equal(readFileSync(at('usr/local/bin/dvm-agent'), 'utf8'), readFileSync(join(repo, 'images/dvm-agent'), 'utf8'), 'the wrapper is images/dvm-agent');
     for (const path of [
       'opt/dvm/dist/agent/main.js',
+      'opt/dvm/dist/agent/dvm-agent.js',
       'opt/dvm/package.json',
       'opt/dvm/node_modules/node-pty/package.json',
       'etc/ssl/certs/ca-certificates.crt',

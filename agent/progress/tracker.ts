@@ -25,9 +25,11 @@ export class ProgressTracker {
   private window: { at: number; bytes: number }[] = [];
   private latest: { at: number; bytes: number } | null = null;
 
-  /** totalBytes is null while the source is still being measured: the walk runs beside the first
-   * rsync, and a small copy can finish before it does. Clamping to an unknown total (once 0) made
-   * such a copy report 0 bytes sent. */
+  /** totalBytes is the walk's measure of the source, null while the walk runs: it runs beside the
+   * first rsync, and a small copy can finish before it does. bytes is what rsync says it sent, never
+   * clamped to the total (clamping to an unknown one, once 0, made such a copy report 0 bytes sent);
+   * the events' totalBytes is raised to bytes instead (a source that grew during the copy, or one
+   * not measured yet), so bytes never exceeds it and never goes backwards. */
   constructor(
     private readonly pvc: string,
     private totalBytes: number | null,
@@ -38,7 +40,6 @@ export class ProgressTracker {
   setTotals(totalBytes: number, filesTotal: number): void {
     this.totalBytes = totalBytes;
     this.filesTotal = Math.max(this.filesTotal, filesTotal);
-    this.bytes = Math.min(this.bytes, totalBytes);
   }
 
   startAttempt(attempt: number): void {
@@ -51,7 +52,7 @@ export class ProgressTracker {
     if (sample.listSize > 0) this.filesTotal = Math.max(this.filesTotal, sample.listSize);
     const checked = sample.listSize > 0 ? sample.listSize - sample.toCheck : 0;
     this.files = Math.max(this.files, Math.min(checked, this.filesTotal));
-    this.bytes = Math.max(this.bytes, Math.min(sample.bytes, this.totalBytes ?? Infinity));
+    this.bytes = Math.max(this.bytes, sample.bytes);
     this.percent = Math.max(this.percent, this.estimatePercent(sample, checked));
     this.latest = { at: now, bytes: sample.bytes };
     const kept = this.window[this.window.length - 1];
@@ -98,14 +99,13 @@ export class ProgressTracker {
 
   snapshot(now = Date.now()): ProgressEvent {
     const rateBps = this.percent >= 100 ? 0 : Math.round(this.rateBps(now));
-    const totalBytes = this.totalBytes ?? 0;
-    const remaining = Math.max(0, totalBytes * (1 - this.percent / 100));
+    const remaining = Math.max(0, (this.totalBytes ?? 0) * (1 - this.percent / 100));
     return {
       type: 'progress',
       pvc: this.pvc,
       attempt: this.attempt,
       bytes: this.bytes,
-      totalBytes,
+      totalBytes: Math.max(this.totalBytes ?? 0, this.bytes),
       percent: Math.round(this.percent * 10) / 10,
       rateBps,
       etaSeconds: this.percent >= 100 ? 0 : rateBps > 0 && this.totalBytes !== null ? Math.round(remaining / rateBps) : null,

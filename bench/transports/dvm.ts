@@ -11,8 +11,8 @@ import { startService } from '../processes/service.js';
 import { BENCH_MODULE } from '../rsync/daemon-config.js';
 import type { CopyDetails, Transport } from '../transport.js';
 
-/** dist/bench/transports/dvm.js -> dist/agent/main.js */
-export const AGENT_MAIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../agent/main.js');
+/** dist/bench/transports/dvm.js -> dist/agent/dvm-agent.js: the agent in one file, as pods run it (agent/bundle.sh). */
+export const AGENT_MAIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../agent/dvm-agent.js');
 
 export interface DvmVariant {
   name: string;
@@ -24,7 +24,7 @@ export interface DvmVariant {
   env?: NodeJS.ProcessEnv;
   /** Node flags of both agents; default: the pods' own (contract/node-flags.ts). */
   nodeFlags?: readonly string[];
-  /** Another build's dist/agent/main.js (an earlier commit), to compare builds in one run. */
+  /** Another build's agent (an earlier commit), to compare builds in one run. */
   agentMain?: string;
 }
 
@@ -50,7 +50,7 @@ export function makeDvmTransport(variant: DvmVariant): Transport {
   return {
     name: variant.name,
     description: variant.description,
-    unavailable: () => (existsSync(agentMain) ? undefined : `${agentMain} not built yet (npx tsc -p tsconfig.json)`),
+    unavailable: () => (existsSync(agentMain) ? undefined : `${agentMain} not built yet (make build)`),
     async prepare(context) {
       const env = { ...process.env, ...variant.env };
       const node = [...(variant.nodeFlags ?? AGENT_NODE_FLAGS), agentMain];

@@ -1,7 +1,8 @@
 // Every transport the benchmark knows, by name. Variants (tunings, connect modes) are one entry each.
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { Transport } from '../transport.js';
-import { makeDvmTransport } from './dvm.js';
+import { AGENT_MAIN, makeDvmTransport } from './dvm.js';
 import { makeNodeTunnelTransport } from './node-tunnel.js';
 import { plainTransport } from './plain.js';
 import { makeStunnelTransport } from './stunnel.js';
@@ -23,6 +24,11 @@ export const TRANSPORTS: Transport[] = [
     name: 'dvm-js-relay',
     description: 'dvm with the JavaScript relay (DVM_TUNNEL_RELAY=js: node:tls streams, as before the native relay)',
     env: { DVM_TUNNEL_RELAY: 'js' },
+  }),
+  makeDvmTransport({
+    name: 'dvm-unbundled',
+    description: "dvm from tsc's output as it is (dist/agent/main.js: its ~360 modules loaded one by one) instead of the bundle",
+    agentMain: resolve(dirname(AGENT_MAIN), 'main.js'),
   }),
   makeDvmTransport({ name: 'dvm-gc-threads', description: "dvm with V8's default GC helper threads (no --single-threaded-gc)", nodeFlags: [] }),
 
@@ -72,13 +78,18 @@ export const TRANSPORTS: Transport[] = [
 ];
 
 /** dvm@DIR: the agent built in another checkout DIR (say, a worktree of an earlier commit), run as
- * that build ran: no Node flags of this one. */
+ * that build ran: no Node flags of this one, and its bundle when it has one (older builds do not). */
 const OTHER_BUILD = /^dvm@(.+)$/;
+
+function agentOf(checkout: string): string {
+  const bundle = resolve(checkout, 'dist/agent/dvm-agent.js');
+  return existsSync(bundle) ? bundle : resolve(checkout, 'dist/agent/main.js');
+}
 
 export function findTransport(name: string): Transport | undefined {
   const other = OTHER_BUILD.exec(name);
   if (other) {
-    return makeDvmTransport({ name, description: `dvm agent built in ${other[1]}`, agentMain: resolve(other[1]!, 'dist/agent/main.js'), nodeFlags: [] });
+    return makeDvmTransport({ name, description: `dvm agent built in ${other[1]}`, agentMain: agentOf(other[1]!), nodeFlags: [] });
   }
   return TRANSPORTS.find((t) => t.name === name);
 }

@@ -65,7 +65,7 @@ function agentProcesses(): number[] {
     .slice(1)
     .filter((pid) => {
       try {
-        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('agent/main.js');
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('agent/dvm-agent.js');
       } catch {
         return false;
       }

@@ -1,4 +1,4 @@
-// The real dvm-agent (dist/agent/main.js) as a child process, for the test rigs of file copies
+// The real dvm-agent (dist/agent/dvm-agent.js) as a child process, for the test rigs of file copies
 // (agents.ts) and block copies (block-rig.ts): a server found listening through its JSON log, with
 // its metrics; a client with its events and its result.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
@@ -8,7 +8,8 @@ import { isAgentEvent, type AgentEvent, type ResultEvent } from '../../contract/
 import { AGENT_NODE_FLAGS } from '../../contract/node-flags.js';
 import { userNodeCommand } from './user-node.js';
 
-export const AGENT_MAIN = resolve(import.meta.dirname, '../../dist/agent/main.js');
+/** The agent as pods and local mode run it: bundled into one file by `make build` (agent/bundle.sh). */
+export const AGENT_MAIN = resolve(import.meta.dirname, '../../dist/agent/dvm-agent.js');
 
 export interface ServerAgent {
   port: number;

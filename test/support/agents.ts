@@ -1,4 +1,4 @@
-// Runs the real dvm-agent (dist/agent/main.js) as child processes for tests: a per-test PKI, config
+// Runs the real dvm-agent (dist/agent/dvm-agent.js) as child processes for tests: a per-test PKI, config
 // files, a server with its JSON log and metrics, and clients with their events.
 import { chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

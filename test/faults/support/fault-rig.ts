@@ -1,4 +1,4 @@
-// The fault suite's rig: the real dvm-agent (dist/agent/main.js) with the server on the dst host and
+// The fault suite's rig: the real dvm-agent (dist/agent/dvm-agent.js) with the server on the dst host and
 // the client on the src host of a namespace topology, optionally with tinyproxy (BasicAuth) on the
 // proxy host as the only way across. Captures every line each process prints, so scenarios can
 // check events and grep for secrets.
@@ -6,18 +6,19 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { clientConfigSchema, serverConfigSchema, type ClientConfig, type ServerConfig } from '../../../contract/agent-config.js';
 import { isAgentEvent, type AgentEvent, type ProgressEvent, type ResultEvent } from '../../../contract/events.js';
 import { pvcIdentity } from '../../../contract/identity.js';
 import { createRunPki, type PemPair, type RunPki } from '../../../controller/pki/pki.js';
+import { AGENT_MAIN as BUILT_AGENT } from '../../support/agent-process.js';
 import { createTopology, type Topology } from '../../support/netns.js';
 import { startTinyproxy, type Tinyproxy } from '../../support/tinyproxy.js';
 import { killTree, waitFor } from './processes.js';
 
 /** DVM_AGENT_MAIN runs the suite against another build of the agent (e.g. a candidate fix). */
-export const AGENT_MAIN = process.env.DVM_AGENT_MAIN ?? resolve(import.meta.dirname, '../../../dist/agent/main.js');
+export const AGENT_MAIN = process.env.DVM_AGENT_MAIN ?? BUILT_AGENT;
 export const SERVER_NAME = 'dvm-server.faults.test';
 export const SERVER_PORT = 2222;
 export const HEALTH_PORT = 8080;

@@ -1,7 +1,7 @@
 // The pod runner: makes a fake cluster behave like a real one for dvm. It watches the fake API's
-// objects in-process and plays kubelet (pods -> local `node dist/agent/main.js` processes),
+// objects in-process and plays kubelet (pods -> local `node dist/agent/dvm-agent.js` processes),
 // kube-proxy / load-balancer controller (Services -> loopback forwarders) and router (Routes).
-import { resolve } from 'node:path';
+import { AGENT_MAIN as DEFAULT_AGENT_MAIN } from '../agent-process.js';
 import type { FakeCluster } from '../fake-apiserver/index.js';
 import type { KubeObject, StoredEvent } from '../fake-apiserver/store.js';
 import { FakeDns } from './dns.js';
@@ -24,8 +24,6 @@ export interface PodRunner {
   kubelet: Kubelet;
   stop(): Promise<void>;
 }
-
-export const DEFAULT_AGENT_MAIN = resolve(import.meta.dirname ?? '.', '../../../dist/agent/main.js');
 
 export function startPodRunner(cluster: FakeCluster, options: PodRunnerOptions): PodRunner {
   const kubelet = new Kubelet({

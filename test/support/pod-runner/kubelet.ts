@@ -1,5 +1,5 @@
 // The kubelet part of the pod runner: runs each pod's one container as a local process
-// (`dvm-agent ...` -> `node dist/agent/main.js ...`), reports phase, pod IP, readiness, restarts, exit
+// (`dvm-agent ...` -> `node dist/agent/dvm-agent.js ...`), reports phase, pod IP, readiness, restarts, exit
 // code and termination message in the pod status, streams its output as the pod log, and honours
 // graceful deletion.
 import { spawn, type ChildProcess } from 'node:child_process';
