@@ -99,7 +99,7 @@ t.test('kill -9 of the CLI mid-copy: the agents die with it, and the next run cl
   t.ok(dir, `the run's temp directory exists (${dir})`);
   const serverPort = (JSON.parse(readFileSync(join(temp, dir!, 'client.json'), 'utf8')) as { server: { port: number } }).server.port;
   const descendants = processTree(cli.pid!).filter((pid) => pid !== cli.pid);
-  const agents = descendants.filter((pid) => /agent\/main\.js (server|client)/.test(cmdline(pid)));
+  const agents = descendants.filter((pid) => /agent\/dvm-agent\.js (server|client)/.test(cmdline(pid)));
   t.equal(agents.length, 2, `both agents run (${descendants.map((pid) => `${pid}: ${cmdline(pid).slice(0, 80)}`).join('; ')})`);
   t.ok(
     descendants.some((pid) => /^rsync /.test(cmdline(pid))),

@@ -38,6 +38,9 @@ export class EventPublisher {
   }
 
   publish(event: AgentEvent): void {
+    // Nothing follows the result (docs/contracts.md): totals from a source walk that ends after the
+    // copy, say, are dropped.
+    if (this.result) return;
     if (event.type === 'progress') this.latest = event;
     else if (event.type === 'attempt') this.attempts.push(event);
     else this.result = event;
