@@ -140,7 +140,10 @@ function prepareCopy(config: ClientConfig, log: Logger, signal: AbortSignal, pub
 async function measureTotals(copy: Copy, firstRun: Promise<RsyncRun> | null): Promise<unknown> {
   const walk = walkImplementation();
   const measured = measureSource(copy.config.source, { implementation: walk.implementation }).then(
-    (source) => takeTotals(copy, source, walk),
+    (source) => {
+      takeTotals(copy, source, walk);
+      return undefined;
+    },
     (error: unknown) => error,
   );
   const firstEnded = firstRun?.then(() => FIRST_RUN_ENDED) ?? new Promise<never>(() => {});
@@ -160,7 +163,7 @@ async function measureTotals(copy: Copy, firstRun: Promise<RsyncRun> | null): Pr
 
 const FIRST_RUN_ENDED = Symbol('first rsync ended');
 
-function takeTotals(copy: Copy, source: SourceSize, walk: ReturnType<typeof walkImplementation>): undefined {
+function takeTotals(copy: Copy, source: SourceSize, walk: ReturnType<typeof walkImplementation>): void {
   const { config, log, tracker, publisher } = copy;
   tracker.setTotals(source.bytes, source.entries);
   publisher.publish(tracker.snapshot());
@@ -175,7 +178,6 @@ function takeTotals(copy: Copy, source: SourceSize, walk: ReturnType<typeof walk
     },
     'source measured',
   );
-  return undefined;
 }
 
 /** rsync until it succeeds, fails for good, runs out of retries or the agent is stopped. */

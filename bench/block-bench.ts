@@ -7,11 +7,12 @@ import { spawn } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { AGENT_NODE_FLAGS } from '../contract/node-flags.js';
 import { createRunPki } from '../controller/pki/pki.js';
+import { AGENT_MAIN } from './transports/dvm.js';
 
-const AGENT_MAIN = resolve(import.meta.dirname, '../agent/dvm-agent.js');
 const MiB = 1024 * 1024;
 
 function option(name: string, fallback: number | string): string {
@@ -97,7 +98,7 @@ async function main(): Promise<void> {
       }),
     );
   sparseFile(target, SIZE);
-  const server = spawn(process.execPath, ['--single-threaded-gc', AGENT_MAIN, 'block-server', '--config', serverConfig], {
+  const server = spawn(process.execPath, [...AGENT_NODE_FLAGS, AGENT_MAIN, 'block-server', '--config', serverConfig], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const port = await new Promise<number>((resolvePort, reject) => {
@@ -110,7 +111,7 @@ async function main(): Promise<void> {
   const copy = (): Promise<{ seconds: number; bytes: number }> =>
     new Promise((resolveRun, reject) => {
       const started = process.hrtime.bigint();
-      const child = spawn(process.execPath, ['--single-threaded-gc', AGENT_MAIN, 'block-client', '--config', config], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, AGENT_MAIN, 'block-client', '--config', config], { stdio: ['ignore', 'pipe', 'inherit'] });
       let bytes = 0;
       createInterface({ input: child.stdout! }).on('line', (line) => {
         if (line.includes('"type":"result"')) bytes = (JSON.parse(line) as { bytes: number }).bytes;

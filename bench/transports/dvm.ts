@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { clientConfigSchema, describeZodError, serverConfigSchema } from '../../contract/agent-config.js';
-import { AGENT_NODE_FLAGS } from '../../contract/node-flags.js';
+import { AGENT_BUNDLE_FILE, AGENT_NODE_FLAGS } from '../../contract/node-flags.js';
 import { freeLoopbackPort } from '../processes/free-port.js';
 import { runToEnd } from '../processes/run-to-end.js';
 import { startService } from '../processes/service.js';
@@ -12,7 +12,7 @@ import { BENCH_MODULE } from '../rsync/daemon-config.js';
 import type { CopyDetails, Transport } from '../transport.js';
 
 /** dist/bench/transports/dvm.js -> dist/agent/dvm-agent.js: the agent in one file, as pods run it (agent/bundle.sh). */
-export const AGENT_MAIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../agent/dvm-agent.js');
+export const AGENT_MAIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../agent', AGENT_BUNDLE_FILE);
 
 export interface DvmVariant {
   name: string;

@@ -1,6 +1,7 @@
 // Every transport the benchmark knows, by name. Variants (tunings, connect modes) are one entry each.
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { AGENT_BUNDLE_FILE } from '../../contract/node-flags.js';
 import type { Transport } from '../transport.js';
 import { AGENT_MAIN, makeDvmTransport } from './dvm.js';
 import { makeNodeTunnelTransport } from './node-tunnel.js';
@@ -82,7 +83,7 @@ export const TRANSPORTS: Transport[] = [
 const OTHER_BUILD = /^dvm@(.+)$/;
 
 function agentOf(checkout: string): string {
-  const bundle = resolve(checkout, 'dist/agent/dvm-agent.js');
+  const bundle = resolve(checkout, 'dist/agent', AGENT_BUNDLE_FILE);
   return existsSync(bundle) ? bundle : resolve(checkout, 'dist/agent/main.js');
 }
 

@@ -2,11 +2,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { AGENT_NODE_FLAGS } from '../../contract/node-flags.js';
+import { AGENT_BUNDLE_FILE, AGENT_NODE_FLAGS } from '../../contract/node-flags.js';
 import { isAgentEvent, type AgentEvent } from '../../contract/events.js';
 
 /** The agent bundled into one file (agent/bundle.sh), as the image runs it. */
-const AGENT_MAIN = fileURLToPath(new URL('../../agent/dvm-agent.js', import.meta.url));
+const AGENT_MAIN = fileURLToPath(new URL(`../../agent/${AGENT_BUNDLE_FILE}`, import.meta.url));
 /** The agent's end of a pipe only this process holds the other end of: when we die, however we die
  * (kill -9 too), the agent reads end of file and stops (dvm-agent --parent-pipe). */
 const PARENT_PIPE_FD = 3;

@@ -5,11 +5,11 @@ import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { isAgentEvent, type AgentEvent, type ResultEvent } from '../../contract/events.js';
-import { AGENT_NODE_FLAGS } from '../../contract/node-flags.js';
+import { AGENT_BUNDLE_FILE, AGENT_NODE_FLAGS } from '../../contract/node-flags.js';
 import { userNodeCommand } from './user-node.js';
 
 /** The agent as pods and local mode run it: bundled into one file by `make build` (agent/bundle.sh). */
-export const AGENT_MAIN = resolve(import.meta.dirname, '../../dist/agent/dvm-agent.js');
+export const AGENT_MAIN = resolve(import.meta.dirname, '../../dist/agent', AGENT_BUNDLE_FILE);
 
 export interface ServerAgent {
   port: number;
