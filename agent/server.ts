@@ -116,12 +116,12 @@ function prepareDestinations(modules: readonly DaemonModule[]): string[] {
 }
 
 /** rsyncd.conf, 0400, once; and the daemon log it names. */
-function writeDaemonConfig(workDir: string, modules: readonly DaemonModule[]): { rsyncdConf: string; daemonLog: LogFollower; root: boolean } {
+function writeDaemonConfig(workDir: string, modules: readonly DaemonModule[]): { rsyncdConf: string; daemonLog: LogFollower } {
   const root = process.getuid?.() === 0;
   const rsyncdConf = join(workDir, 'rsyncd.conf');
   const daemonLog = new LogFollower(join(workDir, 'rsyncd.log'));
   writeFileSync(rsyncdConf, renderDaemonConfig({ logFile: daemonLog.path, modules, root }), { mode: 0o400 });
-  return { rsyncdConf, daemonLog, root };
+  return { rsyncdConf, daemonLog };
 }
 
 /** A volume this uid cannot write would fail every file of the copy; say so once, at start. */

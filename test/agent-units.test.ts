@@ -3,7 +3,7 @@
 import t from 'tap';
 import { ProgressTracker } from '../agent/progress/tracker.js';
 import { backoffDelayMs } from '../agent/rsync/backoff.js';
-import { renderDaemonConfig } from '../agent/rsync/daemon-config.js';
+import { destinationFor, renderDaemonConfig } from '../agent/rsync/daemon-config.js';
 import { classifyExitCode } from '../agent/rsync/exit-codes.js';
 import { rsyncSettingsSchema } from '../contract/rsync-settings.js';
 import { buildClientArgv } from '../agent/rsync/client-argv.js';
@@ -100,14 +100,15 @@ t.test('backoff grows exponentially, capped, with jitter in the upper half', asy
   );
 });
 
-t.test('the daemon config keeps symlinks exact', async (t) => {
-  const asRoot = renderDaemonConfig({ logFile: '/l', modules: [{ name: 'a', path: '/mnt/a' }], root: true });
-  t.match(asRoot, /use chroot = yes/);
-  t.match(asRoot, /path = \/mnt\/a/);
-  const rootless = renderDaemonConfig({ logFile: '/l', modules: [{ name: 'a', path: '/mnt/a' }], root: false });
-  t.match(rootless, /use chroot = no/);
-  t.match(rootless, /path = \/\n/, 'without root the module serves /, so rsync does not sanitize links');
-  t.match(rootless, /munge symlinks = no/);
+t.test('the daemon config keeps symlinks exact, as root and without', async (t) => {
+  for (const root of [true, false]) {
+    const config = renderDaemonConfig({ logFile: '/l', modules: [{ name: 'a', path: '/mnt/a' }], root });
+    t.match(config, /use chroot = no/, 'no chroot: rsync 3.5 re-resolves every path per file under one');
+    t.match(config, /path = \/\n/, 'the module serves /, so rsync does not sanitize links');
+    t.match(config, /munge symlinks = no/);
+    t.equal(/uid = 0/.test(config), root, 'root keeps uid 0 instead of dropping to nobody');
+  }
+  t.equal(destinationFor({ name: 'a', path: '/mnt/a/' }), 'a/mnt/a/', 'the server, not the client, names where the data goes');
 });
 
 t.test('tracker: monotonic across attempts, never over the total, 100 only on completion', async (t) => {

@@ -30,8 +30,6 @@ export interface DaemonSessionsOptions {
   daemonLog: LogFollower;
   /** The server's modules, each with the client identity it serves. */
   modules: ServerConfig['modules'];
-  /** Whether rsync runs as root (then it chroots into the module). */
-  root: boolean;
   metrics: SessionMetrics;
   log: Logger;
 }
@@ -112,7 +110,7 @@ export class DaemonSessions {
     const allowed = new Set(this.options.modules.filter((module) => identities.has(module.client)).map((module) => module.name));
     return new DaemonRequestGate({
       allowedModules: allowed,
-      destinationFor: (name) => destinationFor(this.modulesByName.get(name) as DaemonModule, this.options.root),
+      destinationFor: (name) => destinationFor(this.modulesByName.get(name) as DaemonModule),
     });
   }
 

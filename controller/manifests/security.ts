@@ -7,9 +7,10 @@ export type Side = 'source' | 'target';
 
 /** Capabilities root rsync needs: set owners, modes and times on files it does not own, read any
  * file (DAC_OVERRIDE covers reading and searching too, so DAC_READ_SEARCH, which Pod Security
- * `baseline` refuses, is not asked for), chroot into the destination volume, and switch to the
- * numeric ids of the files. All of them are in `baseline`'s allowed list. */
-const ROOT_CAPABILITIES = ['CHOWN', 'FOWNER', 'DAC_OVERRIDE', 'SETGID', 'SETUID', 'FSETID', 'MKNOD', 'SYS_CHROOT'];
+ * `baseline` refuses, is not asked for), and switch to the numeric ids of the files. All of them
+ * are in `baseline`'s allowed list. No SYS_CHROOT: the daemon does not chroot
+ * (agent/rsync/daemon-config.ts says why). */
+const ROOT_CAPABILITIES = ['CHOWN', 'FOWNER', 'DAC_OVERRIDE', 'SETGID', 'SETUID', 'FSETID', 'MKNOD'];
 
 export function podSecurityContext(settings: ControllerSettings, side: Side): V1PodSecurityContext {
   const groups = side === 'source' ? settings.src_supplemental_groups : settings.target_supplemental_groups;

@@ -33,7 +33,7 @@ const DISK_GID = 6;
 
 // controller/manifests/security.ts, reproduced (not imported: a test of what dvm's pods meet must not
 // change when that file does; block.test.ts runs the real thing).
-const ROOT_CAPABILITIES = ['CHOWN', 'FOWNER', 'DAC_OVERRIDE', 'SETGID', 'SETUID', 'FSETID', 'MKNOD', 'SYS_CHROOT'];
+const ROOT_CAPABILITIES = ['CHOWN', 'FOWNER', 'DAC_OVERRIDE', 'SETGID', 'SETUID', 'FSETID', 'MKNOD'];
 const PRIVILEGED = {
   pod: { seccompProfile: { type: 'RuntimeDefault' }, runAsUser: 0, runAsGroup: 0, runAsNonRoot: false },
   container: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'], add: ROOT_CAPABILITIES }, runAsNonRoot: false },
