@@ -6,8 +6,8 @@
 // ("--server\0-logDtpre.iLsfxCIvu\0--delete\0.\0module/path/\0\0"). Everything after that is the
 // binary protocol, which we relay untouched.
 //
-// Why the server reads this at all: without root a module cannot be chrooted, so it serves "/"
-// (the only non-chroot path for which rsync keeps symlinks exact), and whatever path the client
+// Why the server reads this at all: no module is chrooted (daemon-config.ts says why), so each serves
+// "/" (the only non-chroot path for which rsync keeps symlinks exact), and whatever path the client
 // names after the module would be where rsync writes and deletes. So the server decides instead
 // (docs/confinement.md): the module must be one the client's certificate is for, and the
 // destination argument is replaced by the server's own path for that module. Options are judged by
