@@ -55,15 +55,12 @@ for (const mode of MODES) {
     for (const dir of [ours, theirs, outside]) {
       mkdirSync(dir);
       writeFileSync(join(dir, 'sentinel'), `${dir}\n`);
-      if (mode.runAs) {
-        chownSync(dir, mode.runAs.uid, mode.runAs.gid);
-        chownSync(join(dir, 'sentinel'), mode.runAs.uid, mode.runAs.gid);
-      }
     }
-    if (mode.runAs) {
-      chownSync(rig.dir, mode.runAs.uid, mode.runAs.gid);
-      for (const name of readdirSync(rig.dir)) chownSync(join(rig.dir, name), mode.runAs.uid, mode.runAs.gid);
-    }
+    // A non-root server owns its volumes and its rig files, as fsGroup makes it in a pod.
+    const owned = [ours, theirs, outside].flatMap((dir) => [dir, join(dir, 'sentinel')]);
+    owned.push(rig.dir, ...readdirSync(rig.dir).map((name) => join(rig.dir, name)));
+    const owner = mode.runAs;
+    if (owner) for (const path of owned) chownSync(path, owner.uid, owner.gid);
     const server: ServerAgent = await rig.startServer(
       ours,
       {
@@ -99,8 +96,8 @@ for (const mode of MODES) {
     t.test("the destination path is the server's, whatever the client names", async (t) => {
       const source = mkdtempSync(join(work, 'src-'));
       writeFileSync(join(source, 'planted'), 'x');
-      // Without root the module serves "/": before, this path would have been written and --delete
-      // would have emptied the directory it names.
+      // The module serves "/": without the server's gate this path would have been written and
+      // --delete would have emptied the directory it names.
       for (const path of [`data${outside}/`, 'data/../../', `data/${work}/`]) {
         const { code, output } = await rsync(['-a', '--delete', `${source}/`, url(path)]);
         t.equal(code, 0, `pushed to ${path} (${output.trim().split('\n').slice(-1)})`);
